@@ -1,0 +1,90 @@
+// 2-D convolution (also 1x1 convolutions and strided ones) over CHW f32 tensors, with the
+// bias (batch norm folded in at load) and an optional ReLU in the epilogue.
+//
+// Implicit GEMM: M = output pixels, N = output channels, K = in_c * kernel_h * kernel_w.
+// Each invocation owns a 4-pixel x 8-channel register tile; no workgroup memory, which
+// software adapters (llvmpipe, SwiftShader) run far faster than barrier-tiled kernels.
+// Weights are pre-packed at load as [K][w_stride * 4] (output channels padded to 8), so the
+// 8 weights of one K step are two vec4 loads. The output may be a channel slice of a larger
+// tensor (concat is free), and the input may be one too.
+
+struct Params {
+    in_c: u32, in_h: u32, in_w: u32, in_c_offset: u32,
+    out_c: u32, out_h: u32, out_w: u32, out_c_offset: u32,
+    kernel_h: u32, kernel_w: u32, stride_h: u32, stride_w: u32,
+    pad_h: u32, pad_w: u32, relu: u32, w_stride: u32,
+}
+
+@group(0) @binding(0) var<uniform> p: Params;
+@group(0) @binding(1) var<storage, read> input: array<f32>;
+@group(0) @binding(2) var<storage, read> weights: array<vec4<f32>>;
+@group(0) @binding(3) var<storage, read> bias: array<vec4<f32>>;
+@group(0) @binding(4) var<storage, read_write> output: array<f32>;
+
+// Input value at (y, x) of the channel plane starting at `base`, zero outside the image.
+// Branch-free (clamped load + select) so SIMD lanes never diverge.
+fn tap(base: u32, y: i32, x: i32) -> f32 {
+    let inside = y >= 0 && y < i32(p.in_h) && x >= 0 && x < i32(p.in_w);
+    let yc = u32(clamp(y, 0, i32(p.in_h) - 1));
+    let xc = u32(clamp(x, 0, i32(p.in_w) - 1));
+    return select(0.0, input[base + yc * p.in_w + xc], inside);
+}
+
+fn store(c: u32, m: u32, v: f32) {
+    output[(p.out_c_offset + c) * p.out_h * p.out_w + m] = select(v, max(v, 0.0), p.relu != 0u);
+}
+
+@compute @workgroup_size(16, 4, 1)
+fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
+    let pixels = p.out_h * p.out_w;
+    let m0 = gid.x * 4u;
+    let c0 = gid.y * 8u;
+    if (m0 >= pixels || c0 >= p.out_c) {
+        return;
+    }
+    // Top-left input corner of the window of each of the 4 pixels (the tail repeats the last).
+    var y0: vec4<i32>;
+    var x0: vec4<i32>;
+    for (var i = 0u; i < 4u; i++) {
+        let m = min(m0 + i, pixels - 1u);
+        y0[i] = i32((m / p.out_w) * p.stride_h) - i32(p.pad_h);
+        x0[i] = i32((m % p.out_w) * p.stride_w) - i32(p.pad_w);
+    }
+    // acc<c> holds output channel c0 + c for the 4 pixels.
+    var acc0 = vec4<f32>(0.0); var acc1 = vec4<f32>(0.0);
+    var acc2 = vec4<f32>(0.0); var acc3 = vec4<f32>(0.0);
+    var acc4 = vec4<f32>(0.0); var acc5 = vec4<f32>(0.0);
+    var acc6 = vec4<f32>(0.0); var acc7 = vec4<f32>(0.0);
+    let plane = p.in_h * p.in_w;
+    let wcol = gid.y * 2u;
+    var k = 0u;
+    for (var ci = 0u; ci < p.in_c; ci++) {
+        let base = (p.in_c_offset + ci) * plane;
+        for (var ky = 0u; ky < p.kernel_h; ky++) {
+            let y = y0 + vec4<i32>(i32(ky));
+            for (var kx = 0u; kx < p.kernel_w; kx++) {
+                let x = x0 + vec4<i32>(i32(kx));
+                let v = vec4<f32>(tap(base, y[0], x[0]), tap(base, y[1], x[1]),
+                                  tap(base, y[2], x[2]), tap(base, y[3], x[3]));
+                let wa = weights[k * p.w_stride + wcol];
+                let wb = weights[k * p.w_stride + wcol + 1u];
+                acc0 += v * wa.x; acc1 += v * wa.y; acc2 += v * wa.z; acc3 += v * wa.w;
+                acc4 += v * wb.x; acc5 += v * wb.y; acc6 += v * wb.z; acc7 += v * wb.w;
+                k++;
+            }
+        }
+    }
+    let ba = bias[wcol];
+    let bb = bias[wcol + 1u];
+    var acc = array<vec4<f32>, 8>(acc0 + ba.x, acc1 + ba.y, acc2 + ba.z, acc3 + ba.w,
+                                  acc4 + bb.x, acc5 + bb.y, acc6 + bb.z, acc7 + bb.w);
+    for (var c = 0u; c < 8u; c++) {
+        if (c0 + c < p.out_c) {
+            for (var i = 0u; i < 4u; i++) {
+                if (m0 + i < pixels) {
+                    store(c0 + c, m0 + i, acc[c][i]);
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,86 @@
+//! Errors that reach users: each says what was wrong and with what.
+
+use crate::models::Variant;
+use std::fmt;
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum Error {
+    /// A command line or API argument that makes no sense.
+    Usage(String),
+    /// No adapter, a refused device, a lost device, a failed readback.
+    Gpu(String),
+    /// An image that could not be read or used.
+    Image(String),
+    Weights(WeightsError),
+}
+
+/// What is wrong with a weights file. Every variant names the tensor involved.
+#[derive(Debug, Clone, PartialEq)]
+pub enum WeightsError {
+    /// Not a safetensors file at all, or its header is damaged.
+    Corrupt(String),
+    /// The file ends before the data of `tensor` does.
+    Truncated { tensor: String, needed_bytes: u64, file_bytes: u64 },
+    /// The file holds weights of another network than the one asked for.
+    WrongVariant { expected: Variant, found: Variant },
+    Missing { tensor: String, expected: Vec<usize>, more: usize },
+    Unexpected { tensor: String, shape: Vec<usize> },
+    Shape { tensor: String, expected: Vec<usize>, found: Vec<usize> },
+    Dtype { tensor: String, found: String },
+    /// A value that would poison the network (NaN or infinity), or a negative variance.
+    BadValue { tensor: String, detail: String },
+}
+
+impl fmt::Display for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Error::Usage(m) => write!(f, "{m}"),
+            Error::Gpu(m) => write!(f, "GPU error: {m}"),
+            Error::Image(m) => write!(f, "image error: {m}"),
+            Error::Weights(e) => write!(f, "weights file error: {e}"),
+        }
+    }
+}
+
+impl fmt::Display for WeightsError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            WeightsError::Corrupt(m) => write!(f, "not a readable safetensors file ({m})"),
+            WeightsError::Truncated { tensor, needed_bytes, file_bytes } => write!(
+                f,
+                "the file is truncated: tensor `{tensor}` needs the file to be at least {needed_bytes} bytes, \
+                 but it has {file_bytes}"
+            ),
+            WeightsError::WrongVariant { expected, found } => write!(
+                f,
+                "these are weights for the `{found}` model, not `{expected}` (try --model {found})"
+            ),
+            WeightsError::Missing { tensor, expected, more } => {
+                write!(f, "tensor `{tensor}` is missing (expected shape {expected:?})")?;
+                if *more > 0 {
+                    write!(f, ", and {more} more missing")?;
+                }
+                Ok(())
+            }
+            WeightsError::Unexpected { tensor, shape } => write!(
+                f,
+                "unexpected tensor `{tensor}` with shape {shape:?}: the model has no such parameter"
+            ),
+            WeightsError::Shape { tensor, expected, found } => {
+                write!(f, "tensor `{tensor}` has shape {found:?}, expected {expected:?}")
+            }
+            WeightsError::Dtype { tensor, found } => {
+                write!(f, "tensor `{tensor}` has dtype {found}; only F32, F16 and BF16 are supported")
+            }
+            WeightsError::BadValue { tensor, detail } => write!(f, "tensor `{tensor}` {detail}"),
+        }
+    }
+}
+
+impl std::error::Error for Error {}
+
+impl From<WeightsError> for Error {
+    fn from(e: WeightsError) -> Error {
+        Error::Weights(e)
+    }
+}

@@ -1,0 +1,111 @@
+//! The GPU context: one wgpu device and queue, shared by every network loaded on it.
+
+use crate::Error;
+
+/// A wgpu device with the facts about it the engine needs.
+pub struct Gpu {
+    pub device: wgpu::Device,
+    pub queue: wgpu::Queue,
+    pub info: wgpu::AdapterInfo,
+    pub adapter_features: wgpu::Features,
+    pub adapter_limits: wgpu::Limits,
+}
+
+impl Gpu {
+    /// Asks for the default high-performance adapter and a device on it. On the web this
+    /// is `navigator.gpu`; natively Vulkan, Metal or DX12.
+    pub async fn new() -> Result<Gpu, Error> {
+        let instance = wgpu::Instance::new(wgpu::InstanceDescriptor::new_without_display_handle_from_env());
+        let adapter = instance
+            .request_adapter(&wgpu::RequestAdapterOptions {
+                power_preference: wgpu::PowerPreference::HighPerformance,
+                ..Default::default()
+            })
+            .await
+            .map_err(|e| Error::Gpu(format!("no WebGPU adapter is available ({e})")))?;
+        let adapter_features = adapter.features();
+        let adapter_limits = adapter.limits();
+        // Timestamp queries only serve the benchmark; ask for them where they exist.
+        let required_features = adapter_features & wgpu::Features::TIMESTAMP_QUERY;
+        let (device, queue) = adapter
+            .request_device(&wgpu::DeviceDescriptor {
+                label: Some("inception"),
+                required_features,
+                required_limits: wgpu::Limits::default().using_resolution(adapter_limits.clone()),
+                ..Default::default()
+            })
+            .await
+            .map_err(|e| Error::Gpu(format!("the adapter refused to create a device ({e})")))?;
+        Ok(Gpu { device, queue, info: adapter.get_info(), adapter_features, adapter_limits })
+    }
+
+    pub fn has_timestamps(&self) -> bool {
+        self.device.features().contains(wgpu::Features::TIMESTAMP_QUERY)
+    }
+
+    /// One line naming the adapter, for logs and benchmark output.
+    pub fn describe(&self) -> String {
+        let i = &self.info;
+        format!("{} ({:?}, {}, driver {} {})", i.name, i.backend, i.device_type_name(), i.driver, i.driver_info)
+    }
+
+    /// Creates a buffer filled with `data`.
+    pub fn buffer_init(&self, label: &str, data: &[u8], usage: wgpu::BufferUsages) -> wgpu::Buffer {
+        use wgpu::util::DeviceExt;
+        self.device.create_buffer_init(&wgpu::util::BufferInitDescriptor { label: Some(label), contents: data, usage })
+    }
+
+    /// Reads `size` bytes from the start of `buffer` (which needs COPY_SRC) back to the CPU.
+    /// Meant for tests and tools; the forward pass has its own staging buffer.
+    pub async fn read_buffer(&self, buffer: &wgpu::Buffer, size: u64) -> Result<Vec<u8>, Error> {
+        let staging = self.device.create_buffer(&wgpu::BufferDescriptor {
+            label: Some("read_buffer staging"),
+            size,
+            usage: wgpu::BufferUsages::COPY_DST | wgpu::BufferUsages::MAP_READ,
+            mapped_at_creation: false,
+        });
+        let mut encoder = self.device.create_command_encoder(&Default::default());
+        encoder.copy_buffer_to_buffer(buffer, 0, &staging, 0, size);
+        self.queue.submit([encoder.finish()]);
+        map_read(&self.device, &staging).await
+    }
+}
+
+trait DeviceTypeName {
+    fn device_type_name(&self) -> &'static str;
+}
+
+impl DeviceTypeName for wgpu::AdapterInfo {
+    fn device_type_name(&self) -> &'static str {
+        match self.device_type {
+            wgpu::DeviceType::DiscreteGpu => "discrete GPU",
+            wgpu::DeviceType::IntegratedGpu => "integrated GPU",
+            wgpu::DeviceType::VirtualGpu => "virtual GPU",
+            wgpu::DeviceType::Cpu => "software (CPU)",
+            wgpu::DeviceType::Other => "unknown type",
+        }
+    }
+}
+
+/// Maps a MAP_READ buffer and copies its contents out, awaiting the GPU without blocking
+/// the browser: natively the device is polled to completion (the one place this crate
+/// waits), on the web the browser resolves the mapping from its event loop.
+pub async fn map_read(device: &wgpu::Device, buffer: &wgpu::Buffer) -> Result<Vec<u8>, Error> {
+    let (sender, receiver) = futures_channel::oneshot::channel();
+    buffer.map_async(wgpu::MapMode::Read, .., move |result| {
+        let _ = sender.send(result);
+    });
+    #[cfg(not(target_arch = "wasm32"))]
+    device
+        .poll(wgpu::PollType::Wait { submission_index: None, timeout: None })
+        .map_err(|e| Error::Gpu(format!("waiting for the GPU failed ({e})")))?;
+    #[cfg(target_arch = "wasm32")]
+    let _ = device;
+    receiver
+        .await
+        .map_err(|_| Error::Gpu("the GPU device was lost before the result came back".into()))?
+        .map_err(|e| Error::Gpu(format!("reading the result back failed ({e})")))?;
+    let bytes = buffer.get_mapped_range(..).map_err(|e| Error::Gpu(format!("{e}")))?.to_vec();
+    buffer.unmap();
+    Ok(bytes)
+}

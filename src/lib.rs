@@ -1,0 +1,30 @@
+//! GoogLeNet (Inception v1) on WebGPU with hand-written WGSL compute shaders.
+//!
+//! The pieces, in the order data flows through them:
+//! - [`models`] build a [`graph::Graph`] per network variant;
+//! - [`weights`] loads and validates a safetensors file into a [`weights::Model`]
+//!   (batch norm folded);
+//! - [`network::Network`] (the scheduler) creates every GPU resource once and runs a
+//!   forward pass as one command buffer, reading back only the top-k;
+//! - [`ops`] holds one module per layer type, each beside its shader in `shaders/` and
+//!   with a CPU twin; [`reference`] chains the twins into a CPU forward pass.
+//!
+//! The same code runs natively (Vulkan, Metal, DX12) and in the browser (WebGPU).
+
+pub mod arena;
+pub mod error;
+pub mod gpu;
+pub mod graph;
+pub mod labels;
+pub mod models;
+pub mod network;
+pub mod ops;
+pub mod reference;
+pub mod synthetic;
+pub mod weights;
+
+pub use error::{Error, WeightsError};
+pub use gpu::Gpu;
+pub use models::Variant;
+pub use network::{Network, Output};
+pub use weights::Model;

@@ -1,0 +1,223 @@
+//! The native command-line program: classify images, benchmark, describe the GPU.
+//! Run `inception help` for usage.
+
+#[cfg(target_arch = "wasm32")]
+fn main() {}
+
+#[cfg(not(target_arch = "wasm32"))]
+fn main() {
+    if let Err(e) = cli::main() {
+        eprintln!("error: {e}");
+        std::process::exit(1);
+    }
+}
+
+#[cfg(not(target_arch = "wasm32"))]
+mod cli {
+    use inception::{labels, Error, Gpu, Model, Network, Variant};
+    use std::path::{Path, PathBuf};
+    use std::time::Instant;
+
+    const USAGE: &str = "\
+usage:
+  inception classify [--model M] [--weights FILE] [--json] IMAGE...
+      top-5 classes of each image; --json prints per image the top-5 (class, label,
+      probability) and the logits
+  inception bench [--model M] [--weights FILE] [--runs N] [--warmup N] [IMAGE]
+      milliseconds per image over N runs after warm-up (default 20 and 3), on IMAGE or a
+      synthetic 224x224 image
+  inception info
+      the GPU adapter, its features and limits
+
+  --model is one of bvlc (default), seed, torchvision. Without --weights the file is
+  looked for in the folder named by $INCEPTION_WEIGHTS (bvlc: bvlc_googlenet.safetensors,
+  torchvision: googlenet.safetensors, seed: seed_googlenet.safetensors).";
+
+    struct Args {
+        command: String,
+        model: Variant,
+        weights: Option<PathBuf>,
+        json: bool,
+        runs: usize,
+        warmup: usize,
+        files: Vec<PathBuf>,
+    }
+
+    fn parse(args: &[String]) -> Result<Args, Error> {
+        let usage = |m: String| Error::Usage(format!("{m}\n\n{USAGE}"));
+        let mut a = Args {
+            command: args.first().cloned().unwrap_or_else(|| "help".into()),
+            model: Variant::Bvlc,
+            weights: None,
+            json: false,
+            runs: 20,
+            warmup: 3,
+            files: Vec::new(),
+        };
+        let mut it = args.iter().skip(1);
+        while let Some(arg) = it.next() {
+            let mut value = || it.next().cloned().ok_or_else(|| usage(format!("{arg} needs a value")));
+            let count = |v: String| v.parse::<usize>().map_err(|_| usage(format!("{arg} takes a number, not `{v}`")));
+            match arg.as_str() {
+                "--model" => a.model = Variant::from_name(&value()?)?,
+                "--weights" => a.weights = Some(value()?.into()),
+                "--json" => a.json = true,
+                "--runs" => a.runs = count(value()?)?.max(1),
+                "--warmup" => a.warmup = count(value()?)?,
+                flag if flag.starts_with("--") => return Err(usage(format!("unknown option {flag}"))),
+                file => a.files.push(file.into()),
+            }
+        }
+        Ok(a)
+    }
+
+    pub fn main() -> Result<(), Error> {
+        let args: Vec<String> = std::env::args().skip(1).collect();
+        let args = parse(&args)?;
+        match args.command.as_str() {
+            "classify" => pollster::block_on(classify(&args)),
+            "bench" => pollster::block_on(bench(&args)),
+            "info" => pollster::block_on(info()),
+            "help" | "--help" | "-h" => {
+                println!("{USAGE}");
+                Ok(())
+            }
+            other => Err(Error::Usage(format!("unknown command `{other}`\n\n{USAGE}"))),
+        }
+    }
+
+    fn default_weights_file(model: Variant) -> &'static str {
+        match model {
+            Variant::Bvlc => "bvlc_googlenet.safetensors",
+            Variant::Torchvision => "googlenet.safetensors",
+            Variant::Seed => "seed_googlenet.safetensors",
+        }
+    }
+
+    fn weights_path(args: &Args) -> Result<PathBuf, Error> {
+        if let Some(p) = &args.weights {
+            return Ok(p.clone());
+        }
+        match std::env::var_os("INCEPTION_WEIGHTS") {
+            Some(dir) => Ok(Path::new(&dir).join(default_weights_file(args.model))),
+            None => Err(Error::Usage(format!(
+                "no weights given: pass --weights FILE, or set INCEPTION_WEIGHTS to a folder holding {}",
+                default_weights_file(args.model)
+            ))),
+        }
+    }
+
+    async fn load(args: &Args) -> Result<(Gpu, Model, Network), Error> {
+        let path = weights_path(args)?;
+        let bytes = std::fs::read(&path)
+            .map_err(|e| Error::Usage(format!("cannot read weights file {}: {e}", path.display())))?;
+        let model = Model::from_safetensors(args.model, &bytes)
+            .map_err(|e| Error::Usage(format!("{}: {}", path.display(), Error::from(e))))?;
+        let gpu = Gpu::new().await?;
+        let network = Network::new(&gpu, &model)?;
+        Ok((gpu, model, network))
+    }
+
+    fn read_image(path: &Path) -> Result<image::RgbaImage, Error> {
+        let img = image::ImageReader::open(path)
+            .map_err(|e| Error::Image(format!("cannot open {}: {e}", path.display())))?
+            .with_guessed_format()
+            .map_err(|e| Error::Image(format!("cannot read {}: {e}", path.display())))?
+            .decode()
+            .map_err(|e| Error::Image(format!("{} is not an image this program can decode ({e})", path.display())))?;
+        Ok(img.to_rgba8())
+    }
+
+    async fn classify(args: &Args) -> Result<(), Error> {
+        if args.files.is_empty() {
+            return Err(Error::Usage(format!("classify needs at least one image\n\n{USAGE}")));
+        }
+        let (_gpu, model, mut network) = load(args).await?;
+        let names = labels::for_classes(model.graph.num_classes());
+        let mut results = Vec::new();
+        for path in &args.files {
+            let img = read_image(path)?;
+            let out = network.classify(img.as_raw(), img.width(), img.height(), args.json).await?;
+            if args.json {
+                let top5: Vec<_> = out
+                    .top
+                    .iter()
+                    .map(|&(class, p)| serde_json::json!({"class": class, "label": names[class], "probability": p}))
+                    .collect();
+                results.push(serde_json::json!({"image": path.display().to_string(), "top5": top5, "logits": out.logits}));
+            } else {
+                println!("{}:", path.display());
+                for (class, p) in &out.top {
+                    println!("  {:6.2}%  {} ({class})", 100.0 * p, names[*class]);
+                }
+            }
+        }
+        if args.json {
+            println!("{}", serde_json::to_string_pretty(&results).unwrap());
+        }
+        Ok(())
+    }
+
+    async fn bench(args: &Args) -> Result<(), Error> {
+        let (gpu, model, mut network) = load(args).await?;
+        match args.files.first() {
+            Some(path) => {
+                let img = read_image(path)?;
+                network.set_image(img.as_raw(), img.width(), img.height())?;
+            }
+            None => network.set_image(&inception::synthetic::image(224, 224), 224, 224)?,
+        }
+        let mut wall = Vec::new();
+        let mut encode = Vec::new();
+        let mut gpu_time = Vec::new();
+        for i in 0..args.warmup + args.runs {
+            let start = Instant::now();
+            let commands = network.encode(false)?;
+            let encoded = start.elapsed();
+            gpu.queue.submit([commands]);
+            let out = network.read_output(false).await?;
+            if i >= args.warmup {
+                wall.push(start.elapsed().as_secs_f64() * 1e3);
+                encode.push(encoded.as_secs_f64() * 1e3);
+                gpu_time.extend(out.gpu_ms);
+            }
+        }
+        let s = network.stats;
+        println!("adapter      {}", gpu.describe());
+        println!("model        {} ({} classes), {} runs after {} warm-up", model.variant, model.graph.num_classes(), args.runs, args.warmup);
+        println!("end to end   {}", summary(&mut wall));
+        println!("CPU encode   {}", summary(&mut encode));
+        if gpu_time.is_empty() {
+            println!("GPU time     (no timestamp queries on this adapter)");
+        } else {
+            println!("GPU time     {}", summary(&mut gpu_time));
+        }
+        let median = wall[wall.len() / 2];
+        println!(
+            "work         {:.2} G multiply-adds per image, {:.1} GFLOP/s end to end",
+            s.multiply_adds as f64 / 1e9,
+            2.0 * s.multiply_adds as f64 / (median * 1e6)
+        );
+        println!(
+            "memory       {:.1} MB weights, {:.1} MB activations, {} dispatches per image",
+            s.weight_bytes as f64 / 1e6,
+            s.activation_bytes as f64 / 1e6,
+            s.dispatches
+        );
+        Ok(())
+    }
+
+    /// "median M ms (min A, max B, n N)"; sorts `v`.
+    fn summary(v: &mut [f64]) -> String {
+        v.sort_by(f64::total_cmp);
+        format!("median {:.3} ms  (min {:.3}, max {:.3}, n {})", v[v.len() / 2], v[0], v[v.len() - 1], v.len())
+    }
+
+    async fn info() -> Result<(), Error> {
+        let gpu = Gpu::new().await?;
+        println!("adapter   {}", gpu.describe());
+        println!("features  {:?}", gpu.adapter_features);
+        println!("limits    {:#?}", gpu.adapter_limits);
+        Ok(())
+    }
+}

@@ -1,0 +1,72 @@
+//! The networks the engine runs, each built from the graph description by plain functions.
+
+pub mod googlenet;
+
+use crate::graph::Graph;
+use crate::Error;
+
+/// A network the engine knows how to build. The name is what the CLI and the page accept.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Variant {
+    /// The paper's GoogLeNet as trained by BVLC in Caffe (LRN, conv biases, true 5x5).
+    Bvlc,
+    /// The tutorial's GoogLeNet (../shared/seed): conv + bias + BatchNorm + ReLU blocks.
+    Seed,
+    /// torchvision.models.googlenet (BN eps 1e-3, 3x3 third branch, transform_input).
+    Torchvision,
+}
+
+impl Variant {
+    pub const ALL: [Variant; 3] = [Variant::Bvlc, Variant::Seed, Variant::Torchvision];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Variant::Bvlc => "bvlc",
+            Variant::Seed => "seed",
+            Variant::Torchvision => "torchvision",
+        }
+    }
+
+    pub fn from_name(name: &str) -> Result<Variant, Error> {
+        Variant::ALL.into_iter().find(|v| v.name() == name).ok_or_else(|| {
+            let names: Vec<_> = Variant::ALL.iter().map(|v| v.name()).collect();
+            Error::Usage(format!("unknown model `{name}`; the models are: {}", names.join(", ")))
+        })
+    }
+
+    /// The graph for `num_classes` outputs.
+    pub fn graph(self, num_classes: u32) -> Graph {
+        googlenet::build(self, num_classes)
+    }
+
+    /// The classifier's weight tensor, whose first dimension is the class count.
+    pub fn classifier_weight(self) -> &'static str {
+        googlenet::classifier(self).0
+    }
+
+    /// A tensor only this variant's weight files have, to recognise a file made for
+    /// another variant.
+    pub fn signature_tensor(self) -> &'static str {
+        match self {
+            Variant::Bvlc => "conv1/7x7_s2.weight",
+            Variant::Seed => "conv1.batchnorm.running_var",
+            Variant::Torchvision => "conv1.bn.running_var",
+        }
+    }
+
+    /// Tensors a weights file may hold that inference does not use (auxiliary heads,
+    /// batch-norm counters): accepted and ignored.
+    pub fn is_ignored(self, tensor: &str) -> bool {
+        let prefixes: &[&str] = match self {
+            Variant::Bvlc => &["loss1/", "loss2/"],
+            Variant::Seed | Variant::Torchvision => &["aux1.", "aux2."],
+        };
+        tensor.ends_with(".num_batches_tracked") || prefixes.iter().any(|p| tensor.starts_with(p))
+    }
+}
+
+impl std::fmt::Display for Variant {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
+    }
+}

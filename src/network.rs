@@ -1,0 +1,370 @@
+//! The scheduler: turns a loaded [`Model`] into GPU work. Everything (pipelines, weight
+//! and activation buffers, bind groups) is created once here; a forward pass replays the
+//! recorded dispatches into one command buffer, submits it once and reads back only the
+//! top-k classes (and the logits, when asked), asynchronously.
+
+use crate::arena::{Arena, Lifetime};
+use crate::error::Error;
+use crate::gpu::{map_read, Gpu};
+use crate::graph::{Graph, Op, TensorId};
+use crate::ops::{self, softmax_topk, Dispatch, Kernels, View};
+use crate::weights::Model;
+
+/// How many classes a forward pass ranks.
+pub const TOP_K: u32 = 5;
+
+// Byte offsets of the parts of the staging buffer that one readback maps.
+const STAGING_TIMESTAMPS: u64 = 256;
+const STAGING_LOGITS: u64 = 512;
+
+#[derive(Clone, Copy, Debug)]
+pub struct Options {
+    /// Share activation buffers between tensors whose lifetimes do not overlap. Off keeps
+    /// every intermediate tensor readable after a pass (for debugging and layer tests).
+    pub reuse_memory: bool,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Options { reuse_memory: true }
+    }
+}
+
+/// The result of one forward pass.
+#[derive(Clone, Debug)]
+pub struct Output {
+    /// (class index, probability), most probable first.
+    pub top: Vec<(usize, f32)>,
+    pub logits: Option<Vec<f32>>,
+    /// GPU time of the pass, where the adapter has timestamp queries.
+    pub gpu_ms: Option<f64>,
+}
+
+/// Sizes of what a network holds on the GPU.
+#[derive(Clone, Copy, Debug)]
+pub struct Stats {
+    pub weight_bytes: u64,
+    pub activation_bytes: u64,
+    pub dispatches: usize,
+    pub multiply_adds: u64,
+}
+
+pub struct Network {
+    device: wgpu::Device,
+    queue: wgpu::Queue,
+    kernels: Kernels,
+    graph: Graph,
+    max_texture_side: u32,
+    /// (activation buffer, channel offset) of every tensor of the graph
+    placement: Vec<(usize, u32)>,
+    activations: Vec<wgpu::Buffer>,
+    layers: Vec<Dispatch>,
+    topk: Dispatch,
+    result: wgpu::Buffer,
+    staging: wgpu::Buffer,
+    image: Option<(wgpu::Texture, Dispatch)>,
+    timer: Option<(wgpu::QuerySet, wgpu::Buffer, f32)>,
+    pub stats: Stats,
+}
+
+impl Network {
+    pub fn new(gpu: &Gpu, model: &Model) -> Result<Network, Error> {
+        Network::with_options(gpu, model, Options::default())
+    }
+
+    pub fn with_options(gpu: &Gpu, model: &Model, options: Options) -> Result<Network, Error> {
+        let graph = &model.graph;
+        let device = &gpu.device;
+        let kernels = Kernels::new(device);
+        let (placement, lifetimes) = place(graph)?;
+        let arena = if options.reuse_memory {
+            Arena::plan(&lifetimes)
+        } else {
+            Arena { slot_bytes: lifetimes.iter().map(|l| l.bytes).collect(), slot_of: (0..lifetimes.len()).collect() }
+        };
+        let max_binding = device.limits().max_storage_buffer_binding_size as u64;
+        if let Some(&big) = arena.slot_bytes.iter().max().filter(|&&b| b > max_binding) {
+            return Err(Error::Gpu(format!(
+                "an activation needs a {big}-byte buffer; this adapter binds at most {max_binding} bytes"
+            )));
+        }
+        let activations: Vec<wgpu::Buffer> = arena
+            .slot_bytes
+            .iter()
+            .enumerate()
+            .map(|(i, &size)| {
+                device.create_buffer(&wgpu::BufferDescriptor {
+                    label: Some(&format!("activations {i}")),
+                    size,
+                    usage: wgpu::BufferUsages::STORAGE | wgpu::BufferUsages::COPY_SRC,
+                    mapped_at_creation: false,
+                })
+            })
+            .collect();
+        // A tensor's place: the slot of its root, and its channel offset in that root.
+        let placement: Vec<(usize, u32)> = placement.iter().map(|&(root, c)| (arena.slot_of[root], c)).collect();
+        let view = |t: TensorId| View { buffer: &activations[placement[t].0], c_offset: placement[t].1 };
+
+        let mut layers = Vec::new();
+        let mut weight_bytes = 0;
+        for (node, params) in graph.nodes.iter().zip(&model.params) {
+            let input_shape = graph.shapes[node.inputs[0]];
+            let (input, output) = (view(node.inputs[0]), view(node.output));
+            if !matches!(node.op, Op::Concat) {
+                assert_ne!(placement[node.inputs[0]].0, placement[node.output].0, "{}: reads and writes one buffer", node.name);
+            }
+            let storage = |label: &str, data: &[f32]| {
+                if data.len() as u64 * 4 > max_binding {
+                    return Err(Error::Gpu(format!("{label} needs more than the {max_binding} bytes this adapter can bind")));
+                }
+                Ok(gpu.buffer_init(label, bytemuck::cast_slice(data), wgpu::BufferUsages::STORAGE))
+            };
+            let label = node.name.clone();
+            match &node.op {
+                Op::Conv2d { spec, .. } => {
+                    let p = params.as_ref().expect("conv parameters");
+                    let packed = ops::conv2d::pack(spec, input_shape.c, &p.weight, &p.bias);
+                    let w = storage(&format!("{label} weights"), &packed.weights)?;
+                    let b = storage(&format!("{label} bias"), &packed.bias)?;
+                    weight_bytes += 4 * (packed.weights.len() + packed.bias.len()) as u64;
+                    layers.push(ops::conv2d::dispatch(&kernels.conv2d, device, label, spec, input_shape, input, &w, &b, output));
+                }
+                Op::Linear { spec, .. } => {
+                    let p = params.as_ref().expect("linear parameters");
+                    let w = storage(&format!("{label} weights"), &p.weight)?;
+                    let b = storage(&format!("{label} bias"), &p.bias)?;
+                    weight_bytes += 4 * (p.weight.len() + p.bias.len()) as u64;
+                    let in_features = input_shape.len() as u32;
+                    layers.push(ops::linear::dispatch(&kernels.linear, device, label, spec, in_features, input, &w, &b, output));
+                }
+                Op::Pool(spec) => layers.push(ops::pool::dispatch(&kernels.pool, device, label, spec, input_shape, input, output)),
+                Op::Lrn(spec) => layers.push(ops::lrn::dispatch(&kernels.lrn, device, label, spec, input_shape, input, output)),
+                Op::Concat => {}
+            }
+        }
+
+        let num_classes = graph.num_classes();
+        let k = TOP_K.min(num_classes);
+        let result = device.create_buffer(&wgpu::BufferDescriptor {
+            label: Some("top-k"),
+            size: softmax_topk::result_size(k),
+            usage: wgpu::BufferUsages::STORAGE | wgpu::BufferUsages::COPY_SRC,
+            mapped_at_creation: false,
+        });
+        let topk = softmax_topk::dispatch(&kernels.softmax_topk, device, num_classes, k, view(graph.output), &result);
+        let staging = device.create_buffer(&wgpu::BufferDescriptor {
+            label: Some("readback"),
+            size: STAGING_LOGITS + 4 * num_classes as u64,
+            usage: wgpu::BufferUsages::COPY_DST | wgpu::BufferUsages::MAP_READ,
+            mapped_at_creation: false,
+        });
+        let timer = gpu.has_timestamps().then(|| {
+            let set = device.create_query_set(&wgpu::QuerySetDescriptor {
+                label: Some("forward timestamps"),
+                ty: wgpu::QueryType::Timestamp,
+                count: 2,
+            });
+            let resolve = device.create_buffer(&wgpu::BufferDescriptor {
+                label: Some("timestamps"),
+                size: 16,
+                usage: wgpu::BufferUsages::QUERY_RESOLVE | wgpu::BufferUsages::COPY_SRC,
+                mapped_at_creation: false,
+            });
+            (set, resolve, gpu.queue.get_timestamp_period())
+        });
+        let stats = Stats {
+            weight_bytes,
+            activation_bytes: arena.total_bytes(),
+            dispatches: layers.len() + 2,
+            multiply_adds: graph.multiply_adds(),
+        };
+        Ok(Network {
+            device: device.clone(),
+            queue: gpu.queue.clone(),
+            kernels,
+            graph: graph.clone(),
+            max_texture_side: device.limits().max_texture_dimension_2d,
+            placement,
+            activations,
+            layers,
+            topk,
+            result,
+            staging,
+            image: None,
+            timer,
+            stats,
+        })
+    }
+
+    pub fn graph(&self) -> &Graph {
+        &self.graph
+    }
+
+    /// The texture the next pass classifies, (re)created for images of `width` x `height`.
+    /// Natively [`Network::set_image`] fills it; on the web the page copies a video frame
+    /// or a bitmap straight into it.
+    pub fn image_texture(&mut self, width: u32, height: u32) -> Result<&wgpu::Texture, Error> {
+        if width == 0 || height == 0 || width > self.max_texture_side || height > self.max_texture_side {
+            return Err(Error::Image(format!(
+                "the image is {width}x{height} pixels; this GPU takes images of 1 to {} pixels per side",
+                self.max_texture_side
+            )));
+        }
+        let current = self.image.as_ref().map(|(t, _)| (t.width(), t.height()));
+        if current != Some((width, height)) {
+            let texture = ops::preprocess::create_texture(&self.device, width, height);
+            let input = View { buffer: &self.activations[self.placement[self.graph.input].0], c_offset: 0 };
+            let dispatch = ops::preprocess::dispatch(&self.kernels.preprocess, &self.device, &self.graph.input_spec, &texture, input);
+            self.image = Some((texture, dispatch));
+        }
+        Ok(&self.image.as_ref().unwrap().0)
+    }
+
+    /// Uploads tightly packed RGBA8 pixels as the image to classify.
+    pub fn set_image(&mut self, rgba: &[u8], width: u32, height: u32) -> Result<(), Error> {
+        if rgba.len() != 4 * width as usize * height as usize {
+            return Err(Error::Image(format!("{} bytes is not a {width}x{height} RGBA image", rgba.len())));
+        }
+        let texture = self.image_texture(width, height)?.clone();
+        ops::preprocess::write_texture(&self.queue, &texture, rgba);
+        Ok(())
+    }
+
+    /// Records a whole forward pass (preprocessing to top-k) into one command buffer.
+    pub fn encode(&self, with_logits: bool) -> Result<wgpu::CommandBuffer, Error> {
+        let (_, preprocess) = self.image.as_ref().ok_or_else(|| Error::Usage("no image to classify yet".into()))?;
+        let mut encoder = self.device.create_command_encoder(&wgpu::CommandEncoderDescriptor { label: Some("forward") });
+        {
+            let timestamp_writes = self.timer.as_ref().map(|(set, _, _)| wgpu::ComputePassTimestampWrites {
+                query_set: set,
+                beginning_of_pass_write_index: Some(0),
+                end_of_pass_write_index: Some(1),
+            });
+            let mut pass =
+                encoder.begin_compute_pass(&wgpu::ComputePassDescriptor { label: Some("forward"), timestamp_writes });
+            preprocess.encode(&mut pass);
+            for layer in &self.layers {
+                layer.encode(&mut pass);
+            }
+            self.topk.encode(&mut pass);
+        }
+        encoder.copy_buffer_to_buffer(&self.result, 0, &self.staging, 0, self.result.size());
+        if let Some((set, resolve, _)) = &self.timer {
+            encoder.resolve_query_set(set, 0..2, resolve, 0);
+            encoder.copy_buffer_to_buffer(resolve, 0, &self.staging, STAGING_TIMESTAMPS, 16);
+        }
+        if with_logits {
+            let logits = &self.activations[self.placement[self.graph.output].0];
+            let bytes = 4 * self.graph.num_classes() as u64;
+            encoder.copy_buffer_to_buffer(logits, 0, &self.staging, STAGING_LOGITS, bytes);
+        }
+        Ok(encoder.finish())
+    }
+
+    /// Runs a forward pass on the current image and awaits its result.
+    pub async fn run(&self, with_logits: bool) -> Result<Output, Error> {
+        let commands = self.encode(with_logits)?;
+        self.queue.submit([commands]);
+        self.read_output(with_logits).await
+    }
+
+    /// Awaits the result of a pass already submitted.
+    pub async fn read_output(&self, with_logits: bool) -> Result<Output, Error> {
+        let bytes = map_read(&self.device, &self.staging).await?;
+        let k = (self.result.size() / 8) as u32;
+        let top = softmax_topk::decode(&bytes, k);
+        let logits = with_logits.then(|| {
+            let n = self.graph.num_classes() as usize;
+            let start = STAGING_LOGITS as usize;
+            bytemuck::pod_collect_to_vec::<u8, f32>(&bytes[start..start + 4 * n])
+        });
+        let gpu_ms = self.timer.as_ref().map(|(_, _, period)| {
+            let at = STAGING_TIMESTAMPS as usize;
+            let t: Vec<u64> = bytemuck::pod_collect_to_vec(&bytes[at..at + 16]);
+            t[1].wrapping_sub(t[0]) as f64 * *period as f64 / 1e6
+        });
+        Ok(Output { top, logits, gpu_ms })
+    }
+
+    /// Uploads an image and classifies it.
+    pub async fn classify(&mut self, rgba: &[u8], width: u32, height: u32, with_logits: bool) -> Result<Output, Error> {
+        self.set_image(rgba, width, height)?;
+        self.run(with_logits).await
+    }
+
+    /// Reads back a tensor of the last pass by the name of the node that produced it
+    /// ("data" is the preprocessed input). Only meaningful with `reuse_memory: false`.
+    pub async fn read_tensor(&self, gpu: &Gpu, name: &str) -> Result<Vec<f32>, Error> {
+        let tensor = if name == "data" {
+            self.graph.input
+        } else {
+            self.graph.nodes.iter().find(|n| n.name == name).ok_or_else(|| Error::Usage(format!("no layer `{name}`")))?.output
+        };
+        let (slot, c_offset) = self.placement[tensor];
+        let shape = self.graph.shapes[tensor];
+        let start = c_offset as usize * shape.pixels() as usize;
+        let bytes = gpu.read_buffer(&self.activations[slot], self.activations[slot].size()).await?;
+        let all: Vec<f32> = bytemuck::pod_collect_to_vec(&bytes);
+        Ok(all[start..start + shape.len()].to_vec())
+    }
+}
+
+/// Resolves concatenation into channel slices and computes the lifetime of every storage
+/// root (a tensor that is not a slice of another). Returns, per tensor, (number of its
+/// root, channel offset in the root), and the lifetime of each root by number.
+fn place(graph: &Graph) -> Result<(Vec<(usize, u32)>, Vec<Lifetime>), Error> {
+    let n = graph.shapes.len();
+    let mut into: Vec<Option<(TensorId, u32)>> = vec![None; n];
+    let producer: Vec<Option<&Op>> = {
+        let mut p = vec![None; n];
+        graph.nodes.iter().for_each(|node| p[node.output] = Some(&node.op));
+        p
+    };
+    for node in graph.nodes.iter().filter(|n| matches!(n.op, Op::Concat)) {
+        let mut offset = 0;
+        for &t in &node.inputs {
+            let writes_slices = matches!(producer[t], Some(Op::Conv2d { .. } | Op::Pool(_) | Op::Concat));
+            if !writes_slices || into[t].is_some() {
+                return Err(Error::Usage(format!(
+                    "{}: each concatenated tensor must come from a convolution, pool or concat, and feed one concat",
+                    node.name
+                )));
+            }
+            into[t] = Some((node.output, offset));
+            offset += graph.shapes[t].c;
+        }
+    }
+    let placement: Vec<(TensorId, u32)> = (0..n)
+        .map(|mut t| {
+            let mut offset = 0;
+            while let Some((outer, o)) = into[t] {
+                offset += o;
+                t = outer;
+            }
+            (t, offset)
+        })
+        .collect();
+    // Step 0 is preprocessing, node i is step i + 1, top-k and the logits copy come last.
+    let mut lifetimes: Vec<Lifetime> = vec![Lifetime { bytes: 0, first: usize::MAX, last: 0 }; n];
+    let mut touch = |t: TensorId, step: usize| {
+        let root = placement[t].0;
+        let l = &mut lifetimes[root];
+        l.bytes = 4 * graph.shapes[root].len() as u64;
+        l.first = l.first.min(step);
+        l.last = l.last.max(step);
+    };
+    touch(graph.input, 0);
+    for (i, node) in graph.nodes.iter().enumerate() {
+        if !matches!(node.op, Op::Concat) {
+            node.inputs.iter().for_each(|&t| touch(t, i + 1));
+            touch(node.output, i + 1);
+        }
+    }
+    touch(graph.output, graph.nodes.len() + 1);
+    // Only roots take memory: number them, and point every tensor at its root's number.
+    let roots: Vec<TensorId> = (0..n).filter(|&t| placement[t].0 == t && lifetimes[t].first != usize::MAX).collect();
+    let mut number = vec![usize::MAX; n];
+    roots.iter().enumerate().for_each(|(i, &r)| number[r] = i);
+    let placement = placement.into_iter().map(|(root, offset)| (number[root], offset)).collect();
+    Ok((placement, roots.iter().map(|&r| lifetimes[r]).collect()))
+}

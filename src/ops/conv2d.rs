@@ -1,0 +1,179 @@
+//! 2-D convolution with bias and optional ReLU (`shaders/conv2d.wgsl`).
+
+use super::{Kernel, Shape, View};
+use crate::ops::Dispatch;
+
+/// The geometry of a convolution layer.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Conv2dSpec {
+    pub out_c: u32,
+    /// (height, width)
+    pub kernel: (u32, u32),
+    pub stride: (u32, u32),
+    pub pad: (u32, u32),
+    pub relu: bool,
+}
+
+impl Conv2dSpec {
+    pub fn output_shape(&self, input: Shape) -> Shape {
+        let out = |n: u32, k: u32, s: u32, p: u32| (n + 2 * p - k) / s + 1;
+        Shape::new(
+            self.out_c,
+            out(input.h, self.kernel.0, self.stride.0, self.pad.0),
+            out(input.w, self.kernel.1, self.stride.1, self.pad.1),
+        )
+    }
+}
+
+/// Output channels per invocation in the shader; packed weights pad to a multiple of it.
+const CHANNELS_PER_THREAD: u32 = 8;
+const PIXELS_PER_THREAD: u32 = 4;
+const WORKGROUP: (u32, u32) = (16, 4);
+
+#[repr(C)]
+#[derive(Clone, Copy, bytemuck::Pod, bytemuck::Zeroable)]
+struct Params {
+    in_c: u32,
+    in_h: u32,
+    in_w: u32,
+    in_c_offset: u32,
+    out_c: u32,
+    out_h: u32,
+    out_w: u32,
+    out_c_offset: u32,
+    kernel_h: u32,
+    kernel_w: u32,
+    stride_h: u32,
+    stride_w: u32,
+    pad_h: u32,
+    pad_w: u32,
+    relu: u32,
+    w_stride: u32,
+}
+
+/// Weights and bias laid out for the shader.
+pub struct Packed {
+    pub weights: Vec<f32>,
+    pub bias: Vec<f32>,
+}
+
+/// Packs PyTorch-layout weights (out_c, in_c, kh, kw) as [K][out_c padded to 8] with
+/// K = (ci * kh + ky) * kw + kx, the order the shader walks, and pads the bias alike.
+pub fn pack(spec: &Conv2dSpec, in_c: u32, weights: &[f32], bias: &[f32]) -> Packed {
+    let (kh, kw) = spec.kernel;
+    let k_len = (in_c * kh * kw) as usize;
+    let out_c = spec.out_c as usize;
+    let stride = padded_out_c(spec.out_c) as usize;
+    assert_eq!(weights.len(), out_c * k_len, "conv weights do not match their spec");
+    let mut packed = vec![0.0; k_len * stride];
+    for o in 0..out_c {
+        for k in 0..k_len {
+            packed[k * stride + o] = weights[o * k_len + k];
+        }
+    }
+    let mut padded_bias = bias.to_vec();
+    padded_bias.resize(stride, 0.0);
+    Packed { weights: packed, bias: padded_bias }
+}
+
+fn padded_out_c(out_c: u32) -> u32 {
+    out_c.next_multiple_of(CHANNELS_PER_THREAD)
+}
+
+/// Records `output[slice] = relu?(conv(input[slice]) + bias)`.
+#[allow(clippy::too_many_arguments)]
+pub fn dispatch(
+    kernel: &Kernel,
+    device: &wgpu::Device,
+    label: String,
+    spec: &Conv2dSpec,
+    input_shape: Shape,
+    input: View,
+    weights: &wgpu::Buffer,
+    bias: &wgpu::Buffer,
+    output: View,
+) -> Dispatch {
+    let out = spec.output_shape(input_shape);
+    let params = Params {
+        in_c: input_shape.c,
+        in_h: input_shape.h,
+        in_w: input_shape.w,
+        in_c_offset: input.c_offset,
+        out_c: out.c,
+        out_h: out.h,
+        out_w: out.w,
+        out_c_offset: output.c_offset,
+        kernel_h: spec.kernel.0,
+        kernel_w: spec.kernel.1,
+        stride_h: spec.stride.0,
+        stride_w: spec.stride.1,
+        pad_h: spec.pad.0,
+        pad_w: spec.pad.1,
+        relu: spec.relu as u32,
+        w_stride: padded_out_c(spec.out_c) / 4,
+    };
+    let workgroups = [
+        out.pixels().div_ceil(PIXELS_PER_THREAD * WORKGROUP.0),
+        out.c.div_ceil(CHANNELS_PER_THREAD * WORKGROUP.1),
+        1,
+    ];
+    kernel.dispatch(
+        device,
+        label,
+        &params,
+        &[
+            input.buffer.as_entire_binding(),
+            weights.as_entire_binding(),
+            bias.as_entire_binding(),
+            output.buffer.as_entire_binding(),
+        ],
+        workgroups,
+    )
+}
+
+/// CPU twin. `input` holds a tensor of `in_c_total` channels of which channels
+/// `in_c_offset..in_c_offset + input_shape.c` are read; the result (spec.out_c channels)
+/// goes to `output` starting at channel `out_c_offset`. Weights in PyTorch layout.
+#[allow(clippy::too_many_arguments)]
+pub fn cpu(
+    spec: &Conv2dSpec,
+    input_shape: Shape,
+    input: &[f32],
+    in_c_offset: u32,
+    weights: &[f32],
+    bias: &[f32],
+    output: &mut [f32],
+    out_c_offset: u32,
+) {
+    let out = spec.output_shape(input_shape);
+    let (kh, kw) = (spec.kernel.0 as i64, spec.kernel.1 as i64);
+    let (ih, iw) = (input_shape.h as i64, input_shape.w as i64);
+    let plane = (ih * iw) as usize;
+    for o in 0..out.c as usize {
+        for oy in 0..out.h as i64 {
+            for ox in 0..out.w as i64 {
+                let mut acc = bias[o] as f64;
+                for ci in 0..input_shape.c as usize {
+                    let base = (in_c_offset as usize + ci) * plane;
+                    for ky in 0..kh {
+                        let y = oy * spec.stride.0 as i64 - spec.pad.0 as i64 + ky;
+                        if y < 0 || y >= ih {
+                            continue;
+                        }
+                        for kx in 0..kw {
+                            let x = ox * spec.stride.1 as i64 - spec.pad.1 as i64 + kx;
+                            if x < 0 || x >= iw {
+                                continue;
+                            }
+                            let w = weights[((o * input_shape.c as usize + ci) * kh as usize + ky as usize) * kw as usize
+                                + kx as usize];
+                            acc += w as f64 * input[base + (y * iw + x) as usize] as f64;
+                        }
+                    }
+                }
+                let v = if spec.relu { acc.max(0.0) } else { acc } as f32;
+                output[(out_c_offset as usize + o) * out.pixels() as usize + (oy * out.w as i64 + ox) as usize] = v;
+            }
+        }
+    }
+}

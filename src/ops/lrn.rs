@@ -1,0 +1,71 @@
+//! Local response normalisation across channels (`shaders/lrn.wgsl`).
+
+use super::{Dispatch, Kernel, Shape, View};
+
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct LrnSpec {
+    pub size: u32,
+    pub alpha: f32,
+    pub beta: f32,
+    pub k: f32,
+}
+
+#[repr(C)]
+#[derive(Clone, Copy, bytemuck::Pod, bytemuck::Zeroable)]
+struct Params {
+    channels: u32,
+    pixels: u32,
+    size: u32,
+    _pad0: u32,
+    alpha: f32,
+    beta: f32,
+    k: f32,
+    _pad1: u32,
+}
+
+/// LRN reads and writes whole tensors (in GoogLeNet it follows a pool or a conv).
+pub fn dispatch(
+    kernel: &Kernel,
+    device: &wgpu::Device,
+    label: String,
+    spec: &LrnSpec,
+    shape: Shape,
+    input: View,
+    output: View,
+) -> Dispatch {
+    assert!(input.c_offset == 0 && output.c_offset == 0, "LRN works on whole tensors");
+    let params = Params {
+        channels: shape.c,
+        pixels: shape.pixels(),
+        size: spec.size,
+        _pad0: 0,
+        alpha: spec.alpha,
+        beta: spec.beta,
+        k: spec.k,
+        _pad1: 0,
+    };
+    kernel.dispatch(
+        device,
+        label,
+        &params,
+        &[input.buffer.as_entire_binding(), output.buffer.as_entire_binding()],
+        [shape.pixels().div_ceil(64), shape.c, 1],
+    )
+}
+
+pub fn cpu(spec: &LrnSpec, shape: Shape, input: &[f32], output: &mut [f32]) {
+    let pixels = shape.pixels() as usize;
+    let lo = (spec.size as i64 - 1) / 2;
+    let hi = spec.size as i64 - 1 - lo;
+    for c in 0..shape.c as i64 {
+        for m in 0..pixels {
+            let mut sum = 0.0f64;
+            for j in (c - lo).max(0)..=(c + hi).min(shape.c as i64 - 1) {
+                let a = input[j as usize * pixels + m] as f64;
+                sum += a * a;
+            }
+            let scale = spec.k as f64 + spec.alpha as f64 / spec.size as f64 * sum;
+            output[c as usize * pixels + m] = (input[c as usize * pixels + m] as f64 * scale.powf(-spec.beta as f64)) as f32;
+        }
+    }
+}

@@ -1,0 +1,173 @@
+//! From an RGBA8 image texture to the network's input tensor (`shaders/preprocess.wgsl`):
+//! resize (shorter side to `InputSpec::resize`), centre crop, per-channel scale and offset,
+//! channel order.
+
+use super::{Dispatch, Kernel, Shape, View};
+
+/// What a model expects as input.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct InputSpec {
+    /// Side of the square crop the network sees (224 for GoogLeNet).
+    pub crop: u32,
+    /// The shorter image side is resized to this before the centre crop (256 for 224).
+    pub resize: u32,
+    /// Feed channels as B, G, R instead of R, G, B.
+    pub bgr: bool,
+    /// Per network input channel (after reordering): value = pixel (0..1) * mul + add.
+    pub mul: [f32; 3],
+    pub add: [f32; 3],
+}
+
+impl InputSpec {
+    pub fn output_shape(&self) -> Shape {
+        Shape::new(3, self.crop, self.crop)
+    }
+
+    /// Resize and crop for an image of `width` x `height`, as torchvision's
+    /// `Resize(resize)` + `CenterCrop(crop)` would do them. An image whose shorter side
+    /// already equals the crop size (such as a ready 224x224 crop) is only cropped.
+    pub fn geometry(&self, width: u32, height: u32) -> Geometry {
+        let short = width.min(height);
+        let (rw, rh) = if short == self.crop {
+            (width, height)
+        } else if width <= height {
+            (self.resize, (self.resize as u64 * height as u64 / width as u64) as u32)
+        } else {
+            ((self.resize as u64 * width as u64 / height as u64) as u32, self.resize)
+        };
+        let offset = |resized: u32| ((resized as f64 - self.crop as f64) / 2.0).round_ties_even().max(0.0) as u32;
+        Geometry {
+            crop_x: offset(rw),
+            crop_y: offset(rh),
+            scale_x: width as f32 / rw as f32,
+            scale_y: height as f32 / rh as f32,
+        }
+    }
+}
+
+/// Where the crop lies: output pixel (x, y) samples the resized image at
+/// (x + crop_x, y + crop_y), and a resized pixel spans `scale` source pixels.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Geometry {
+    pub crop_x: u32,
+    pub crop_y: u32,
+    pub scale_x: f32,
+    pub scale_y: f32,
+}
+
+#[repr(C)]
+#[derive(Clone, Copy, bytemuck::Pod, bytemuck::Zeroable)]
+struct Params {
+    src_w: u32,
+    src_h: u32,
+    out_w: u32,
+    out_h: u32,
+    crop_x: u32,
+    crop_y: u32,
+    bgr: u32,
+    _pad: u32,
+    scale_x: f32,
+    scale_y: f32,
+    support_x: f32,
+    support_y: f32,
+    mul: [f32; 4],
+    add: [f32; 4],
+}
+
+/// The texture an image is uploaded into: RGBA8, usable by `copyExternalImageToTexture`
+/// on the web (which needs RENDER_ATTACHMENT) and by `write_texture` natively.
+pub fn create_texture(device: &wgpu::Device, width: u32, height: u32) -> wgpu::Texture {
+    device.create_texture(&wgpu::TextureDescriptor {
+        label: Some("input image"),
+        size: wgpu::Extent3d { width, height, depth_or_array_layers: 1 },
+        mip_level_count: 1,
+        sample_count: 1,
+        dimension: wgpu::TextureDimension::D2,
+        format: wgpu::TextureFormat::Rgba8Unorm,
+        usage: wgpu::TextureUsages::TEXTURE_BINDING
+            | wgpu::TextureUsages::COPY_DST
+            | wgpu::TextureUsages::RENDER_ATTACHMENT,
+        view_formats: &[],
+    })
+}
+
+/// Writes tightly packed RGBA8 pixels into a texture made by [`create_texture`].
+pub fn write_texture(queue: &wgpu::Queue, texture: &wgpu::Texture, rgba: &[u8]) {
+    let size = texture.size();
+    queue.write_texture(
+        texture.as_image_copy(),
+        rgba,
+        wgpu::TexelCopyBufferLayout { offset: 0, bytes_per_row: Some(4 * size.width), rows_per_image: None },
+        size,
+    );
+}
+
+pub fn dispatch(kernel: &Kernel, device: &wgpu::Device, spec: &InputSpec, image: &wgpu::Texture, output: View) -> Dispatch {
+    let size = image.size();
+    let g = spec.geometry(size.width, size.height);
+    let params = Params {
+        src_w: size.width,
+        src_h: size.height,
+        out_w: spec.crop,
+        out_h: spec.crop,
+        crop_x: g.crop_x,
+        crop_y: g.crop_y,
+        bgr: spec.bgr as u32,
+        _pad: 0,
+        scale_x: g.scale_x,
+        scale_y: g.scale_y,
+        support_x: g.scale_x.max(1.0),
+        support_y: g.scale_y.max(1.0),
+        mul: [spec.mul[0], spec.mul[1], spec.mul[2], 0.0],
+        add: [spec.add[0], spec.add[1], spec.add[2], 0.0],
+    };
+    assert_eq!(output.c_offset, 0);
+    let view = image.create_view(&Default::default());
+    kernel.dispatch(
+        device,
+        "preprocess".into(),
+        &params,
+        &[wgpu::BindingResource::TextureView(&view), output.buffer.as_entire_binding()],
+        [spec.crop.div_ceil(8), spec.crop.div_ceil(8), 1],
+    )
+}
+
+/// CPU twin on tightly packed RGBA8 pixels; returns the CHW input tensor.
+pub fn cpu(spec: &InputSpec, rgba: &[u8], width: u32, height: u32) -> Vec<f32> {
+    let g = spec.geometry(width, height);
+    let n = spec.crop as usize;
+    let mut out = vec![0.0f32; 3 * n * n];
+    let triangle = |x: f32| (1.0 - x.abs()).max(0.0);
+    // PIL's window of source pixels for the output centre `c`, and the filter widths.
+    let window = |c: f32, support: f32, len: u32| {
+        let begin = ((c - support + 0.5) as i32).max(0) as u32;
+        let end = ((c + support + 0.5) as i32).min(len as i32) as u32;
+        begin..end
+    };
+    for oy in 0..n {
+        for ox in 0..n {
+            let cx = ((ox as u32 + g.crop_x) as f32 + 0.5) * g.scale_x;
+            let cy = ((oy as u32 + g.crop_y) as f32 + 0.5) * g.scale_y;
+            let (fx, fy) = (g.scale_x.max(1.0), g.scale_y.max(1.0));
+            let mut sum = [0.0f64; 3];
+            let mut weight_sum = 0.0f64;
+            for y in window(cy, fy, height) {
+                let wy = triangle((y as f32 - cy + 0.5) / fy);
+                for x in window(cx, fx, width) {
+                    let w = (wy * triangle((x as f32 - cx + 0.5) / fx)) as f64;
+                    let px = &rgba[4 * (y * width + x) as usize..];
+                    for ch in 0..3 {
+                        sum[ch] += w * px[ch] as f64 / 255.0;
+                    }
+                    weight_sum += w;
+                }
+            }
+            for (i, slot) in [0usize, 1, 2].into_iter().enumerate() {
+                let src = if spec.bgr { 2 - slot } else { slot };
+                let v = (sum[src] / weight_sum.max(1e-20)) as f32;
+                out[i * n * n + oy * n + ox] = v * spec.mul[i] + spec.add[i];
+            }
+        }
+    }
+    out
+}
