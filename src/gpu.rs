@@ -15,7 +15,11 @@ impl Gpu {
     /// Asks for the default high-performance adapter and a device on it. On the web this
     /// is `navigator.gpu`; natively Vulkan, Metal or DX12.
     pub async fn new() -> Result<Gpu, Error> {
-        let instance = wgpu::Instance::new(wgpu::InstanceDescriptor::new_without_display_handle_from_env());
+        let mut descriptor = wgpu::InstanceDescriptor::new_without_display_handle_from_env();
+        // WebGPU, Vulkan, Metal, DX12; OpenGL only when asked for with WGPU_BACKEND=gl
+        // (its probing prints noise on headless machines and it lacks what we need).
+        descriptor.backends = wgpu::Backends::from_env().unwrap_or(wgpu::Backends::PRIMARY);
+        let instance = wgpu::Instance::new(descriptor);
         let adapter = instance
             .request_adapter(&wgpu::RequestAdapterOptions {
                 power_preference: wgpu::PowerPreference::HighPerformance,

@@ -1,0 +1,102 @@
+//! The paper's GoogLeNet with the real BVLC ImageNet weights ($INCEPTION_WEIGHTS) against
+//! the reference outputs in ../shared/images.
+
+mod common;
+
+use common::{diff, gpu, real_weights, shared, top_classes};
+use inception::network::Options;
+use inception::{Model, Network, Variant};
+use serde_json::Value;
+
+const WEIGHTS: &str = "bvlc_googlenet.safetensors";
+
+fn load(test: &str, options: Options) -> Option<Network> {
+    let bytes = real_weights(test, WEIGHTS)?;
+    let model = Model::from_safetensors(Variant::Bvlc, &bytes).expect("the real weights load");
+    Some(Network::with_options(gpu(), &model, options).unwrap())
+}
+
+fn image(name: &str) -> image::RgbaImage {
+    image::open(shared().join("images").join(name)).unwrap().to_rgba8()
+}
+
+fn reference() -> serde_json::Map<String, Value> {
+    let text = std::fs::read_to_string(shared().join("images/bvlc_googlenet.reference.json")).unwrap();
+    serde_json::from_str::<Value>(&text).unwrap().as_object().unwrap().clone()
+}
+
+fn floats(v: &Value) -> Vec<f32> {
+    v.as_array().unwrap().iter().map(|x| x.as_f64().unwrap() as f32).collect()
+}
+
+/// Logits may differ from the reference by at most this share of the reference's logit
+/// range (max - min): about 2e-3 here, ten times tighter than the 1e-3-of-range aim; the
+/// measured error is about 1e-5, the rounding of the reference's 5 decimals.
+const TOLERANCE_OF_RANGE: f32 = 1e-4;
+
+#[test]
+fn bvlc_reproduces_reference_logits_on_224_crops() {
+    let Some(mut net) = load("bvlc_reproduces_reference_logits_on_224_crops", Options::default()) else { return };
+    let reference = reference();
+    assert_eq!(reference.len(), 4);
+    for (name, want) in &reference {
+        let img = image(name);
+        let out = pollster::block_on(net.classify(img.as_raw(), img.width(), img.height(), true)).unwrap();
+        let want_logits = floats(&want["logits"]);
+        let want_top5: Vec<usize> = want["top5"].as_array().unwrap().iter().map(|v| v.as_u64().unwrap() as usize).collect();
+        let range = want_logits.iter().cloned().fold(f32::MIN, f32::max) - want_logits.iter().cloned().fold(f32::MAX, f32::min);
+        let d = diff(out.logits.as_ref().unwrap(), &want_logits);
+        println!("{name}: top5 {:?}, max abs logit diff {:.2e} (range {range:.2}, allowed {:.2e})", top_classes(&out.top), d.max_abs, TOLERANCE_OF_RANGE * range);
+        assert_eq!(top_classes(&out.top), want_top5, "{name}: top-5");
+        assert!(d.max_abs <= TOLERANCE_OF_RANGE * range, "{name}: logit {} off by {}", d.worst, d.max_abs);
+        // the probabilities are the softmax of those logits
+        let p = inception::ops::softmax_topk::cpu(&want_logits, 5);
+        for ((_, got), (_, want)) in out.top.iter().zip(&p) {
+            assert!((got - want).abs() < 1e-3, "{name}: probability {got} vs {want}");
+        }
+    }
+}
+
+#[test]
+fn bvlc_top1_on_full_photos_with_engine_resizing() {
+    let Some(mut net) = load("bvlc_top1_on_full_photos_with_engine_resizing", Options::default()) else { return };
+    for (name, want) in reference() {
+        let photo = name.replace(".224.png", ".jpg");
+        let img = image(&photo);
+        let out = pollster::block_on(net.classify(img.as_raw(), img.width(), img.height(), false)).unwrap();
+        let want_top1 = want["top5"][0].as_u64().unwrap() as usize;
+        println!("{photo} ({}x{}): top-1 {} p {:.3}", img.width(), img.height(), out.top[0].0, out.top[0].1);
+        assert_eq!(out.top[0].0, want_top1, "{photo}: top-1");
+    }
+}
+
+/// Per-layer checkpoints of the reference on tiger_cat.224.png (sum, max and first values
+/// of every Caffe blob), to say which layer goes wrong when the logits do.
+#[test]
+fn bvlc_layers_match_reference_checkpoints() {
+    let Some(mut net) = load("bvlc_layers_match_reference_checkpoints", Options { reuse_memory: false }) else { return };
+    let img = image("tiger_cat.224.png");
+    pollster::block_on(net.classify(img.as_raw(), img.width(), img.height(), false)).unwrap();
+    let text = std::fs::read_to_string(shared().join("images/tiger_cat.224.bvlc_layers.json")).unwrap();
+    let layers: serde_json::Map<String, Value> = serde_json::from_str(&text).unwrap();
+    let mut checked = 0;
+    for (name, want) in &layers {
+        let got = pollster::block_on(net.read_tensor(gpu(), name)).unwrap_or_else(|e| panic!("{name}: {e}"));
+        let shape: Vec<usize> = want["shape"].as_array().unwrap().iter().map(|v| v.as_u64().unwrap() as usize).collect();
+        assert_eq!(got.len(), shape.iter().product::<usize>(), "{name}: size");
+        let scale = want["max"].as_f64().unwrap().abs().max(1.0) as f32;
+        let sum: f64 = got.iter().map(|&v| v as f64).sum();
+        let abs_sum: f64 = got.iter().map(|&v| v.abs() as f64).sum();
+        let want_abs_sum = want["abs_sum"].as_f64().unwrap();
+        let max = got.iter().cloned().fold(f32::MIN, f32::max);
+        // sums over up to 800k values: compare relative to the sum of magnitudes
+        assert!((sum - want["sum"].as_f64().unwrap()).abs() <= 1e-4 * want_abs_sum.max(1.0), "{name}: sum {sum} vs {}", want["sum"]);
+        assert!((abs_sum - want_abs_sum).abs() <= 1e-4 * want_abs_sum.max(1.0), "{name}: abs sum");
+        assert!((max - want["max"].as_f64().unwrap() as f32).abs() <= 1e-4 * scale, "{name}: max {max} vs {}", want["max"]);
+        let d = diff(&got[..8], &floats(&want["first8"]));
+        assert!(d.max_abs <= 1e-4 * scale, "{name}: first values off by {}", d.max_abs);
+        checked += 1;
+    }
+    assert_eq!(checked, layers.len());
+    println!("{checked} layers match");
+}

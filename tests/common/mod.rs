@@ -1,0 +1,71 @@
+//! Helpers shared by the integration tests.
+#![allow(dead_code)]
+
+use inception::Gpu;
+use std::path::PathBuf;
+use std::sync::OnceLock;
+
+/// One device for all tests of a test binary.
+pub fn gpu() -> &'static Gpu {
+    static GPU: OnceLock<Gpu> = OnceLock::new();
+    GPU.get_or_init(|| pollster::block_on(Gpu::new()).expect("these tests need a GPU adapter (llvmpipe will do)"))
+}
+
+/// `../shared` beside the project: test images and their reference outputs.
+pub fn shared() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../shared")
+}
+
+/// The real weights file `name` in the folder `$INCEPTION_WEIGHTS`, or `None` (after saying
+/// that `test` is skipped, by name) when the variable is unset. A set variable that points
+/// at a missing file fails the test.
+pub fn real_weights(test: &str, name: &str) -> Option<Vec<u8>> {
+    let Some(dir) = std::env::var_os("INCEPTION_WEIGHTS") else {
+        println!("SKIPPED {test}: INCEPTION_WEIGHTS is not set (it names a folder holding {name})");
+        return None;
+    };
+    let path = PathBuf::from(dir).join(name);
+    Some(std::fs::read(&path).unwrap_or_else(|e| panic!("INCEPTION_WEIGHTS is set but {} cannot be read: {e}", path.display())))
+}
+
+/// Largest absolute and relative differences between two equally long slices.
+pub struct Diff {
+    pub max_abs: f32,
+    pub max_rel: f32,
+    pub worst: usize,
+}
+
+pub fn diff(got: &[f32], want: &[f32]) -> Diff {
+    assert_eq!(got.len(), want.len(), "lengths differ");
+    let mut d = Diff { max_abs: 0.0, max_rel: 0.0, worst: 0 };
+    for (i, (g, w)) in got.iter().zip(want).enumerate() {
+        let abs = (g - w).abs();
+        assert!(!abs.is_nan(), "NaN at {i}: got {g}, want {w}");
+        if abs > d.max_abs {
+            d.max_abs = abs;
+            d.worst = i;
+        }
+        d.max_rel = d.max_rel.max(abs / w.abs().max(1e-6));
+    }
+    d
+}
+
+/// Asserts |got - want| <= atol + rtol * |want| everywhere (numpy's allclose).
+pub fn assert_all_close(what: &str, got: &[f32], want: &[f32], atol: f32, rtol: f32) {
+    assert_eq!(got.len(), want.len(), "{what}: lengths differ");
+    for (i, (g, w)) in got.iter().zip(want).enumerate() {
+        assert!(
+            (g - w).abs() <= atol + rtol * w.abs(),
+            "{what}: element {i} is {g}, expected {w} (atol {atol}, rtol {rtol})"
+        );
+    }
+}
+
+/// Deterministic pseudo-random values in [-1, 1) for test inputs.
+pub fn random(seed: &str, n: usize) -> Vec<f32> {
+    inception::synthetic::uniform(seed, n)
+}
+
+pub fn top_classes(top: &[(usize, f32)]) -> Vec<usize> {
+    top.iter().map(|t| t.0).collect()
+}

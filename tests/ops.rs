@@ -1,0 +1,302 @@
+//! Each WGSL shader against its plain-Rust CPU twin on random inputs, including the edges:
+//! ceil-mode partial windows, padding, strides, odd sizes, channel slices.
+
+mod common;
+
+use common::{assert_all_close, gpu, random};
+use inception::ops::conv2d::{self, Conv2dSpec};
+use inception::ops::linear::{self, LinearSpec};
+use inception::ops::lrn::{self, LrnSpec};
+use inception::ops::pool::{self, PoolSpec};
+use inception::ops::preprocess::{self, InputSpec};
+use inception::ops::{softmax_topk, Dispatch, Kernels, Shape, View};
+use std::sync::OnceLock;
+
+fn kernels() -> &'static Kernels {
+    static K: OnceLock<Kernels> = OnceLock::new();
+    K.get_or_init(|| Kernels::new(&gpu().device))
+}
+
+fn storage(data: &[f32]) -> wgpu::Buffer {
+    gpu().buffer_init("test", bytemuck::cast_slice(data), wgpu::BufferUsages::STORAGE | wgpu::BufferUsages::COPY_SRC)
+}
+
+fn run(dispatch: &Dispatch) {
+    let mut encoder = gpu().device.create_command_encoder(&Default::default());
+    {
+        let mut pass = encoder.begin_compute_pass(&Default::default());
+        dispatch.encode(&mut pass);
+    }
+    gpu().queue.submit([encoder.finish()]);
+}
+
+fn read(buffer: &wgpu::Buffer) -> Vec<f32> {
+    bytemuck::pod_collect_to_vec(&pollster::block_on(gpu().read_buffer(buffer, buffer.size())).unwrap())
+}
+
+/// A sentinel-filled output tensor, so that writes outside the slice show up.
+fn sentinel(n: usize) -> Vec<f32> {
+    (0..n).map(|i| -1000.0 - i as f32).collect()
+}
+
+struct ConvCase {
+    input: Shape,
+    spec: Conv2dSpec,
+    /// (channels of the whole input tensor, offset of the slice read)
+    in_slice: (u32, u32),
+    /// (channels of the whole output tensor, offset of the slice written)
+    out_slice: (u32, u32),
+}
+
+fn conv_case(c: &ConvCase) {
+    let out = c.spec.output_shape(c.input);
+    let name = format!("conv {:?} on {}", c.spec, c.input);
+    let input = random(&format!("{name} x"), (c.in_slice.0 * c.input.pixels()) as usize);
+    let k = (c.input.c * c.spec.kernel.0 * c.spec.kernel.1) as usize;
+    let weights: Vec<f32> = random(&format!("{name} w"), c.spec.out_c as usize * k);
+    let bias = random(&format!("{name} b"), c.spec.out_c as usize);
+    let mut want = sentinel((c.out_slice.0 * out.pixels()) as usize);
+    conv2d::cpu(&c.spec, c.input, &input, c.in_slice.1, &weights, &bias, &mut want, c.out_slice.1);
+
+    let packed = conv2d::pack(&c.spec, c.input.c, &weights, &bias);
+    let (x, w, b) = (storage(&input), storage(&packed.weights), storage(&packed.bias));
+    let y = storage(&sentinel(want.len()));
+    let d = conv2d::dispatch(
+        &kernels().conv2d,
+        &gpu().device,
+        name.clone(),
+        &c.spec,
+        c.input,
+        View { buffer: &x, c_offset: c.in_slice.1 },
+        &w,
+        &b,
+        View { buffer: &y, c_offset: c.out_slice.1 },
+    );
+    run(&d);
+    assert_all_close(&name, &read(&y), &want, 1e-5, 1e-4);
+}
+
+fn conv(out_c: u32, kernel: (u32, u32), stride: u32, pad: (u32, u32), relu: bool) -> Conv2dSpec {
+    Conv2dSpec { out_c, kernel, stride: (stride, stride), pad, relu }
+}
+
+#[test]
+fn conv2d_matches_cpu() {
+    let whole = |s: Shape, out_c: u32| ((s.c, 0), (out_c, 0));
+    let cases = [
+        (Shape::new(13, 9, 7), conv(21, (1, 1), 1, (0, 0), true)),
+        (Shape::new(5, 11, 10), conv(16, (3, 3), 1, (1, 1), true)),
+        (Shape::new(3, 23, 19), conv(10, (7, 7), 2, (3, 3), true)),
+        (Shape::new(4, 15, 15), conv(7, (3, 3), 2, (0, 0), false)),
+        (Shape::new(6, 9, 12), conv(8, (1, 7), 1, (0, 3), true)),
+        (Shape::new(6, 12, 9), conv(9, (7, 1), 1, (3, 0), false)),
+        (Shape::new(3, 2, 3), conv(33, (5, 5), 1, (2, 2), true)),
+    ];
+    for (input, spec) in cases {
+        let (in_slice, out_slice) = whole(input, spec.out_c);
+        conv_case(&ConvCase { input, spec, in_slice, out_slice });
+    }
+}
+
+#[test]
+fn conv2d_reads_and_writes_channel_slices() {
+    // Channels 4..9 of a 12-channel tensor in, channels 3..12 of a 20-channel tensor out.
+    conv_case(&ConvCase {
+        input: Shape::new(5, 7, 6),
+        spec: conv(9, (5, 5), 1, (2, 2), true),
+        in_slice: (12, 4),
+        out_slice: (20, 3),
+    });
+}
+
+fn pool_case(spec: PoolSpec, input: Shape, in_slice: (u32, u32), out_slice: (u32, u32)) {
+    let out = spec.output_shape(input);
+    let name = format!("pool {spec:?} on {input} -> {out}");
+    let x = random(&name, (in_slice.0 * input.pixels()) as usize);
+    let mut want = sentinel((out_slice.0 * out.pixels()) as usize);
+    pool::cpu(&spec, input, &x, in_slice.1, &mut want, out_slice.1);
+    let (xb, yb) = (storage(&x), storage(&sentinel(want.len())));
+    run(&pool::dispatch(
+        &kernels().pool,
+        &gpu().device,
+        name.clone(),
+        &spec,
+        input,
+        View { buffer: &xb, c_offset: in_slice.1 },
+        View { buffer: &yb, c_offset: out_slice.1 },
+    ));
+    assert_all_close(&name, &read(&yb), &want, 1e-6, 1e-5);
+}
+
+#[test]
+fn pool_output_sizes_follow_pytorch() {
+    let s = |spec: PoolSpec, h| spec.output_shape(Shape::new(1, h, h)).h;
+    // GoogLeNet's stem: 112 -> 56 -> (conv) -> 28 -> 14 -> 7, ceil mode without padding.
+    assert_eq!(s(PoolSpec::max(3, 2, 0, true), 112), 56);
+    assert_eq!(s(PoolSpec::max(3, 2, 0, true), 56), 28);
+    assert_eq!(s(PoolSpec::max(3, 2, 0, true), 14), 7);
+    assert_eq!(s(PoolSpec::max(2, 2, 0, true), 14), 7);
+    // floor mode with padding (the tutorial): same sizes
+    assert_eq!(s(PoolSpec::max(3, 2, 1, false), 112), 56);
+    // ceil mode: a last window that would start in the right padding is dropped
+    assert_eq!(s(PoolSpec::max(2, 2, 1, true), 5), 3);
+    assert_eq!(s(PoolSpec::max(3, 2, 0, false), 14), 6);
+    assert_eq!(s(PoolSpec::max(3, 2, 0, true), 13), 6);
+}
+
+#[test]
+fn pool_matches_cpu() {
+    let whole = |c| ((c, 0), (c, 0));
+    let cases = [
+        // ceil mode, partial last windows
+        (PoolSpec::max(3, 2, 0, true), Shape::new(3, 14, 13)),
+        (PoolSpec::max(2, 2, 0, true), Shape::new(2, 7, 7)),
+        // padded, floor (the tutorial's pools)
+        (PoolSpec::max(3, 2, 1, false), Shape::new(4, 11, 12)),
+        // padding counted in the divisor, including windows clipped by ceil mode
+        (PoolSpec::average(3, 1, 1, false), Shape::new(3, 9, 9)),
+        (PoolSpec::average(3, 2, 1, true), Shape::new(2, 8, 8)),
+        (PoolSpec::global_average(Shape::new(5, 7, 7)), Shape::new(5, 7, 7)),
+        (PoolSpec::global_average(Shape::new(3, 5, 6)), Shape::new(3, 5, 6)),
+    ];
+    for (spec, input) in cases {
+        let (a, b) = whole(input.c);
+        pool_case(spec, input, a, b);
+    }
+    // the inception pool branch reading a slice and writing into a concat slice
+    pool_case(PoolSpec::max(3, 1, 1, true), Shape::new(3, 6, 5), (7, 2), (10, 6));
+}
+
+#[test]
+fn max_pool_ignores_out_of_image_positions() {
+    // All-negative input: a zero-padded max would give 0 at the borders.
+    let input = Shape::new(1, 4, 4);
+    let x: Vec<f32> = (0..16).map(|i| -1.0 - i as f32).collect();
+    let spec = PoolSpec::max(3, 1, 1, false);
+    let (xb, yb) = (storage(&x), storage(&sentinel(16)));
+    let v = |b| View { buffer: b, c_offset: 0 };
+    run(&pool::dispatch(&kernels().pool, &gpu().device, "pool".into(), &spec, input, v(&xb), v(&yb)));
+    let got = read(&yb);
+    assert_eq!(got[0], -1.0);
+    assert!(got.iter().all(|&v| v < 0.0), "{got:?}");
+}
+
+#[test]
+fn lrn_matches_cpu() {
+    for (shape, spec) in [
+        (Shape::new(13, 5, 7), LrnSpec { size: 5, alpha: 1e-4, beta: 0.75, k: 1.0 }),
+        (Shape::new(4, 3, 3), LrnSpec { size: 5, alpha: 0.5, beta: 0.75, k: 2.0 }),
+        (Shape::new(9, 2, 5), LrnSpec { size: 3, alpha: 0.1, beta: 0.5, k: 1.0 }),
+    ] {
+        let name = format!("lrn {spec:?} on {shape}");
+        let x: Vec<f32> = random(&name, shape.len()).iter().map(|v| v * 100.0).collect();
+        let mut want = vec![0.0; shape.len()];
+        lrn::cpu(&spec, shape, &x, &mut want);
+        let (xb, yb) = (storage(&x), storage(&sentinel(shape.len())));
+        let v = |b| View { buffer: b, c_offset: 0 };
+        run(&lrn::dispatch(&kernels().lrn, &gpu().device, name.clone(), &spec, shape, v(&xb), v(&yb)));
+        assert_all_close(&name, &read(&yb), &want, 1e-5, 1e-4);
+    }
+}
+
+#[test]
+fn linear_matches_cpu() {
+    for (n_in, spec) in [
+        (37, LinearSpec { out_features: 70, relu: false }),
+        (1024, LinearSpec { out_features: 1000, relu: false }),
+        (6, LinearSpec { out_features: 3, relu: true }),
+    ] {
+        let name = format!("linear {n_in} -> {spec:?}");
+        let x = random(&format!("{name} x"), n_in);
+        let w = random(&format!("{name} w"), n_in * spec.out_features as usize);
+        let b = random(&format!("{name} b"), spec.out_features as usize);
+        let mut want = vec![0.0; spec.out_features as usize];
+        linear::cpu(&spec, &x, &w, &b, &mut want);
+        let (xb, wb, bb, yb) = (storage(&x), storage(&w), storage(&b), storage(&sentinel(want.len())));
+        let v = |b| View { buffer: b, c_offset: 0 };
+        run(&linear::dispatch(&kernels().linear, &gpu().device, name.clone(), &spec, n_in as u32, v(&xb), &wb, &bb, v(&yb)));
+        assert_all_close(&name, &read(&yb), &want, 1e-5, 1e-4);
+    }
+}
+
+fn topk_gpu(logits: &[f32], k: u32) -> Vec<(usize, f32)> {
+    let x = storage(logits);
+    let result = storage(&vec![0.0; 2 * k as usize]);
+    run(&softmax_topk::dispatch(
+        &kernels().softmax_topk,
+        &gpu().device,
+        logits.len() as u32,
+        k,
+        View { buffer: &x, c_offset: 0 },
+        &result,
+    ));
+    let bytes = pollster::block_on(gpu().read_buffer(&result, result.size())).unwrap();
+    softmax_topk::decode(&bytes, k)
+}
+
+#[test]
+fn softmax_topk_matches_cpu() {
+    for (n, k, scale) in [(1000, 5, 8.0), (10, 5, 3.0), (3, 3, 1.0), (777, 32, 20.0)] {
+        let logits: Vec<f32> = random(&format!("logits {n}"), n).iter().map(|v| v * scale).collect();
+        let got = topk_gpu(&logits, k);
+        let want = softmax_topk::cpu(&logits, k as usize);
+        assert_eq!(common::top_classes(&got), common::top_classes(&want), "n {n} k {k}");
+        let (g, w): (Vec<f32>, Vec<f32>) = got.iter().zip(&want).map(|(g, w)| (g.1, w.1)).unzip();
+        assert_all_close(&format!("softmax n {n}"), &g, &w, 1e-6, 1e-4);
+    }
+    // ties go to the lower index; huge logits do not overflow
+    let mut flat = vec![50_000.0f32; 300];
+    flat[200] = 50_001.0;
+    let got = topk_gpu(&flat, 4);
+    assert_eq!(common::top_classes(&got), vec![200, 0, 1, 2]);
+    assert!(got.iter().all(|(_, p)| p.is_finite()));
+}
+
+fn preprocess_case(spec: &InputSpec, width: u32, height: u32, atol: f32) {
+    let rgba = inception::synthetic::image(width, height);
+    let want = preprocess::cpu(spec, &rgba, width, height);
+    let texture = preprocess::create_texture(&gpu().device, width, height);
+    preprocess::write_texture(&gpu().queue, &texture, &rgba);
+    let out = storage(&sentinel(want.len()));
+    run(&preprocess::dispatch(&kernels().preprocess, &gpu().device, spec, &texture, View { buffer: &out, c_offset: 0 }));
+    assert_all_close(&format!("preprocess {width}x{height} {spec:?}"), &read(&out), &want, atol, 1e-5);
+}
+
+#[test]
+fn preprocess_matches_cpu() {
+    let rgb = InputSpec { crop: 24, resize: 28, bgr: false, mul: [2.0; 3], add: [-1.0; 3] };
+    let bgr = InputSpec { bgr: true, mul: [255.0; 3], add: [-104.0, -117.0, -123.0], ..rgb };
+    for spec in [rgb, bgr] {
+        let atol = 1e-5 * spec.mul[0];
+        preprocess_case(&spec, 24, 24, atol); // already the crop size: no resize
+        preprocess_case(&spec, 24, 40, atol); // portrait, only cropped
+        preprocess_case(&spec, 97, 61, atol); // downscale with an odd crop offset
+        preprocess_case(&spec, 300, 200, atol); // strong downscale (wide filter)
+        preprocess_case(&spec, 13, 17, atol); // upscale
+    }
+}
+
+#[test]
+fn preprocess_passes_a_crop_sized_image_through() {
+    // A 224x224 image is the network input as is: channel order and scaling only.
+    let spec = InputSpec { crop: 16, resize: 18, bgr: true, mul: [255.0; 3], add: [-104.0, -117.0, -123.0] };
+    let rgba = inception::synthetic::image(16, 16);
+    let out = preprocess::cpu(&spec, &rgba, 16, 16);
+    for (i, px) in rgba.chunks_exact(4).enumerate() {
+        for c in 0..3 {
+            let want = px[2 - c] as f32 + spec.add[c];
+            assert!((out[c * 256 + i] - want).abs() < 1e-3, "pixel {i} channel {c}");
+        }
+    }
+}
+
+#[test]
+fn preprocess_geometry_matches_torchvision() {
+    let spec = InputSpec { crop: 224, resize: 256, bgr: false, mul: [1.0; 3], add: [0.0; 3] };
+    // 640x480 -> Resize(256) gives 341x256 (int(256 * 640 / 480)), crop offset round(58.5) = 58
+    let g = spec.geometry(640, 480);
+    assert_eq!((g.crop_x, g.crop_y), (58, 16));
+    assert!((g.scale_x - 640.0 / 341.0).abs() < 1e-6 && (g.scale_y - 480.0 / 256.0).abs() < 1e-6);
+    let g = spec.geometry(224, 224);
+    assert_eq!((g.crop_x, g.crop_y, g.scale_x, g.scale_y), (0, 0, 1.0, 1.0));
+}
