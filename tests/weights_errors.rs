@@ -1,0 +1,157 @@
+//! Bad weights files give specific errors that name the tensor, never a panic.
+
+use inception::error::WeightsError;
+use inception::{synthetic, Model, Variant};
+
+type TensorList = Vec<(String, Vec<usize>, String)>;
+
+/// What a real torchvision state_dict holds, from the golden file's tensor list.
+fn torchvision_tensors() -> TensorList {
+    let path = format!("{}/tests/golden/torchvision.json", env!("CARGO_MANIFEST_DIR"));
+    let doc: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
+    doc["tensors"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| {
+            let shape = t[1].as_array().unwrap().iter().map(|v| v.as_u64().unwrap() as usize).collect();
+            (t[0].as_str().unwrap().to_owned(), shape, t[2].as_str().unwrap().to_owned())
+        })
+        .collect()
+}
+
+fn load(tensors: &TensorList) -> Result<Model, WeightsError> {
+    Model::from_safetensors(Variant::Torchvision, &synthetic::safetensors_file(tensors))
+}
+
+fn error(result: Result<Model, WeightsError>) -> WeightsError {
+    match result {
+        Ok(_) => panic!("a bad file loaded"),
+        Err(e) => {
+            println!("{e}");
+            e
+        }
+    }
+}
+
+#[test]
+fn a_complete_file_loads() {
+    let model = load(&torchvision_tensors()).unwrap();
+    assert_eq!(model.graph.num_classes(), 1000);
+}
+
+#[test]
+fn truncated_file_names_the_cut_tensor() {
+    let file = synthetic::safetensors_file(&torchvision_tensors());
+    let cut = &file[..file.len() * 6 / 10];
+    match error(Model::from_safetensors(Variant::Torchvision, cut)) {
+        WeightsError::Truncated { tensor, needed_bytes, file_bytes } => {
+            assert!(!tensor.is_empty() && tensor != "(header)");
+            assert!(needed_bytes > file_bytes && file_bytes == cut.len() as u64);
+        }
+        e => panic!("wrong error: {e:?}"),
+    }
+    // cut inside the header, and nearly empty
+    assert!(matches!(error(Model::from_safetensors(Variant::Torchvision, &file[..100])), WeightsError::Truncated { .. }));
+    assert!(matches!(error(Model::from_safetensors(Variant::Torchvision, &file[..5])), WeightsError::Corrupt(_)));
+}
+
+#[test]
+fn wrong_shape_names_tensor_and_both_shapes() {
+    let mut tensors = torchvision_tensors();
+    let conv = tensors.iter_mut().find(|t| t.0 == "inception4b.branch3.1.conv.weight").unwrap();
+    conv.1 = vec![64, 24, 5, 5];
+    let e = error(load(&tensors));
+    assert_eq!(
+        e,
+        WeightsError::Shape {
+            tensor: "inception4b.branch3.1.conv.weight".into(),
+            expected: vec![64, 24, 3, 3],
+            found: vec![64, 24, 5, 5]
+        }
+    );
+    assert!(e.to_string().contains("[64, 24, 3, 3]") && e.to_string().contains("[64, 24, 5, 5]"));
+}
+
+#[test]
+fn missing_tensor_is_named() {
+    let mut tensors = torchvision_tensors();
+    tensors.retain(|t| t.0 != "inception4c.branch2.1.bn.running_var" && t.0 != "fc.bias");
+    match error(load(&tensors)) {
+        WeightsError::Missing { tensor, expected, more } => {
+            assert_eq!((tensor.as_str(), expected, more), ("inception4c.branch2.1.bn.running_var", vec![256], 1));
+        }
+        e => panic!("wrong error: {e:?}"),
+    }
+}
+
+#[test]
+fn unexpected_tensor_is_named() {
+    let mut tensors = torchvision_tensors();
+    tensors.push(("inception4c.branch5.conv.weight".into(), vec![8, 8, 1, 1], "float32".into()));
+    assert_eq!(
+        error(load(&tensors)),
+        WeightsError::Unexpected { tensor: "inception4c.branch5.conv.weight".into(), shape: vec![8, 8, 1, 1] }
+    );
+}
+
+#[test]
+fn wrong_variant_is_recognised() {
+    // BVLC's tensor names, loaded as torchvision and as the tutorial's network
+    let bvlc: TensorList = Variant::Bvlc
+        .graph(1000)
+        .parameters()
+        .into_iter()
+        .map(|(name, shape)| (name, shape, "float32".to_owned()))
+        .collect();
+    let file = synthetic::safetensors_file(&bvlc);
+    for asked in [Variant::Torchvision, Variant::Seed] {
+        let e = error(Model::from_safetensors(asked, &file));
+        assert_eq!(e, WeightsError::WrongVariant { expected: asked, found: Variant::Bvlc });
+        assert!(e.to_string().contains("--model bvlc"));
+    }
+    // torchvision's file loaded as the tutorial's
+    let e = error(Model::from_safetensors(Variant::Seed, &synthetic::safetensors_file(&torchvision_tensors())));
+    assert_eq!(e, WeightsError::WrongVariant { expected: Variant::Seed, found: Variant::Torchvision });
+}
+
+#[test]
+fn integer_tensor_where_floats_belong() {
+    let mut tensors = torchvision_tensors();
+    tensors.iter_mut().find(|t| t.0 == "conv1.conv.weight").unwrap().2 = "int64".into();
+    assert_eq!(error(load(&tensors)), WeightsError::Dtype { tensor: "conv1.conv.weight".into(), found: "I64".into() });
+}
+
+#[test]
+fn not_a_safetensors_file() {
+    let jpeg = std::fs::read(format!("{}/../shared/images/pug.jpg", env!("CARGO_MANIFEST_DIR")))
+        .unwrap_or_else(|_| b"\xff\xd8\xff\xe0 not really a jpeg, but not safetensors either".repeat(10));
+    assert!(matches!(
+        error(Model::from_safetensors(Variant::Bvlc, &jpeg)),
+        WeightsError::Corrupt(_) | WeightsError::Truncated { .. }
+    ));
+    let json_garbage = [&16u64.to_le_bytes()[..], b"{not json at all}"].concat();
+    assert!(matches!(error(Model::from_safetensors(Variant::Bvlc, &json_garbage)), WeightsError::Corrupt(_)));
+}
+
+#[test]
+fn nan_weights_are_refused() {
+    use safetensors::{tensor::TensorView, Dtype};
+    let tensors = torchvision_tensors();
+    let file = synthetic::safetensors_file(&tensors);
+    let parsed = safetensors::SafeTensors::deserialize(&file).unwrap();
+    let mut owned: Vec<(String, Dtype, Vec<usize>, Vec<u8>)> = parsed
+        .tensors()
+        .into_iter()
+        .map(|(n, t)| (n, t.dtype(), t.shape().to_vec(), t.data().to_vec()))
+        .collect();
+    let fc = owned.iter_mut().find(|t| t.0 == "fc.weight").unwrap();
+    fc.3[8..12].copy_from_slice(&f32::NAN.to_le_bytes());
+    let views: Vec<(&str, TensorView)> =
+        owned.iter().map(|(n, d, s, b)| (n.as_str(), TensorView::new(*d, s.clone(), b).unwrap())).collect();
+    let bad = safetensors::serialize(views, None).unwrap();
+    match error(Model::from_safetensors(Variant::Torchvision, &bad)) {
+        WeightsError::BadValue { tensor, .. } => assert_eq!(tensor, "fc.weight"),
+        e => panic!("wrong error: {e:?}"),
+    }
+}
