@@ -143,7 +143,7 @@ impl Graph {
                     }
                 }
                 Op::Linear { spec, params } => {
-                    out.push((params.weight.clone(), vec![spec.out_features as usize, input.len()]));
+                    out.push((params.weight.clone(), vec![spec.out_features as usize, input.elements()]));
                     out.push((params.bias.clone(), vec![spec.out_features as usize]));
                 }
                 Op::Pool(_) | Op::Lrn(_) | Op::Concat => {}
@@ -162,9 +162,9 @@ impl Graph {
         let output = self.shapes[node.output];
         match &node.op {
             Op::Conv2d { spec, .. } => {
-                output.len() as u64 * (input.c * spec.kernel.0 * spec.kernel.1) as u64
+                output.elements() as u64 * (input.c * spec.kernel.0 * spec.kernel.1) as u64
             }
-            Op::Linear { .. } => output.len() as u64 * input.len() as u64,
+            Op::Linear { .. } => output.elements() as u64 * input.elements() as u64,
             _ => 0,
         }
     }

@@ -82,7 +82,7 @@ impl Network {
         } else {
             Arena { slot_bytes: lifetimes.iter().map(|l| l.bytes).collect(), slot_of: (0..lifetimes.len()).collect() }
         };
-        let max_binding = device.limits().max_storage_buffer_binding_size as u64;
+        let max_binding = device.limits().max_storage_buffer_binding_size;
         if let Some(&big) = arena.slot_bytes.iter().max().filter(|&&b| b > max_binding) {
             return Err(Error::Gpu(format!(
                 "an activation needs a {big}-byte buffer; this adapter binds at most {max_binding} bytes"
@@ -134,7 +134,7 @@ impl Network {
                     let w = storage(&format!("{label} weights"), &p.weight)?;
                     let b = storage(&format!("{label} bias"), &p.bias)?;
                     weight_bytes += 4 * (p.weight.len() + p.bias.len()) as u64;
-                    let in_features = input_shape.len() as u32;
+                    let in_features = input_shape.elements() as u32;
                     layers.push(ops::linear::dispatch(&kernels.linear, device, label, spec, in_features, input, &w, &b, output));
                 }
                 Op::Pool(spec) => layers.push(ops::pool::dispatch(&kernels.pool, device, label, spec, input_shape, input, output)),
@@ -305,14 +305,18 @@ impl Network {
         let start = c_offset as usize * shape.pixels() as usize;
         let bytes = gpu.read_buffer(&self.activations[slot], self.activations[slot].size()).await?;
         let all: Vec<f32> = bytemuck::pod_collect_to_vec(&bytes);
-        Ok(all[start..start + shape.len()].to_vec())
+        Ok(all[start..start + shape.elements()].to_vec())
     }
 }
+
+/// Per tensor (number of its storage root, channel offset in the root), and the lifetime
+/// of each root by number.
+type Placement = (Vec<(usize, u32)>, Vec<Lifetime>);
 
 /// Resolves concatenation into channel slices and computes the lifetime of every storage
 /// root (a tensor that is not a slice of another). Returns, per tensor, (number of its
 /// root, channel offset in the root), and the lifetime of each root by number.
-fn place(graph: &Graph) -> Result<(Vec<(usize, u32)>, Vec<Lifetime>), Error> {
+fn place(graph: &Graph) -> Result<Placement, Error> {
     let n = graph.shapes.len();
     let mut into: Vec<Option<(TensorId, u32)>> = vec![None; n];
     let producer: Vec<Option<&Op>> = {
@@ -349,7 +353,7 @@ fn place(graph: &Graph) -> Result<(Vec<(usize, u32)>, Vec<Lifetime>), Error> {
     let mut touch = |t: TensorId, step: usize| {
         let root = placement[t].0;
         let l = &mut lifetimes[root];
-        l.bytes = 4 * graph.shapes[root].len() as u64;
+        l.bytes = 4 * graph.shapes[root].elements() as u64;
         l.first = l.first.min(step);
         l.last = l.last.max(step);
     };

@@ -13,7 +13,7 @@ pub fn forward(model: &Model, input: &[f32]) -> Vec<Vec<f32>> {
     tensors[graph.input] = input.to_vec();
     for (node, params) in graph.nodes.iter().zip(&model.params) {
         let in_shape = graph.shapes[node.inputs[0]];
-        let mut out = vec![0.0; graph.shapes[node.output].len()];
+        let mut out = vec![0.0; graph.shapes[node.output].elements()];
         let x = &tensors[node.inputs[0]];
         match &node.op {
             Op::Conv2d { spec, .. } => {

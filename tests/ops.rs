@@ -189,10 +189,10 @@ fn lrn_matches_cpu() {
         (Shape::new(9, 2, 5), LrnSpec { size: 3, alpha: 0.1, beta: 0.5, k: 1.0 }),
     ] {
         let name = format!("lrn {spec:?} on {shape}");
-        let x: Vec<f32> = random(&name, shape.len()).iter().map(|v| v * 100.0).collect();
-        let mut want = vec![0.0; shape.len()];
+        let x: Vec<f32> = random(&name, shape.elements()).iter().map(|v| v * 100.0).collect();
+        let mut want = vec![0.0; shape.elements()];
         lrn::cpu(&spec, shape, &x, &mut want);
-        let (xb, yb) = (storage(&x), storage(&sentinel(shape.len())));
+        let (xb, yb) = (storage(&x), storage(&sentinel(shape.elements())));
         let v = |b| View { buffer: b, c_offset: 0 };
         run(&lrn::dispatch(&kernels().lrn, &gpu().device, name.clone(), &spec, shape, v(&xb), v(&yb)));
         assert_all_close(&name, &read(&yb), &want, 1e-5, 1e-4);

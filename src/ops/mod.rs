@@ -123,7 +123,7 @@ impl Shape {
     pub fn pixels(&self) -> u32 {
         self.h * self.w
     }
-    pub fn len(&self) -> usize {
+    pub fn elements(&self) -> usize {
         (self.c * self.h * self.w) as usize
     }
 }

@@ -35,5 +35,37 @@ fn test(extra: &[String]) -> Result<(), String> {
     cargo(&["build", "--lib", "--release", "--target", "wasm32-unknown-unknown"])?;
     let mut args = vec!["test", "--release", "--package", "inception-webgpu"];
     args.extend(extra.iter().map(String::as_str));
-    cargo(&args)
+    // Show what passing tests print: measured errors, and SKIPPED lines for tests whose
+    // data ($INCEPTION_WEIGHTS) is absent.
+    args.extend(["--", "--show-output"]);
+    let skipped = cargo_reporting_skips(&args)?;
+    if !skipped.is_empty() {
+        eprintln!("xtask: {} test(s) were skipped, not passed:", skipped.len());
+        skipped.iter().for_each(|line| eprintln!("  {line}"));
+    }
+    Ok(())
+}
+
+/// Runs cargo, echoing its output, and returns the `SKIPPED ...` lines tests printed.
+fn cargo_reporting_skips(args: &[&str]) -> Result<Vec<String>, String> {
+    use std::io::{BufRead, BufReader};
+    eprintln!("xtask: cargo {}", args.join(" "));
+    let mut child = Command::new(env!("CARGO"))
+        .args(args)
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .map_err(|e| format!("cannot run cargo: {e}"))?;
+    let mut skipped = Vec::new();
+    for line in BufReader::new(child.stdout.take().unwrap()).lines() {
+        let line = line.map_err(|e| e.to_string())?;
+        println!("{line}");
+        if line.starts_with("SKIPPED ") {
+            skipped.push(line);
+        }
+    }
+    if child.wait().map_err(|e| e.to_string())?.success() {
+        Ok(skipped)
+    } else {
+        Err(format!("`cargo {}` failed", args.join(" ")))
+    }
 }
