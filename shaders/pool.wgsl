@@ -36,7 +36,7 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
     let y_end = u32(min(ye_padded, i32(p.in_h)));
     let x_end = u32(min(xe_padded, i32(p.in_w)));
     let base = (p.in_c_offset + c) * p.in_h * p.in_w;
-    var best = -3.4028235e38;
+    var best = -3.40282346e38;
     var sum = 0.0;
     for (var y = y_begin; y < y_end; y++) {
         for (var x = x_begin; x < x_end; x++) {

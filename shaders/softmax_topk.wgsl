@@ -46,7 +46,7 @@ fn reduce_argmax(t: u32) {
 fn main(@builtin(local_invocation_index) t: u32) {
     let k = min(p.k, min(MAX_K, p.n));
     // 1. the largest logit, for a numerically safe exp
-    var local_max = -3.4028235e38;
+    var local_max = -3.40282346e38;
     for (var i = t; i < p.n; i += THREADS) {
         local_max = max(local_max, logits[i]);
     }
@@ -73,7 +73,7 @@ fn main(@builtin(local_invocation_index) t: u32) {
     workgroupBarrier();
     // 3. k rounds of argmax over the classes not chosen yet
     for (var r = 0u; r < k; r++) {
-        var v = -3.4028235e38;
+        var v = -3.40282346e38;
         var index = 0xffffffffu;
         for (var i = t; i < p.n; i += THREADS) {
             let x = logits[i];

@@ -1,6 +1,7 @@
 //! The GPU context: one wgpu device and queue, shared by every network loaded on it.
 
 use crate::Error;
+use std::sync::{Arc, Mutex};
 
 /// A wgpu device with the facts about it the engine needs.
 pub struct Gpu {
@@ -9,6 +10,28 @@ pub struct Gpu {
     pub info: wgpu::AdapterInfo,
     pub adapter_features: wgpu::Features,
     pub adapter_limits: wgpu::Limits,
+    /// GPU errors nobody caught (an invalid shader, a bad binding), collected instead of
+    /// wgpu's default of panicking, and reported by the next readback.
+    pub errors: ErrorLog,
+}
+
+/// Validation and out-of-memory errors the device reported, oldest first.
+#[derive(Clone, Default)]
+pub struct ErrorLog(Arc<Mutex<Vec<String>>>);
+
+impl ErrorLog {
+    /// The first error since the last check, as an [`Error`].
+    pub fn check(&self) -> Result<(), Error> {
+        let mut errors = self.0.lock().unwrap();
+        match errors.first() {
+            Some(first) => {
+                let e = Error::Gpu(format!("the GPU rejected the work: {first}"));
+                errors.clear();
+                Err(e)
+            }
+            None => Ok(()),
+        }
+    }
 }
 
 impl Gpu {
@@ -40,7 +63,10 @@ impl Gpu {
             })
             .await
             .map_err(|e| Error::Gpu(format!("the adapter refused to create a device ({e})")))?;
-        Ok(Gpu { device, queue, info: adapter.get_info(), adapter_features, adapter_limits })
+        let errors = ErrorLog::default();
+        let sink = errors.0.clone();
+        device.on_uncaptured_error(Arc::new(move |e| sink.lock().unwrap().push(e.to_string())));
+        Ok(Gpu { device, queue, info: adapter.get_info(), adapter_features, adapter_limits, errors })
     }
 
     pub fn has_timestamps(&self) -> bool {
@@ -50,7 +76,13 @@ impl Gpu {
     /// One line naming the adapter, for logs and benchmark output.
     pub fn describe(&self) -> String {
         let i = &self.info;
-        format!("{} ({:?}, {}, driver {} {})", i.name, i.backend, i.device_type_name(), i.driver, i.driver_info)
+        let driver = format!("{} {}", i.driver, i.driver_info);
+        let mut parts = vec![format!("{:?}", i.backend), i.device_type_name().to_string()];
+        if !driver.trim().is_empty() {
+            parts.push(format!("driver {}", driver.trim()));
+        }
+        let name = if i.name.is_empty() { "unnamed adapter" } else { &i.name };
+        format!("{name} ({})", parts.join(", "))
     }
 
     /// Creates a buffer filled with `data`.
@@ -71,7 +103,9 @@ impl Gpu {
         let mut encoder = self.device.create_command_encoder(&Default::default());
         encoder.copy_buffer_to_buffer(buffer, 0, &staging, 0, size);
         self.queue.submit([encoder.finish()]);
-        map_read(&self.device, &staging).await
+        let bytes = map_read(&self.device, &staging).await?;
+        self.errors.check()?;
+        Ok(bytes)
     }
 }
 

@@ -28,3 +28,6 @@ pub use gpu::Gpu;
 pub use models::Variant;
 pub use network::{Network, Output};
 pub use weights::Model;
+
+#[cfg(target_arch = "wasm32")]
+mod wasm;

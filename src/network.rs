@@ -5,7 +5,7 @@
 
 use crate::arena::{Arena, Lifetime};
 use crate::error::Error;
-use crate::gpu::{map_read, Gpu};
+use crate::gpu::{map_read, ErrorLog, Gpu};
 use crate::graph::{Graph, Op, TensorId};
 use crate::ops::{self, softmax_topk, Dispatch, Kernels, View};
 use crate::weights::Model;
@@ -64,6 +64,7 @@ pub struct Network {
     staging: wgpu::Buffer,
     image: Option<(wgpu::Texture, Dispatch)>,
     timer: Option<(wgpu::QuerySet, wgpu::Buffer, f32)>,
+    errors: ErrorLog,
     pub stats: Stats,
 }
 
@@ -192,6 +193,7 @@ impl Network {
             staging,
             image: None,
             timer,
+            errors: gpu.errors.clone(),
             stats,
         })
     }
@@ -271,6 +273,7 @@ impl Network {
     /// Awaits the result of a pass already submitted.
     pub async fn read_output(&self, with_logits: bool) -> Result<Output, Error> {
         let bytes = map_read(&self.device, &self.staging).await?;
+        self.errors.check()?;
         let k = (self.result.size() / 8) as u32;
         let top = softmax_topk::decode(&bytes, k);
         let logits = with_logits.then(|| {

@@ -1,18 +1,29 @@
 //! Project tasks: `cargo xtask <task>`.
 //!
-//!   test    every test: the library for wasm32, then native tests on the GPU wgpu finds
-//!           (llvmpipe on CI), in release mode because they run whole networks.
+//!   serve [--weights DIR] [--port P]   build the site and serve it on http://127.0.0.1:8000
+//!   dist [--weights DIR] [--out DIR]   write the self-contained static site (default dist/)
+//!   test                                every test: native (llvmpipe) and in headless Chromium
+//!   bench-web [--runs N] [--peer]       the page's benchmark mode in headless Chromium, as JSON;
+//!                                       --peer also runs ONNX Runtime Web (../shared/peers)
+//!
+//! Weights come from --weights DIR or $INCEPTION_WEIGHTS (a folder holding, for example,
+//! bvlc_googlenet.safetensors).
 
+mod browser;
+mod server;
+mod site;
+
+use std::path::{Path, PathBuf};
 use std::process::{exit, Command};
 
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let result = match args.first().map(String::as_str) {
         Some("test") => test(&args[1..]),
-        _ => {
-            eprintln!("usage: cargo xtask test [extra cargo test args]");
-            exit(2);
-        }
+        Some("dist") => dist(&Options::parse(&args[1..])).map(|_| ()),
+        Some("serve") => serve(&Options::parse(&args[1..])),
+        Some("bench-web") => browser::bench_web(&Options::parse(&args[1..])),
+        _ => Err("usage: cargo xtask (serve|dist|test|bench-web) [--weights DIR] [--port P] [--out DIR] [--runs N] [--peer]".into()),
     };
     if let Err(message) = result {
         eprintln!("xtask: {message}");
@@ -20,29 +31,94 @@ fn main() {
     }
 }
 
-fn cargo(args: &[&str]) -> Result<(), String> {
-    eprintln!("xtask: cargo {}", args.join(" "));
-    let status = Command::new(env!("CARGO")).args(args).status().map_err(|e| format!("cannot run cargo: {e}"))?;
+pub struct Options {
+    pub weights: Option<PathBuf>,
+    pub out: PathBuf,
+    pub port: u16,
+    pub runs: u32,
+    pub peer: bool,
+}
+
+impl Options {
+    fn parse(args: &[String]) -> Options {
+        let mut o = Options {
+            weights: std::env::var_os("INCEPTION_WEIGHTS").map(PathBuf::from),
+            out: root().join("dist"),
+            port: 8000,
+            runs: 10,
+            peer: false,
+        };
+        let mut it = args.iter();
+        while let Some(arg) = it.next() {
+            let mut value = || it.next().cloned().unwrap_or_else(|| fail(&format!("{arg} needs a value")));
+            match arg.as_str() {
+                "--weights" => o.weights = Some(value().into()),
+                "--out" => o.out = value().into(),
+                "--port" => o.port = value().parse().unwrap_or_else(|_| fail("--port takes a number")),
+                "--runs" => o.runs = value().parse().unwrap_or_else(|_| fail("--runs takes a number")),
+                "--peer" => o.peer = true,
+                other => fail(&format!("unknown option {other}")),
+            }
+        }
+        o
+    }
+}
+
+fn fail(message: &str) -> ! {
+    eprintln!("xtask: {message}");
+    exit(2)
+}
+
+/// The project's root folder.
+pub fn root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap().to_path_buf()
+}
+
+pub fn run(command: &mut Command) -> Result<(), String> {
+    eprintln!("xtask: {command:?}");
+    let status = command.status().map_err(|e| format!("cannot run {:?}: {e}", command.get_program()))?;
     if status.success() {
         Ok(())
     } else {
-        Err(format!("`cargo {}` failed", args.join(" ")))
+        Err(format!("{:?} failed ({status})", command.get_program()))
+    }
+}
+
+pub fn cargo() -> Command {
+    let mut c = Command::new(env!("CARGO"));
+    c.current_dir(root());
+    c
+}
+
+fn dist(options: &Options) -> Result<PathBuf, String> {
+    site::build(&options.out, options.weights.as_deref())?;
+    Ok(options.out.clone())
+}
+
+fn serve(options: &Options) -> Result<(), String> {
+    let dir = dist(options)?;
+    let server = server::Server::start(&dir, options.port)?;
+    println!("serving {} on {} (Ctrl-C to stop)", dir.display(), server.url(""));
+    loop {
+        std::thread::park();
     }
 }
 
 fn test(extra: &[String]) -> Result<(), String> {
     // The library must keep building for the browser.
-    cargo(&["build", "--lib", "--release", "--target", "wasm32-unknown-unknown"])?;
+    run(cargo().args(["build", "--lib", "--release", "--target", "wasm32-unknown-unknown"]))?;
     let mut args = vec!["test", "--release", "--package", "inception-webgpu"];
     args.extend(extra.iter().map(String::as_str));
     // Show what passing tests print: measured errors, and SKIPPED lines for tests whose
     // data ($INCEPTION_WEIGHTS) is absent.
     args.extend(["--", "--show-output"]);
-    let skipped = cargo_reporting_skips(&args)?;
+    let mut skipped = cargo_reporting_skips(&args)?;
+    skipped.extend(browser::test()?);
     if !skipped.is_empty() {
         eprintln!("xtask: {} test(s) were skipped, not passed:", skipped.len());
         skipped.iter().for_each(|line| eprintln!("  {line}"));
     }
+    eprintln!("xtask: all tests passed");
     Ok(())
 }
 
@@ -50,7 +126,7 @@ fn test(extra: &[String]) -> Result<(), String> {
 fn cargo_reporting_skips(args: &[&str]) -> Result<Vec<String>, String> {
     use std::io::{BufRead, BufReader};
     eprintln!("xtask: cargo {}", args.join(" "));
-    let mut child = Command::new(env!("CARGO"))
+    let mut child = cargo()
         .args(args)
         .stdout(std::process::Stdio::piped())
         .spawn()

@@ -1,0 +1,132 @@
+//! The browser's API (through wasm-bindgen): open the GPU, load a model, classify what the
+//! page copied into the input texture. The page itself copies camera frames and images
+//! into that texture with `copyExternalImageToTexture`, so pixels never pass through
+//! JavaScript or the wasm heap, and a failed copy (which some adapters refuse for video) is
+//! a catchable JavaScript exception rather than a wasm panic.
+
+use crate::{labels, Error, Gpu, Model, Network, Variant};
+use std::cell::RefCell;
+use std::rc::Rc;
+use wasm_bindgen::prelude::*;
+
+/// A JavaScript `Error` whose `name` says which kind of failure it is, so that the page can
+/// show a specific message: "GpuError", "WeightsError", "ImageError" or "UsageError".
+fn js_error(e: Error) -> JsValue {
+    let name = match &e {
+        Error::Usage(_) => "UsageError",
+        Error::Gpu(_) => "GpuError",
+        Error::Image(_) => "ImageError",
+        Error::Weights(_) => "WeightsError",
+    };
+    let error = js_sys::Error::new(&e.to_string());
+    error.set_name(name);
+    error.into()
+}
+
+/// An open WebGPU device.
+#[wasm_bindgen]
+pub struct Engine {
+    gpu: Rc<Gpu>,
+}
+
+/// Asks the browser for a WebGPU adapter and device. The page checks `navigator.gpu` first.
+#[wasm_bindgen(js_name = openEngine)]
+pub async fn open_engine() -> Result<Engine, JsValue> {
+    console_error_panic_hook::set_once();
+    let gpu = Gpu::new().await.map_err(js_error)?;
+    Ok(Engine { gpu: Rc::new(gpu) })
+}
+
+#[wasm_bindgen]
+impl Engine {
+    /// The adapter, in words.
+    pub fn describe(&self) -> String {
+        self.gpu.describe()
+    }
+
+    /// The `GPUDevice` object, so that the page can copy images into the input texture and
+    /// watch `device.lost`.
+    pub fn device(&self) -> JsValue {
+        self.gpu.device.as_webgpu().map(|d| d.clone().into()).unwrap_or(JsValue::NULL)
+    }
+
+    /// Builds `model` ("bvlc", "torchvision", "seed") from a safetensors file: validates
+    /// the weights and creates every pipeline and buffer. `labels` (one class per line) is
+    /// optional; ImageNet's are used for 1000 classes.
+    pub fn load(&self, model: &str, weights: &[u8], labels: Option<String>) -> Result<Classifier, JsValue> {
+        let variant = Variant::from_name(model).map_err(js_error)?;
+        let model = Model::from_safetensors(variant, weights).map_err(|e| js_error(e.into()))?;
+        let classes = model.graph.num_classes();
+        let labels = match labels {
+            Some(text) => {
+                let list: Vec<String> = text.lines().map(str::trim).filter(|l| !l.is_empty()).map(String::from).collect();
+                if list.len() != classes as usize {
+                    return Err(js_error(Error::Usage(format!(
+                        "the labels file has {} classes but the model has {classes}",
+                        list.len()
+                    ))));
+                }
+                list
+            }
+            None => labels::for_classes(classes),
+        };
+        let network = Network::new(&self.gpu, &model).map_err(js_error)?;
+        Ok(Classifier { network: Rc::new(RefCell::new(network)), labels: Rc::new(labels), variant })
+    }
+}
+
+/// A loaded network.
+#[wasm_bindgen]
+pub struct Classifier {
+    network: Rc<RefCell<Network>>,
+    labels: Rc<Vec<String>>,
+    variant: Variant,
+}
+
+#[wasm_bindgen]
+impl Classifier {
+    /// The `GPUTexture` (rgba8unorm) the next `run` classifies, sized for an image of
+    /// `width` x `height`; the page copies the frame into it.
+    pub fn texture(&self, width: u32, height: u32) -> Result<JsValue, JsValue> {
+        let mut network = self.network.try_borrow_mut().map_err(|_| busy())?;
+        let texture = network.image_texture(width, height).map_err(js_error)?;
+        Ok(texture.as_webgpu().map(|t| t.clone().into()).unwrap_or(JsValue::NULL))
+    }
+
+    /// Classifies the texture's contents. Resolves to a JSON string:
+    /// `{"top": [{"index", "label", "probability"}...], "gpuMs": number | null}`.
+    pub fn run(&self) -> js_sys::Promise {
+        let network = self.network.clone();
+        let labels = self.labels.clone();
+        wasm_bindgen_futures::future_to_promise(async move {
+            let network = network.try_borrow().map_err(|_| busy())?;
+            let out = network.run(false).await.map_err(js_error)?;
+            let top: Vec<_> = out
+                .top
+                .iter()
+                .map(|&(index, p)| serde_json::json!({"index": index, "label": labels[index], "probability": p}))
+                .collect();
+            Ok(JsValue::from_str(&serde_json::json!({"top": top, "gpuMs": out.gpu_ms}).to_string()))
+        })
+    }
+
+    /// What was loaded, as JSON: model, classes, weight and activation bytes, dispatches,
+    /// multiply-adds per image, whether GPU timestamps exist.
+    pub fn stats(&self) -> String {
+        let network = self.network.borrow();
+        let s = network.stats;
+        serde_json::json!({
+            "model": self.variant.name(),
+            "classes": network.graph().num_classes(),
+            "weightBytes": s.weight_bytes,
+            "activationBytes": s.activation_bytes,
+            "dispatches": s.dispatches,
+            "multiplyAdds": s.multiply_adds,
+        })
+        .to_string()
+    }
+}
+
+fn busy() -> JsValue {
+    js_error(Error::Usage("the classifier is still busy with the previous frame".into()))
+}

@@ -1,0 +1,176 @@
+// End-to-end tests of the page in Debian's headless Chromium (WebGPU on SwiftShader), run by
+// `cargo xtask test` against the built site served from a sub-path. Prints PASS/FAIL per
+// scenario; exits non-zero if any fails.
+//
+//   node e2e.mjs --base http://127.0.0.1:PORT/inception/ --y4m tiger_cat.y4m
+//     --expected tiger_cat.native.json --pug pug.jpg --weights bvlc_googlenet.safetensors
+//     --artifacts DIR
+import fs from 'node:fs';
+import path from 'node:path';
+import { launch, parseArgs, watchConsole, WEBGPU } from './common.mjs';
+
+const a = parseArgs(process.argv.slice(2), { base: '', y4m: '', expected: '', pug: '', weights: '', artifacts: '' });
+const origin = new URL(a.base).origin;
+const LONG = 300_000; // SwiftShader takes seconds per frame; loading compiles every shader
+// Camera frame vs the native program on the decoded frame: the browser's own YUV -> RGB
+// conversion and chroma upsampling differ slightly from ours.
+const PROBABILITY_TOLERANCE = 0.05;
+const CAMERA = ['--use-fake-device-for-media-stream', `--use-file-for-fake-video-capture=${a.y4m}`];
+
+const results = [];
+async function scenario(name, body) {
+  const t0 = Date.now();
+  try {
+    await body();
+    results.push(name);
+    console.log(`PASS ${name} (${((Date.now() - t0) / 1000).toFixed(1)} s)`);
+  } catch (e) {
+    process.exitCode = 1;
+    console.log(`FAIL ${name}: ${e.stack || e}`);
+  }
+}
+
+function check(condition, message) {
+  if (!condition) throw new Error(message);
+}
+
+const top5 = (page) => page.$$eval('#top5 li', (lis) => lis.map((li) => ({
+  index: Number(li.dataset.index), label: li.querySelector('.label').textContent, p: Number(li.dataset.probability),
+})));
+
+const waitTop = (page, label) => page.waitForFunction(
+  (l) => document.querySelector('#top5 li .label')?.textContent === l, label, { timeout: LONG, polling: 250 });
+
+async function waitMessage(page, kind) {
+  const card = await page.waitForSelector(`#messages [data-kind="${kind}"]`, { timeout: LONG });
+  return card.innerText();
+}
+
+const frames = (page) => page.evaluate(() => Number(document.body.dataset.frames || 0));
+
+/** Records every request a page makes, with the number of frames classified by then. */
+function recordRequests(page) {
+  const log = [];
+  page.on('request', (r) => log.push({ url: r.url(), frames: null }));
+  return log;
+}
+
+function softmax(logits) {
+  const max = Math.max(...logits);
+  const e = logits.map((x) => Math.exp(x - max));
+  const sum = e.reduce((s, x) => s + x, 0);
+  return e.map((x) => x / sum);
+}
+
+// ---- the live camera, an uploaded image, no stray requests, the cache ----
+{
+  const browser = await launch([WEBGPU, '--use-fake-ui-for-media-stream', ...CAMERA]);
+  const context = await browser.newContext({ viewport: { width: 1280, height: 820 } });
+  const page = await context.newPage();
+  watchConsole(page, 'camera');
+  const requests = recordRequests(page);
+  let requestsAtReady = 0;
+
+  await scenario('camera_tiger_cat', async () => {
+    await page.goto(a.base);
+    await waitTop(page, 'tiger cat');
+    requestsAtReady = requests.length;
+    const got = await top5(page);
+    const native = JSON.parse(fs.readFileSync(a.expected, 'utf8'))[0];
+    const p = softmax(native.logits);
+    let worst = 0;
+    for (const { index, p: browserP } of got) worst = Math.max(worst, Math.abs(browserP - p[index]));
+    console.log(`  browser top-5 ${JSON.stringify(got.map((g) => [g.label, +g.p.toFixed(4)]))}`);
+    console.log(`  native  top-5 ${JSON.stringify(native.top5.map((t) => [t.label, +t.probability.toFixed(4)]))}`);
+    console.log(`  max probability difference ${worst.toFixed(4)} (allowed ${PROBABILITY_TOLERANCE})`);
+    check(got[0].index === native.top5[0].class, 'top class differs from the native program');
+    check(worst <= PROBABILITY_TOLERANCE, `probabilities differ from native by ${worst}`);
+    if (a.artifacts) {
+      await page.waitForFunction(() => document.getElementById('fps').textContent !== '–', null, { timeout: LONG });
+      await page.screenshot({ path: path.join(a.artifacts, 'tiger_cat.png') });
+    }
+  });
+
+  await scenario('no_requests_after_load', async () => {
+    const before = await frames(page);
+    await page.waitForFunction((n) => Number(document.body.dataset.frames) >= n + 2, before, { timeout: LONG });
+    const late = requests.slice(requestsAtReady);
+    check(late.length === 0, `requests after loading: ${late.map((r) => r.url).join(', ')}`);
+  });
+
+  await scenario('upload_pug', async () => {
+    await page.setInputFiles('#file', a.pug);
+    await waitTop(page, 'pug');
+    const got = await top5(page);
+    console.log(`  top-5 ${JSON.stringify(got.map((g) => [g.label, +g.p.toFixed(4)]))}`);
+    check(requests.length === requestsAtReady, 'classifying a file made network requests');
+  });
+
+  await scenario('same_origin_only', async () => {
+    const foreign = requests.filter((r) => !r.url.startsWith(origin + '/') && !/^(data|blob):/.test(r.url));
+    check(foreign.length === 0, `requests to other origins: ${foreign.map((r) => r.url).join(', ')}`);
+    check(requests.some((r) => r.url.includes('/inception/pkg/')), 'the wasm was not loaded from the sub-path');
+  });
+
+  await scenario('weights_cached', async () => {
+    const second = await context.newPage();
+    watchConsole(second, 'second visit');
+    const again = recordRequests(second);
+    await second.goto(a.base);
+    await waitTop(second, 'tiger cat');
+    const downloads = again.filter((r) => r.url.includes('.safetensors'));
+    check(downloads.length === 0, `the weights were downloaded again: ${downloads.map((r) => r.url)}`);
+    await second.close();
+  });
+  await browser.close();
+}
+
+// ---- camera permission denied: a clear message, and images still work ----
+await scenario('camera_denied', async () => {
+  const browser = await launch([WEBGPU, ...CAMERA]); // no --use-fake-ui: the permission is refused
+  try {
+    const page = await browser.newPage();
+    watchConsole(page, 'denied');
+    await page.goto(a.base);
+    const text = await waitMessage(page, 'camera');
+    console.log(`  message: ${text.replace(/\s+/g, ' ')}`);
+    check(/denied/i.test(text) && /image/i.test(text), 'the camera message does not say what happened and what still works');
+    await page.setInputFiles('#file', a.pug);
+    await waitTop(page, 'pug');
+  } finally {
+    await browser.close();
+  }
+});
+
+// ---- a corrupt weights file ----
+await scenario('corrupt_weights', async () => {
+  const browser = await launch([WEBGPU, '--use-fake-ui-for-media-stream', ...CAMERA]);
+  try {
+    const page = await browser.newPage();
+    watchConsole(page, 'corrupt');
+    const truncated = fs.readFileSync(a.weights).subarray(0, 3_000_000);
+    await page.route('**/*.safetensors*', (route) => route.fulfill({ status: 200, contentType: 'application/octet-stream', body: truncated }));
+    await page.goto(a.base);
+    const text = await waitMessage(page, 'weights');
+    console.log(`  message: ${text.replace(/\s+/g, ' ')}`);
+    check(/truncated/.test(text) && /bvlc/.test(text), 'the weights message does not say what is wrong');
+  } finally {
+    await browser.close();
+  }
+});
+
+// ---- no WebGPU ----
+await scenario('no_webgpu', async () => {
+  const browser = await launch(['--disable-features=WebGPU', '--disable-gpu']);
+  try {
+    const page = await browser.newPage();
+    await page.goto(a.base);
+    const text = await waitMessage(page, 'webgpu');
+    console.log(`  message: ${text.replace(/\s+/g, ' ')}`);
+    check(/WebGPU/.test(text), 'the message does not mention WebGPU');
+  } finally {
+    await browser.close();
+  }
+});
+
+console.log(`${results.length} browser scenarios passed${process.exitCode ? ', some FAILED' : ''}`);

@@ -1,0 +1,526 @@
+// The page: loads the engine (Rust compiled to WebAssembly) and the model weights, then
+// classifies camera frames or image files on the GPU. Every URL is relative, so the folder
+// works from any static host and any sub-path.
+//
+// Query parameters: ?bench=N[&warmup=W] runs the benchmark instead of the camera;
+// ?model=NAME picks a model from weights/models.json.
+
+import init, { openEngine } from './pkg/inception.js';
+
+const $ = (id) => document.getElementById(id);
+const params = new URLSearchParams(location.search);
+const WEIGHTS_CACHE = 'inception-weights-v1';
+
+const state = {
+  engine: null,
+  device: null,
+  classifier: null,
+  stream: null,
+  running: false, // the camera loop is on
+  busy: false, // a frame is being classified
+  facing: 'environment',
+  fastVideoCopy: true, // copyExternalImageToTexture straight from the <video>
+  frameTimes: [],
+};
+
+// ---------- messages and loading state ----------
+
+function setStatus(text, progress) {
+  $('overlay').hidden = text == null;
+  $('status').textContent = text ?? '';
+  const bar = $('progress');
+  bar.hidden = progress == null;
+  if (progress != null) bar.value = progress;
+}
+
+/** Shows a message card. `kind` names the failure for styling and tests. */
+function showMessage(kind, title, detail, action) {
+  const old = document.querySelector(`#messages [data-kind="${kind}"]`);
+  if (old) old.remove();
+  const card = document.createElement('div');
+  card.className = 'message';
+  card.dataset.kind = kind;
+  card.setAttribute('role', 'alert');
+  const h = document.createElement('strong');
+  h.textContent = title;
+  const p = document.createElement('p');
+  p.textContent = detail;
+  card.append(h, p);
+  if (action) {
+    const b = document.createElement('button');
+    b.type = 'button';
+    b.textContent = action.label;
+    b.onclick = action.run;
+    card.append(b);
+  }
+  $('messages').append(card);
+}
+
+function clearMessage(kind) {
+  document.querySelector(`#messages [data-kind="${kind}"]`)?.remove();
+}
+
+const mb = (bytes) => (bytes / 1e6).toFixed(1);
+
+// ---------- engine and weights ----------
+
+/** The adapter in words: the browser's own description where it gives one. */
+function adapterName() {
+  const info = state.device.adapterInfo;
+  const words = info ? [info.vendor, info.architecture, info.device, info.description].filter(Boolean) : [];
+  return words.length ? [...new Set(words)].join(' ') : state.engine.describe();
+}
+
+async function startEngine() {
+  if (!navigator.gpu) {
+    throw Object.assign(new Error(
+      'This browser does not offer WebGPU, which the page needs to run the network on your GPU. ' +
+      'Use a current Chrome, Edge or Safari (or Firefox with WebGPU enabled), on a secure (https) page.'), { kind: 'webgpu' });
+  }
+  setStatus('Starting WebGPU…');
+  await init();
+  try {
+    state.engine = await openEngine();
+  } catch (e) {
+    throw Object.assign(new Error(
+      `WebGPU is present but no GPU adapter could be opened (${e.message}). ` +
+      'Your GPU may be blocklisted, or hardware acceleration turned off in the browser settings.'), { kind: 'webgpu' });
+  }
+  state.device = state.engine.device();
+  $('adapter').textContent = `GPU: ${adapterName()}`;
+  state.device.lost.then((info) => {
+    state.running = false;
+    showMessage('device-lost', 'The GPU device was lost',
+      `The browser took the GPU away from this page (${info.reason || 'unknown reason'}${info.message ? ': ' + info.message : ''}). ` +
+      'This happens after a driver reset or when the system is short of GPU memory.',
+      { label: 'Reload', run: () => location.reload() });
+  });
+}
+
+/** The models this site carries: weights/models.json, written by `cargo xtask dist`. */
+async function siteModels() {
+  try {
+    const res = await fetch('weights/models.json', { cache: 'no-cache' });
+    if (!res.ok) return [];
+    return (await res.json()).models ?? [];
+  } catch {
+    return [];
+  }
+}
+
+/** Downloads a weights file with a progress bar, or takes it from the Cache API. */
+async function fetchWeights(entry) {
+  const url = new URL(`weights/${entry.file}?v=${entry.hash}`, location.href).href;
+  const cache = 'caches' in self ? await caches.open(WEIGHTS_CACHE).catch(() => null) : null;
+  const cached = cache && await cache.match(url);
+  if (cached) {
+    setStatus(`Reading ${entry.title} from the cache…`);
+    return { bytes: new Uint8Array(await cached.arrayBuffer()), cache, url };
+  }
+  setStatus(`Downloading ${entry.title}…`, 0);
+  let res;
+  try {
+    res = await fetch(url);
+  } catch (e) {
+    throw Object.assign(new Error(`The weights download failed (${e.message}). Check the connection and reload.`), { kind: 'weights' });
+  }
+  if (!res.ok) {
+    throw Object.assign(new Error(`The weights file ${entry.file} could not be downloaded (HTTP ${res.status}).`), { kind: 'weights' });
+  }
+  const total = Number(res.headers.get('content-length')) || entry.bytes;
+  const bytes = new Uint8Array(total);
+  let received = 0;
+  const reader = res.body.getReader();
+  for (;;) {
+    const { done, value } = await reader.read();
+    if (done) break;
+    if (received + value.length > bytes.length) {
+      throw Object.assign(new Error(`The weights file ${entry.file} is larger than announced.`), { kind: 'weights' });
+    }
+    bytes.set(value, received);
+    received += value.length;
+    setStatus(`Downloading ${entry.title}… ${mb(received)} of ${mb(total)} MB`, received / total);
+  }
+  const data = received === total ? bytes : bytes.slice(0, received);
+  return { bytes: data, cache, url, fresh: true };
+}
+
+/** Builds the classifier and compiles every shader with one warm-up pass. */
+async function loadClassifier(model, bytes, labels) {
+  setStatus('Checking the weights…');
+  await nextPaint();
+  if (state.classifier) { state.classifier.free(); state.classifier = null; }
+  try {
+    state.classifier = state.engine.load(model, bytes, labels);
+  } catch (e) {
+    const what = e.name === 'WeightsError' || e.name === 'UsageError' ? e.message : `${e.name}: ${e.message}`;
+    throw Object.assign(new Error(`These weights do not fit the ${model} model: ${what}`), { kind: 'weights' });
+  }
+  setStatus('Compiling shaders…');
+  await nextPaint();
+  state.classifier.texture(224, 224);
+  await state.classifier.run();
+  clearMessage('weights');
+}
+
+async function loadSiteModel(entry) {
+  const { bytes, cache, url, fresh } = await fetchWeights(entry);
+  try {
+    await loadClassifier(entry.model, bytes, null);
+  } catch (e) {
+    if (cache) await cache.delete(url); // never keep a file that failed
+    throw e;
+  }
+  if (fresh && cache) {
+    await cache.put(url, new Response(bytes, { headers: { 'content-type': 'application/octet-stream' } })).catch(() => {});
+  }
+}
+
+// ---------- classifying ----------
+
+/** Copies an image source into the network's input texture on the GPU. */
+async function upload(source, width, height) {
+  const texture = state.classifier.texture(width, height);
+  const copy = (src) => state.device.queue.copyExternalImageToTexture({ source: src }, { texture }, [width, height]);
+  if (source instanceof HTMLVideoElement && state.fastVideoCopy) {
+    state.device.pushErrorScope('validation');
+    let thrown = null;
+    try { copy(source); } catch (e) { thrown = e; }
+    const error = await state.device.popErrorScope();
+    if (!thrown && !error) return;
+    // Some adapters (SwiftShader) cannot copy from a video element: go through a bitmap.
+    state.fastVideoCopy = false;
+    console.info('copying video frames through createImageBitmap:', (thrown || error).message);
+  }
+  const bitmap = source instanceof ImageBitmap ? source : await createImageBitmap(source);
+  try { copy(bitmap); } finally { if (bitmap !== source) bitmap.close(); }
+}
+
+/** Uploads, classifies, shows the result; returns milliseconds end to end. */
+async function classify(source, width, height) {
+  const t0 = performance.now();
+  await upload(source, width, height);
+  const result = JSON.parse(await state.classifier.run());
+  const ms = performance.now() - t0;
+  showResult(result, ms);
+  return { ms, result };
+}
+
+function showResult(result, ms) {
+  document.body.dataset.frames = Number(document.body.dataset.frames || 0) + 1;
+  const list = $('top5');
+  list.replaceChildren(...result.top.map(({ index, label, probability }) => {
+    const li = document.createElement('li');
+    li.dataset.index = index;
+    li.dataset.probability = probability;
+    const name = document.createElement('span');
+    name.className = 'label';
+    name.textContent = label;
+    const pct = document.createElement('span');
+    pct.className = 'pct';
+    pct.textContent = `${(100 * probability).toFixed(1)}%`;
+    const bar = document.createElement('span');
+    bar.className = 'bar';
+    bar.style.setProperty('--p', probability);
+    li.append(name, pct, bar);
+    return li;
+  }));
+  const now = performance.now();
+  state.frameTimes = state.frameTimes.filter((t) => now - t < 2000).concat(now);
+  const seconds = (now - state.frameTimes[0]) / 1000;
+  $('fps').textContent = state.frameTimes.length > 1 ? ((state.frameTimes.length - 1) / seconds).toFixed(1) : '–';
+  $('ms').textContent = ms.toFixed(0);
+  $('gpu-ms-wrap').hidden = result.gpuMs == null;
+  if (result.gpuMs != null) $('gpu-ms').textContent = result.gpuMs.toFixed(0);
+}
+
+function nextPaint() {
+  return new Promise((resolve) => requestAnimationFrame(() => setTimeout(resolve, 0)));
+}
+
+// The camera loop takes a new frame only when the previous result is back.
+async function cameraLoop() {
+  if (!state.running || state.busy) return;
+  const video = $('video');
+  if (video.readyState >= 2 && video.videoWidth > 0) {
+    state.busy = true;
+    try {
+      await classify(video, video.videoWidth, video.videoHeight);
+    } catch (e) {
+      state.running = false;
+      showMessage('gpu', 'Classification stopped', e.message,
+        { label: 'Reload', run: () => location.reload() });
+    } finally {
+      state.busy = false;
+    }
+  }
+  if (state.running) requestAnimationFrame(cameraLoop);
+}
+
+// ---------- camera ----------
+
+async function startCamera(deviceId) {
+  if (!navigator.mediaDevices?.getUserMedia) {
+    showMessage('camera', 'No camera access here',
+      'This browser does not offer camera access on this page (it needs https). You can still classify an image file.');
+    return;
+  }
+  stopCamera();
+  setStatus('Starting the camera…');
+  const video = deviceId ? { deviceId: { exact: deviceId } } : { facingMode: state.facing, width: { ideal: 640 }, height: { ideal: 480 } };
+  try {
+    state.stream = await navigator.mediaDevices.getUserMedia({ video, audio: false });
+  } catch (e) {
+    setStatus(null);
+    const denied = e.name === 'NotAllowedError' || e.name === 'SecurityError';
+    const absent = e.name === 'NotFoundError' || e.name === 'OverconstrainedError' || e.name === 'NotReadableError';
+    showMessage('camera',
+      denied ? 'Camera access was denied' : absent ? 'No usable camera was found' : 'The camera could not be started',
+      (denied ? 'To use the live camera, allow camera access for this page in the browser and reload. '
+        : absent ? 'No camera is connected, or another program is using it. ' : `${e.name}: ${e.message}. `) +
+      'You can still classify an image: pick one or drop it on the page.');
+    return;
+  }
+  clearMessage('camera');
+  const el = $('video');
+  el.srcObject = state.stream;
+  await el.play().catch(() => {});
+  $('still').hidden = true;
+  el.hidden = false;
+  setStatus(null);
+  await listCameras();
+  $('pause').disabled = false;
+  $('pause').textContent = 'Pause';
+  state.running = true;
+  requestAnimationFrame(cameraLoop);
+}
+
+function stopCamera() {
+  state.running = false;
+  state.stream?.getTracks().forEach((t) => t.stop());
+  state.stream = null;
+}
+
+async function listCameras() {
+  const cams = (await navigator.mediaDevices.enumerateDevices()).filter((d) => d.kind === 'videoinput');
+  const select = $('camera');
+  const current = state.stream?.getVideoTracks()[0]?.getSettings().deviceId;
+  select.replaceChildren(...cams.map((c, i) => new Option(c.label || `Camera ${i + 1}`, c.deviceId, false, c.deviceId === current)));
+  select.hidden = cams.length < 2;
+  // Phones: front and back cameras.
+  const facing = state.stream?.getVideoTracks()[0]?.getCapabilities?.().facingMode ?? [];
+  $('flip').hidden = !(cams.length > 1 && (facing.length > 0 || /Android|iPhone|iPad/.test(navigator.userAgent)));
+}
+
+function togglePause() {
+  if (!state.stream) return startCamera();
+  if (state.running) {
+    state.running = false;
+    $('video').pause();
+    $('pause').textContent = 'Resume';
+  } else {
+    $('video').play();
+    $('still').hidden = true;
+    $('video').hidden = false;
+    $('pause').textContent = 'Pause';
+    state.running = true;
+    requestAnimationFrame(cameraLoop);
+  }
+}
+
+// ---------- image files ----------
+
+async function classifyFile(file) {
+  if (!file) return;
+  if (!state.classifier) {
+    showMessage('image', 'The model is not loaded yet', 'Load weights first, then pick the image again.');
+    return;
+  }
+  let bitmap;
+  try {
+    bitmap = await createImageBitmap(file);
+  } catch {
+    showMessage('image', 'That file is not an image', `"${file.name}" could not be decoded as an image (JPEG, PNG, WebP, GIF…).`);
+    return;
+  }
+  clearMessage('image');
+  // Pause the camera and show the picture in its place.
+  if (state.running) togglePause();
+  while (state.busy) await nextPaint();
+  const canvas = $('still');
+  canvas.width = bitmap.width;
+  canvas.height = bitmap.height;
+  canvas.getContext('2d').drawImage(bitmap, 0, 0);
+  canvas.hidden = false;
+  $('video').hidden = true;
+  state.busy = true;
+  try {
+    await classify(bitmap, bitmap.width, bitmap.height);
+  } catch (e) {
+    showMessage('image', 'The image could not be classified', e.message);
+  } finally {
+    state.busy = false;
+    bitmap.close();
+  }
+  $('pause').disabled = false;
+  $('pause').textContent = state.stream ? 'Resume camera' : 'Start camera';
+}
+
+function wireInputs() {
+  $('file').addEventListener('change', (e) => classifyFile(e.target.files[0]));
+  $('pause').addEventListener('click', togglePause);
+  $('camera').addEventListener('change', (e) => startCamera(e.target.value));
+  $('flip').addEventListener('click', () => {
+    state.facing = state.facing === 'environment' ? 'user' : 'environment';
+    startCamera();
+  });
+  const stage = $('stage');
+  for (const type of ['dragenter', 'dragover']) {
+    document.addEventListener(type, (e) => { e.preventDefault(); $('drop-hint').hidden = false; });
+  }
+  document.addEventListener('dragleave', (e) => { if (!e.relatedTarget) $('drop-hint').hidden = true; });
+  document.addEventListener('drop', (e) => {
+    e.preventDefault();
+    $('drop-hint').hidden = true;
+    classifyFile(e.dataTransfer.files[0]);
+  });
+  stage.addEventListener('click', () => { if (!state.classifier && !$('no-weights').hidden) $('weights-file').click(); });
+}
+
+// ---------- weights from disk (no weights on the site) ----------
+
+function offerLocalWeights() {
+  $('no-weights').hidden = false;
+  setStatus('No model loaded');
+  $('weights-file').addEventListener('change', async (e) => {
+    const file = e.target.files[0];
+    if (!file) return;
+    const labelsFile = $('labels-file').files[0];
+    try {
+      const bytes = new Uint8Array(await file.arrayBuffer());
+      const labels = labelsFile ? await labelsFile.text() : null;
+      await loadClassifier($('local-model').value, bytes, labels);
+      $('no-weights').hidden = true;
+      await afterLoad();
+    } catch (err) {
+      setStatus('No model loaded');
+      showMessage(err.kind || 'weights', 'These weights cannot be used', err.message);
+    }
+  });
+}
+
+// ---------- benchmark mode (?bench=N) ----------
+
+/** A fixed 640x480 test picture, drawn rather than downloaded. */
+async function benchImage() {
+  const canvas = new OffscreenCanvas(640, 480);
+  const g = canvas.getContext('2d');
+  const grad = g.createLinearGradient(0, 0, 640, 480);
+  grad.addColorStop(0, '#1d3557');
+  grad.addColorStop(0.5, '#e9c46a');
+  grad.addColorStop(1, '#e76f51');
+  g.fillStyle = grad;
+  g.fillRect(0, 0, 640, 480);
+  g.fillStyle = '#2a9d8f';
+  g.beginPath();
+  g.arc(320, 240, 120, 0, 2 * Math.PI);
+  g.fill();
+  return createImageBitmap(canvas);
+}
+
+async function runBenchmark(runs, warmup) {
+  setStatus(`Benchmark: ${warmup} warm-up and ${runs} timed runs…`);
+  const bitmap = await benchImage();
+  const times = [];
+  const gpu = [];
+  let first = null;
+  for (let i = 0; i < warmup + runs; i++) {
+    const { ms, result } = await classify(bitmap, bitmap.width, bitmap.height);
+    if (i === 0) first = ms;
+    if (i >= warmup) {
+      times.push(ms);
+      if (result.gpuMs != null) gpu.push(result.gpuMs);
+    }
+  }
+  const median = (v) => { const s = [...v].sort((a, b) => a - b); return s.length ? s[Math.floor(s.length / 2)] : null; };
+  const stats = JSON.parse(state.classifier.stats());
+  const report = {
+    engine: 'inception-webgpu',
+    model: stats.model,
+    adapter: adapterName(),
+    userAgent: navigator.userAgent,
+    image: `${bitmap.width}x${bitmap.height}`,
+    runs, warmup,
+    timing_ms: { median: median(times), min: Math.min(...times), max: Math.max(...times) },
+    gpu_ms: gpu.length ? { median: median(gpu), min: Math.min(...gpu), max: Math.max(...gpu) } : null,
+    first_run_ms: first,
+    load_ms: state.loadMs,
+    gflops: 2 * stats.multiplyAdds / (median(times) * 1e6),
+    top5: JSON.parse(await state.classifier.run()).top,
+    stats,
+  };
+  const out = $('bench-result');
+  out.textContent = JSON.stringify(report, null, 1);
+  out.hidden = false;
+  window.__bench = report;
+  setStatus(null);
+}
+
+// ---------- start ----------
+
+async function afterLoad() {
+  $('file').disabled = false;
+  const bench = Number(params.get('bench'));
+  if (bench > 0) return runBenchmark(bench, Number(params.get('warmup') ?? 3));
+  document.body.dataset.state = 'ready';
+  setStatus(null);
+  await startCamera();
+}
+
+async function main() {
+  const start = performance.now();
+  wireInputs();
+  try {
+    await startEngine();
+  } catch (e) {
+    setStatus('WebGPU is not available');
+    showMessage(e.kind || 'webgpu', 'WebGPU is not available', e.message);
+    document.body.dataset.state = 'error';
+    return;
+  }
+  const models = await siteModels();
+  if (models.length === 0) {
+    offerLocalWeights();
+    document.body.dataset.state = 'no-weights';
+    return;
+  }
+  const picker = $('model');
+  picker.replaceChildren(...models.map((m) => new Option(m.title, m.model)));
+  picker.hidden = models.length < 2;
+  const wanted = models.find((m) => m.model === params.get('model')) ?? models[0];
+  picker.value = wanted.model;
+  picker.addEventListener('change', async () => {
+    stopCamera();
+    try {
+      await loadSiteModel(models.find((m) => m.model === picker.value));
+      await afterLoad();
+    } catch (e) {
+      setStatus('The model could not be loaded');
+      showMessage(e.kind || 'weights', 'The model could not be loaded', e.message);
+    }
+  });
+  try {
+    await loadSiteModel(wanted);
+  } catch (e) {
+    setStatus('The model could not be loaded');
+    showMessage(e.kind || 'weights', 'The model could not be loaded', e.message,
+      { label: 'Retry', run: () => location.reload() });
+    document.body.dataset.state = 'error';
+    offerLocalWeights();
+    return;
+  }
+  state.loadMs = performance.now() - start;
+  await afterLoad();
+}
+
+main();

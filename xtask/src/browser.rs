@@ -1,0 +1,173 @@
+//! The page in a real browser: Debian's Chromium (WebGPU on SwiftShader), driven by
+//! playwright-core from tests/browser, against the built site served on 127.0.0.1.
+
+use crate::server::Server;
+use crate::{root, run, site, Options};
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+const CHROMIUM: &str = "/usr/bin/chromium";
+/// The scenarios of tests/browser/e2e.mjs, named for the skip report.
+const SCENARIOS: [&str; 8] = [
+    "camera_tiger_cat",
+    "no_requests_after_load",
+    "upload_pug",
+    "same_origin_only",
+    "weights_cached",
+    "camera_denied",
+    "corrupt_weights",
+    "no_webgpu",
+];
+
+fn prerequisites() -> Result<PathBuf, String> {
+    if !Path::new(CHROMIUM).exists() {
+        return Err(format!("the browser tests need Debian's Chromium at {CHROMIUM}: apt-get install chromium"));
+    }
+    let dir = root().join("tests/browser");
+    if !dir.join("node_modules/playwright-core").exists() {
+        run(Command::new("npm").args(["ci", "--no-audit", "--no-fund", "--loglevel=error"]).current_dir(&dir))?;
+    }
+    Ok(dir)
+}
+
+fn weights_dir() -> Option<PathBuf> {
+    std::env::var_os("INCEPTION_WEIGHTS").map(PathBuf::from)
+}
+
+/// Runs the end-to-end browser tests; returns SKIPPED lines when they cannot run.
+pub fn test() -> Result<Vec<String>, String> {
+    let Some(weights) = weights_dir() else {
+        return Ok(SCENARIOS
+            .iter()
+            .map(|s| format!("SKIPPED browser::{s}: INCEPTION_WEIGHTS is not set (the page needs bvlc_googlenet.safetensors)"))
+            .collect());
+    };
+    let weights_file = weights.join("bvlc_googlenet.safetensors");
+    if !weights_file.exists() {
+        return Err(format!("INCEPTION_WEIGHTS is set but {} does not exist", weights_file.display()));
+    }
+    let scripts = prerequisites()?;
+    let work = root().join("target/web-test");
+    // The site lives in a sub-folder of what is served, as on https://user.github.io/project/.
+    site::build(&work.join("site/inception"), Some(&weights))?;
+    let photo = root().join("../shared/images/tiger_cat.jpg");
+    let (y4m, frame) = (work.join("tiger_cat.y4m"), work.join("tiger_cat.frame.png"));
+    fake_camera(&photo, &y4m, &frame)?;
+    // What the native program says about the frame the fake camera shows.
+    let native = Command::new(root().join("target/release/inception"))
+        .args(["classify", "--json", "--model", "bvlc", "--weights"])
+        .arg(&weights_file)
+        .arg(&frame)
+        .output()
+        .map_err(|e| format!("cannot run the native program (built by the native tests): {e}"))?;
+    if !native.status.success() {
+        return Err(format!("native classify failed: {}", String::from_utf8_lossy(&native.stderr)));
+    }
+    let expected = work.join("tiger_cat.native.json");
+    std::fs::write(&expected, &native.stdout).map_err(|e| e.to_string())?;
+
+    let server = Server::start(&work.join("site"), 0)?;
+    let artifacts = root().join("artifacts");
+    std::fs::create_dir_all(&artifacts).map_err(|e| e.to_string())?;
+    run(Command::new("node")
+        .arg(scripts.join("e2e.mjs"))
+        .arg("--base")
+        .arg(server.url("inception/"))
+        .arg("--y4m")
+        .arg(&y4m)
+        .arg("--expected")
+        .arg(&expected)
+        .arg("--pug")
+        .arg(root().join("../shared/images/pug.jpg"))
+        .arg("--weights")
+        .arg(&weights_file)
+        .arg("--artifacts")
+        .arg(&artifacts))?;
+    Ok(Vec::new())
+}
+
+/// `cargo xtask bench-web`: the page's benchmark mode in headless Chromium, and with
+/// `--peer` ONNX Runtime Web's WebGPU figure on the same network right after it.
+pub fn bench_web(options: &Options) -> Result<(), String> {
+    let weights = options.weights.clone().ok_or("bench-web needs weights: --weights DIR or INCEPTION_WEIGHTS")?;
+    let scripts = prerequisites()?;
+    let work = root().join("target/web-bench");
+    site::build(&work.join("site"), Some(&weights))?;
+    let server = Server::start(&work.join("site"), 0)?;
+    let out = work.join("inception.json");
+    run(Command::new("node")
+        .arg(scripts.join("bench.mjs"))
+        .arg("--url")
+        .arg(server.url(&format!("?bench={}&warmup=2", options.runs)))
+        .arg("--out")
+        .arg(&out))?;
+    let ours = std::fs::read_to_string(&out).map_err(|e| e.to_string())?;
+    println!("{ours}");
+    if options.peer {
+        let peer = Command::new(root().join("../shared/peers/run"))
+            .output()
+            .map_err(|e| format!("cannot run ../shared/peers/run: {e}"))?;
+        let peer_json = String::from_utf8_lossy(&peer.stdout).to_string();
+        println!("{peer_json}");
+        let ours_ms = median_of(&ours).ok_or("no median in our result")?;
+        let peer_ms = median_of(&peer_json).ok_or("no median in the peer's result")?;
+        println!(
+            "{{\"inception_webgpu_median_ms\": {ours_ms:.1}, \"onnxruntime_web_webgpu_median_ms\": {peer_ms:.1}, \"speedup\": {:.2}}}",
+            peer_ms / ours_ms
+        );
+    }
+    Ok(())
+}
+
+/// `"timing_ms": {"median": X` from a result JSON (without a JSON parser in xtask).
+fn median_of(json: &str) -> Option<f64> {
+    let at = json.find("\"timing_ms\"")?;
+    let rest = &json[at..];
+    let m = rest.find("\"median\"")?;
+    let num: String = rest[m + 8..].chars().skip_while(|c| *c == ':' || c.is_whitespace()).take_while(|c| c.is_ascii_digit() || *c == '.').collect();
+    num.parse().ok()
+}
+
+/// Writes a one-frame y4m video of `photo` for Chromium's fake camera (4:2:0, full-range
+/// BT.601 as "C420jpeg" says), and the RGB picture that frame decodes back to, which the
+/// native program classifies for comparison.
+fn fake_camera(photo: &Path, y4m: &Path, frame: &Path) -> Result<(), String> {
+    let img = image::open(photo).map_err(|e| format!("{}: {e}", photo.display()))?.to_rgb8();
+    let (w, h) = (img.width() & !1, img.height() & !1);
+    let px = |x: u32, y: u32| {
+        let p = img.get_pixel(x, y).0;
+        (p[0] as f32, p[1] as f32, p[2] as f32)
+    };
+    let clamp = |v: f32| v.round().clamp(0.0, 255.0) as u8;
+    let mut y_plane = Vec::with_capacity((w * h) as usize);
+    for y in 0..h {
+        for x in 0..w {
+            let (r, g, b) = px(x, y);
+            y_plane.push(clamp(0.299 * r + 0.587 * g + 0.114 * b));
+        }
+    }
+    let (mut u_plane, mut v_plane) = (Vec::new(), Vec::new());
+    for y in (0..h).step_by(2) {
+        for x in (0..w).step_by(2) {
+            let (mut r, mut g, mut b) = (0.0, 0.0, 0.0);
+            for (dx, dy) in [(0, 0), (1, 0), (0, 1), (1, 1)] {
+                let p = px(x + dx, y + dy);
+                (r, g, b) = (r + p.0 / 4.0, g + p.1 / 4.0, b + p.2 / 4.0);
+            }
+            u_plane.push(clamp(128.0 - 0.168736 * r - 0.331264 * g + 0.5 * b));
+            v_plane.push(clamp(128.0 + 0.5 * r - 0.418688 * g - 0.081312 * b));
+        }
+    }
+    let mut file = format!("YUV4MPEG2 W{w} H{h} F30:1 Ip A1:1 C420jpeg\nFRAME\n").into_bytes();
+    file.extend_from_slice(&y_plane);
+    file.extend_from_slice(&u_plane);
+    file.extend_from_slice(&v_plane);
+    std::fs::write(y4m, file).map_err(|e| e.to_string())?;
+    let decoded = image::RgbImage::from_fn(w, h, |x, y| {
+        let luma = y_plane[(y * w + x) as usize] as f32;
+        let c = ((y / 2) * (w / 2) + x / 2) as usize;
+        let (cb, cr) = (u_plane[c] as f32 - 128.0, v_plane[c] as f32 - 128.0);
+        image::Rgb([clamp(luma + 1.402 * cr), clamp(luma - 0.344136 * cb - 0.714136 * cr), clamp(luma + 1.772 * cb)])
+    });
+    decoded.save(frame).map_err(|e| e.to_string())
+}

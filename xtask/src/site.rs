@@ -1,0 +1,89 @@
+//! Building the static site: the library compiled to wasm, bound with wasm-bindgen, the
+//! page from www/, and the model weights that are at hand.
+
+use crate::{cargo, root, run};
+use std::path::Path;
+use std::process::Command;
+
+/// The weights files the site knows, by model: (file name, model, title).
+const MODELS: [(&str, &str, &str); 3] = [
+    ("bvlc_googlenet.safetensors", "bvlc", "GoogLeNet (BVLC, ImageNet)"),
+    ("googlenet.safetensors", "torchvision", "GoogLeNet (torchvision, ImageNet)"),
+    ("seed_googlenet.safetensors", "seed", "GoogLeNet (the tutorial's network)"),
+];
+
+pub fn build(out: &Path, weights: Option<&Path>) -> Result<(), String> {
+    run(cargo().args(["build", "--lib", "--release", "--target", "wasm32-unknown-unknown", "--package", "inception-webgpu"]))?;
+    let bindgen = wasm_bindgen()?;
+    if out.exists() {
+        std::fs::remove_dir_all(out).map_err(|e| format!("cannot clear {}: {e}", out.display()))?;
+    }
+    let wasm = root().join("target/wasm32-unknown-unknown/release/inception.wasm");
+    run(Command::new(bindgen)
+        .args(["--target", "web", "--no-typescript", "--out-name", "inception", "--out-dir"])
+        .arg(out.join("pkg"))
+        .arg(&wasm))?;
+    for entry in std::fs::read_dir(root().join("www")).map_err(|e| e.to_string())? {
+        let path = entry.map_err(|e| e.to_string())?.path();
+        std::fs::copy(&path, out.join(path.file_name().unwrap())).map_err(|e| e.to_string())?;
+    }
+    let models = copy_weights(out, weights)?;
+    eprintln!(
+        "xtask: site in {} ({} KB of wasm; models: {})",
+        out.display(),
+        std::fs::metadata(out.join("pkg/inception_bg.wasm")).map(|m| m.len() / 1024).unwrap_or(0),
+        if models.is_empty() { "none, the page will ask for a weights file".into() } else { models.join(", ") }
+    );
+    Ok(())
+}
+
+/// Copies the known weights files found in `dir` into `out/weights` and lists them in
+/// `weights/models.json` (with a content hash, which versions the page's cache).
+fn copy_weights(out: &Path, dir: Option<&Path>) -> Result<Vec<String>, String> {
+    let target = out.join("weights");
+    std::fs::create_dir_all(&target).map_err(|e| e.to_string())?;
+    let mut entries = Vec::new();
+    let mut names = Vec::new();
+    if let Some(dir) = dir {
+        if !dir.is_dir() {
+            return Err(format!("the weights folder {} does not exist", dir.display()));
+        }
+        for (file, model, title) in MODELS {
+            let source = dir.join(file);
+            let Ok(bytes) = std::fs::read(&source) else { continue };
+            std::fs::write(target.join(file), &bytes).map_err(|e| e.to_string())?;
+            entries.push(format!(
+                r#"{{"model": "{model}", "file": "{file}", "title": "{title}", "bytes": {}, "hash": "{:016x}"}}"#,
+                bytes.len(),
+                fnv1a64(&bytes)
+            ));
+            names.push(model.to_string());
+        }
+    }
+    let manifest = format!("{{\"models\": [\n  {}\n]}}\n", entries.join(",\n  "));
+    std::fs::write(target.join("models.json"), manifest).map_err(|e| e.to_string())?;
+    Ok(names)
+}
+
+fn fnv1a64(bytes: &[u8]) -> u64 {
+    bytes.iter().fold(0xcbf29ce484222325, |h, &b| (h ^ b as u64).wrapping_mul(0x100000001b3))
+}
+
+/// The wasm-bindgen CLI at exactly the version of the wasm-bindgen crate in Cargo.lock,
+/// installed with cargo when missing.
+fn wasm_bindgen() -> Result<String, String> {
+    let lock = std::fs::read_to_string(root().join("Cargo.lock")).map_err(|e| e.to_string())?;
+    let version = lock
+        .split("[[package]]")
+        .find(|p| p.contains("name = \"wasm-bindgen\"\n"))
+        .and_then(|p| p.lines().find_map(|l| l.strip_prefix("version = \"")))
+        .map(|v| v.trim_end_matches('"').to_string())
+        .ok_or("Cargo.lock has no wasm-bindgen")?;
+    let installed = Command::new("wasm-bindgen").arg("--version").output().ok();
+    let found = installed.map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string());
+    if found.as_deref() != Some(&format!("wasm-bindgen {version}")) {
+        eprintln!("xtask: installing wasm-bindgen-cli {version} (found: {})", found.as_deref().unwrap_or("none"));
+        run(cargo().args(["install", "wasm-bindgen-cli", "--version", &version]))?;
+    }
+    Ok("wasm-bindgen".into())
+}
