@@ -13,6 +13,10 @@ pub struct Gpu {
     /// GPU errors nobody caught (an invalid shader, a bad binding), collected instead of
     /// wgpu's default of panicking, and reported by the next readback.
     pub errors: ErrorLog,
+    // Kept alive with the device: on the web, Chromium loses the device ("destroyed") once
+    // the instance that created it is garbage-collected.
+    _instance: wgpu::Instance,
+    _adapter: wgpu::Adapter,
 }
 
 /// Validation and out-of-memory errors the device reported, oldest first.
@@ -66,7 +70,16 @@ impl Gpu {
         let errors = ErrorLog::default();
         let sink = errors.0.clone();
         device.on_uncaptured_error(Arc::new(move |e| sink.lock().unwrap().push(e.to_string())));
-        Ok(Gpu { device, queue, info: adapter.get_info(), adapter_features, adapter_limits, errors })
+        Ok(Gpu {
+            device,
+            queue,
+            info: adapter.get_info(),
+            adapter_features,
+            adapter_limits,
+            errors,
+            _instance: instance,
+            _adapter: adapter,
+        })
     }
 
     pub fn has_timestamps(&self) -> bool {

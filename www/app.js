@@ -19,7 +19,7 @@ const state = {
   running: false, // the camera loop is on
   busy: false, // a frame is being classified
   facing: 'environment',
-  fastVideoCopy: true, // copyExternalImageToTexture straight from the <video>
+  fastVideoCopy: false, // copyExternalImageToTexture straight from the <video> (decided at start)
   frameTimes: [],
 };
 
@@ -82,14 +82,17 @@ async function startEngine() {
   try {
     state.engine = await openEngine();
   } catch (e) {
+    console.error('opening a WebGPU device failed:', e);
     throw Object.assign(new Error(
-      `WebGPU is present but no GPU adapter could be opened (${e.message}). ` +
-      'Your GPU may be blocklisted, or hardware acceleration turned off in the browser settings.'), { kind: 'webgpu' });
+      'This browser has WebGPU, but it offers no GPU adapter to this page. ' +
+      'The GPU may be blocklisted, or hardware acceleration turned off in the browser settings.'), { kind: 'webgpu' });
   }
   state.device = state.engine.device();
   $('adapter').textContent = `GPU: ${adapterName()}`;
+  chooseVideoCopy();
   state.device.lost.then((info) => {
     state.running = false;
+    if (localStorage.getItem(videoCopyKey()) === 'trying') localStorage.setItem(videoCopyKey(), 'broken');
     showMessage('device-lost', 'The GPU device was lost',
       `The browser took the GPU away from this page (${info.reason || 'unknown reason'}${info.message ? ': ' + info.message : ''}). ` +
       'This happens after a driver reset or when the system is short of GPU memory.',
@@ -178,16 +181,32 @@ async function loadSiteModel(entry) {
 
 // ---------- classifying ----------
 
+// Copying straight from the <video> element is the fast path, but on some adapters it
+// loses the whole device (SwiftShader does). Software adapters, and adapters on which an
+// attempt ended in a lost device (remembered per adapter), go through createImageBitmap.
+const videoCopyKey = () => `inception.video-copy.${adapterName()}`;
+
+function chooseVideoCopy() {
+  const software = state.device.adapterInfo?.isFallbackAdapter === true;
+  state.fastVideoCopy = !software && localStorage.getItem(videoCopyKey()) !== 'broken';
+}
+
 /** Copies an image source into the network's input texture on the GPU. */
 async function upload(source, width, height) {
   const texture = state.classifier.texture(width, height);
   const copy = (src) => state.device.queue.copyExternalImageToTexture({ source: src }, { texture }, [width, height]);
   if (source instanceof HTMLVideoElement && state.fastVideoCopy) {
+    const first = localStorage.getItem(videoCopyKey()) !== 'ok';
+    if (first) localStorage.setItem(videoCopyKey(), 'trying');
     state.device.pushErrorScope('validation');
     let thrown = null;
     try { copy(source); } catch (e) { thrown = e; }
     const error = await state.device.popErrorScope();
-    if (!thrown && !error) return;
+    if (!thrown && !error) {
+      if (first) localStorage.setItem(videoCopyKey(), 'ok');
+      return;
+    }
+    localStorage.setItem(videoCopyKey(), 'broken');
     // Some adapters (SwiftShader) cannot copy from a video element: go through a bitmap.
     state.fastVideoCopy = false;
     console.info('copying video frames through createImageBitmap:', (thrown || error).message);
@@ -225,8 +244,9 @@ function showResult(result, ms) {
     li.append(name, pct, bar);
     return li;
   }));
+  // Frames per second over the last few frames (slow adapters take seconds per frame).
   const now = performance.now();
-  state.frameTimes = state.frameTimes.filter((t) => now - t < 2000).concat(now);
+  state.frameTimes = state.frameTimes.concat(now).slice(-6);
   const seconds = (now - state.frameTimes[0]) / 1000;
   $('fps').textContent = state.frameTimes.length > 1 ? ((state.frameTimes.length - 1) / seconds).toFixed(1) : '–';
   $('ms').textContent = ms.toFixed(0);
