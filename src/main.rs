@@ -23,9 +23,10 @@ usage:
   inception classify [--model M] [--weights FILE] [--json] IMAGE...
       top-5 classes of each image; --json prints per image the top-5 (class, label,
       probability) and the logits
-  inception bench [--model M] [--weights FILE] [--runs N] [--warmup N] [IMAGE]
+  inception bench [--model M] [--weights FILE] [--runs N] [--warmup N] [--per-layer] [IMAGE]
       milliseconds per image over N runs after warm-up (default 20 and 3), on IMAGE or a
-      synthetic 224x224 image
+      synthetic 224x224 image; --per-layer adds each layer's GPU time (median over the
+      runs), share of the total and achieved GFLOP/s
   inception info
       the GPU adapter, its features and limits
 
@@ -38,6 +39,7 @@ usage:
         model: Variant,
         weights: Option<PathBuf>,
         json: bool,
+        per_layer: bool,
         runs: usize,
         warmup: usize,
         files: Vec<PathBuf>,
@@ -50,6 +52,7 @@ usage:
             model: Variant::Bvlc,
             weights: None,
             json: false,
+            per_layer: false,
             runs: 20,
             warmup: 3,
             files: Vec::new(),
@@ -62,6 +65,7 @@ usage:
                 "--model" => a.model = Variant::from_name(&value()?)?,
                 "--weights" => a.weights = Some(value()?.into()),
                 "--json" => a.json = true,
+                "--per-layer" => a.per_layer = true,
                 "--runs" => a.runs = count(value()?)?.max(1),
                 "--warmup" => a.warmup = count(value()?)?,
                 flag if flag.starts_with("--") => return Err(usage(format!("unknown option {flag}"))),
@@ -204,6 +208,32 @@ usage:
             s.activation_bytes as f64 / 1e6,
             s.dispatches
         );
+        if args.per_layer {
+            per_layer(&network, args.runs).await?;
+        }
+        Ok(())
+    }
+
+    /// The per-layer table: median GPU milliseconds of each dispatch over `runs` passes.
+    async fn per_layer(network: &Network, runs: usize) -> Result<(), Error> {
+        let mut samples: Vec<Vec<inception::network::LayerTime>> = Vec::new();
+        for _ in 0..runs {
+            samples.push(network.profile().await?);
+        }
+        let median = |i: usize| {
+            let mut v: Vec<f64> = samples.iter().map(|s| s[i].ms).collect();
+            v.sort_by(f64::total_cmp);
+            v[v.len() / 2]
+        };
+        let layers = &samples[0];
+        let medians: Vec<f64> = (0..layers.len()).map(median).collect();
+        let total: f64 = medians.iter().sum();
+        println!("\n{:<28} {:>9} {:>7} {:>9}", "layer (timed alone)", "ms", "share", "GFLOP/s");
+        for (layer, ms) in layers.iter().zip(&medians) {
+            let gflops = if layer.multiply_adds > 0 { format!("{:9.2}", 2.0 * layer.multiply_adds as f64 / (ms * 1e6)) } else { format!("{:>9}", "-") };
+            println!("{:<28} {:9.3} {:6.1}% {gflops}", layer.label, ms, 100.0 * ms / total);
+        }
+        println!("{:<28} {:9.3}", "sum", total);
         Ok(())
     }
 

@@ -40,6 +40,14 @@ pub struct Output {
     pub gpu_ms: Option<f64>,
 }
 
+/// GPU time of one dispatch.
+#[derive(Clone, Debug)]
+pub struct LayerTime {
+    pub label: String,
+    pub ms: f64,
+    pub multiply_adds: u64,
+}
+
 /// Sizes of what a network holds on the GPU.
 #[derive(Clone, Copy, Debug)]
 pub struct Stats {
@@ -59,6 +67,8 @@ pub struct Network {
     placement: Vec<(usize, u32)>,
     activations: Vec<wgpu::Buffer>,
     layers: Vec<Dispatch>,
+    /// multiply-adds of each layer dispatch, for achieved GFLOP/s
+    layer_work: Vec<u64>,
     topk: Dispatch,
     result: wgpu::Buffer,
     staging: wgpu::Buffer,
@@ -107,6 +117,7 @@ impl Network {
         let view = |t: TensorId| View { buffer: &activations[placement[t].0], c_offset: placement[t].1 };
 
         let mut layers = Vec::new();
+        let mut layer_work = Vec::new();
         let mut weight_bytes = 0;
         for (node, params) in graph.nodes.iter().zip(&model.params) {
             let input_shape = graph.shapes[node.inputs[0]];
@@ -140,8 +151,9 @@ impl Network {
                 }
                 Op::Pool(spec) => layers.push(ops::pool::dispatch(&kernels.pool, device, label, spec, input_shape, input, output)),
                 Op::Lrn(spec) => layers.push(ops::lrn::dispatch(&kernels.lrn, device, label, spec, input_shape, input, output)),
-                Op::Concat => {}
+                Op::Concat => continue,
             }
+            layer_work.push(graph.node_multiply_adds(node));
         }
 
         let num_classes = graph.num_classes();
@@ -188,6 +200,7 @@ impl Network {
             placement,
             activations,
             layers,
+            layer_work,
             topk,
             result,
             staging,
@@ -293,6 +306,55 @@ impl Network {
     pub async fn classify(&mut self, rgba: &[u8], width: u32, height: u32, with_logits: bool) -> Result<Output, Error> {
         self.set_image(rgba, width, height)?;
         self.run(with_logits).await
+    }
+
+    /// Times every dispatch of one forward pass on the GPU, each in its own compute pass
+    /// with timestamps (so the sum is a little above a normal pass). Needs an image set and
+    /// the adapter's timestamp queries.
+    pub async fn profile(&self) -> Result<Vec<LayerTime>, Error> {
+        let (set, _, period) = self.timer.as_ref().ok_or_else(|| Error::Usage("this adapter has no timestamp queries".into()))?;
+        let _ = set;
+        let (_, preprocess) = self.image.as_ref().ok_or_else(|| Error::Usage("no image to classify yet".into()))?;
+        let mut all: Vec<(&Dispatch, u64)> = vec![(preprocess, 0)];
+        all.extend(self.layers.iter().zip(self.layer_work.iter().copied()));
+        all.push((&self.topk, 0));
+        let count = 2 * all.len() as u32;
+        let queries = self.device.create_query_set(&wgpu::QuerySetDescriptor {
+            label: Some("per-layer timestamps"),
+            ty: wgpu::QueryType::Timestamp,
+            count,
+        });
+        let buffer = |usage| {
+            self.device.create_buffer(&wgpu::BufferDescriptor { label: Some("per-layer timestamps"), size: 8 * count as u64, usage, mapped_at_creation: false })
+        };
+        let resolve = buffer(wgpu::BufferUsages::QUERY_RESOLVE | wgpu::BufferUsages::COPY_SRC);
+        let staging = buffer(wgpu::BufferUsages::COPY_DST | wgpu::BufferUsages::MAP_READ);
+        let mut encoder = self.device.create_command_encoder(&Default::default());
+        for (i, (dispatch, _)) in all.iter().enumerate() {
+            let mut pass = encoder.begin_compute_pass(&wgpu::ComputePassDescriptor {
+                label: Some(&dispatch.label),
+                timestamp_writes: Some(wgpu::ComputePassTimestampWrites {
+                    query_set: &queries,
+                    beginning_of_pass_write_index: Some(2 * i as u32),
+                    end_of_pass_write_index: Some(2 * i as u32 + 1),
+                }),
+            });
+            dispatch.encode(&mut pass);
+        }
+        encoder.resolve_query_set(&queries, 0..count, &resolve, 0);
+        encoder.copy_buffer_to_buffer(&resolve, 0, &staging, 0, 8 * count as u64);
+        self.queue.submit([encoder.finish()]);
+        let ticks: Vec<u64> = bytemuck::pod_collect_to_vec(&map_read(&self.device, &staging).await?);
+        self.errors.check()?;
+        Ok(all
+            .iter()
+            .enumerate()
+            .map(|(i, (d, work))| LayerTime {
+                label: d.label.clone(),
+                ms: ticks[2 * i + 1].wrapping_sub(ticks[2 * i]) as f64 * *period as f64 / 1e6,
+                multiply_adds: *work,
+            })
+            .collect())
     }
 
     /// Reads back a tensor of the last pass by the name of the node that produced it
