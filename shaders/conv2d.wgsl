@@ -2,11 +2,19 @@
 // bias (batch norm folded in at load) and an optional ReLU in the epilogue.
 //
 // Implicit GEMM: M = output pixels, N = output channels, K = in_c * kernel_h * kernel_w.
-// Each invocation owns a 4-pixel x 8-channel register tile; no workgroup memory, which
+// Each invocation owns a register tile of 4 output pixels by 8 output channels (4 when the
+// WIDE override is false: more invocations for small layers); no workgroup memory, which
 // software adapters (llvmpipe, SwiftShader) run far faster than barrier-tiled kernels.
-// Weights are pre-packed at load as [K][w_stride * 4] (output channels padded to 8), so the
-// 8 weights of one K step are two vec4 loads. The output may be a channel slice of a larger
-// tensor (concat is free), and the input may be one too.
+// POINTWISE (1x1, stride 1, no padding) reads the 4 pixels directly, without bounds checks.
+// The engine compiles the variants and picks per layer by measuring (autotune).
+// Accumulators are named variables, not arrays: compilers keep those in registers.
+//
+// Weights are pre-packed at load as [K][w_stride vec4s] (output channels padded to 8), so
+// the weights of one K step are one or two vec4 loads. The output may be a channel slice of
+// a larger tensor (concat is free), and the input may be one too.
+
+override WIDE: bool = true;
+override POINTWISE: bool = false;
 
 struct Params {
     in_c: u32, in_h: u32, in_w: u32, in_c_offset: u32,
@@ -38,47 +46,55 @@ fn store(c: u32, m: u32, v: f32) {
 fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
     let pixels = p.out_h * p.out_w;
     let m0 = gid.x * 4u;
-    let c0 = gid.y * 8u;
+    let wcol = select(gid.y, gid.y * 2u, WIDE); // first weight vec4 of this invocation
+    let c0 = wcol * 4u;
     if (m0 >= pixels || c0 >= p.out_c) {
         return;
     }
-    // Top-left input corner of the window of each of the 4 pixels (the tail repeats the last).
-    var y0: vec4<i32>;
-    var x0: vec4<i32>;
-    for (var i = 0u; i < 4u; i++) {
-        let m = min(m0 + i, pixels - 1u);
-        y0[i] = i32((m / p.out_w) * p.stride_h) - i32(p.pad_h);
-        x0[i] = i32((m % p.out_w) * p.stride_w) - i32(p.pad_w);
-    }
+    // The 4 pixels (the tail repeats the last) and the top-left input corner of each window.
+    let m = min(vec4<u32>(m0) + vec4<u32>(0u, 1u, 2u, 3u), vec4<u32>(pixels - 1u));
+    let y0 = vec4<i32>((m / p.out_w) * p.stride_h) - i32(p.pad_h);
+    let x0 = vec4<i32>((m % p.out_w) * p.stride_w) - i32(p.pad_w);
     // acc<c> holds output channel c0 + c for the 4 pixels.
     var acc0 = vec4<f32>(0.0); var acc1 = vec4<f32>(0.0);
     var acc2 = vec4<f32>(0.0); var acc3 = vec4<f32>(0.0);
     var acc4 = vec4<f32>(0.0); var acc5 = vec4<f32>(0.0);
     var acc6 = vec4<f32>(0.0); var acc7 = vec4<f32>(0.0);
     let plane = p.in_h * p.in_w;
-    let wcol = gid.y * 2u;
     var k = 0u;
     for (var ci = 0u; ci < p.in_c; ci++) {
         let base = (p.in_c_offset + ci) * plane;
         for (var ky = 0u; ky < p.kernel_h; ky++) {
             let y = y0 + vec4<i32>(i32(ky));
             for (var kx = 0u; kx < p.kernel_w; kx++) {
-                let x = x0 + vec4<i32>(i32(kx));
-                let v = vec4<f32>(tap(base, y[0], x[0]), tap(base, y[1], x[1]),
+                var v: vec4<f32>;
+                if (POINTWISE) {
+                    v = vec4<f32>(input[base + m.x], input[base + m.y], input[base + m.z], input[base + m.w]);
+                } else {
+                    let x = x0 + vec4<i32>(i32(kx));
+                    v = vec4<f32>(tap(base, y[0], x[0]), tap(base, y[1], x[1]),
                                   tap(base, y[2], x[2]), tap(base, y[3], x[3]));
+                }
                 let wa = weights[k * p.w_stride + wcol];
-                let wb = weights[k * p.w_stride + wcol + 1u];
                 acc0 += v * wa.x; acc1 += v * wa.y; acc2 += v * wa.z; acc3 += v * wa.w;
-                acc4 += v * wb.x; acc5 += v * wb.y; acc6 += v * wb.z; acc7 += v * wb.w;
+                if (WIDE) {
+                    let wb = weights[k * p.w_stride + wcol + 1u];
+                    acc4 += v * wb.x; acc5 += v * wb.y; acc6 += v * wb.z; acc7 += v * wb.w;
+                }
                 k++;
             }
         }
     }
     let ba = bias[wcol];
-    let bb = bias[wcol + 1u];
     var acc = array<vec4<f32>, 8>(acc0 + ba.x, acc1 + ba.y, acc2 + ba.z, acc3 + ba.w,
-                                  acc4 + bb.x, acc5 + bb.y, acc6 + bb.z, acc7 + bb.w);
-    for (var c = 0u; c < 8u; c++) {
+                                  acc4, acc5, acc6, acc7);
+    var channels = 4u;
+    if (WIDE) {
+        let bb = bias[wcol + 1u];
+        acc[4] += bb.x; acc[5] += bb.y; acc[6] += bb.z; acc[7] += bb.w;
+        channels = 8u;
+    }
+    for (var c = 0u; c < channels; c++) {
         if (c0 + c < p.out_c) {
             for (var i = 0u; i < 4u; i++) {
                 if (m0 + i < pixels) {

@@ -14,6 +14,7 @@ fn main() {
 
 #[cfg(not(target_arch = "wasm32"))]
 mod cli {
+    use inception::ops::conv2d::{Tile, TILES};
     use inception::{labels, Error, Gpu, Model, Network, Variant};
     use std::path::{Path, PathBuf};
     use std::time::Instant;
@@ -23,10 +24,13 @@ usage:
   inception classify [--model M] [--weights FILE] [--json] IMAGE...
       top-5 classes of each image; --json prints per image the top-5 (class, label,
       probability) and the logits
-  inception bench [--model M] [--weights FILE] [--runs N] [--warmup N] [--per-layer] [IMAGE]
+  inception bench [--model M] [--weights FILE] [--runs N] [--warmup N] [--per-layer]
+                  [--autotune | --tile PxC] [IMAGE]
       milliseconds per image over N runs after warm-up (default 20 and 3), on IMAGE or a
       synthetic 224x224 image; --per-layer adds each layer's GPU time (median over the
-      runs), share of the total and achieved GFLOP/s
+      runs), share of the total and achieved GFLOP/s; --autotune measures the convolution
+      tiles first and keeps the fastest per layer, --tile uses one tile everywhere (4x8 or
+      4x4: pixels x channels per invocation)
   inception info
       the GPU adapter, its features and limits
 
@@ -40,6 +44,8 @@ usage:
         weights: Option<PathBuf>,
         json: bool,
         per_layer: bool,
+        autotune: bool,
+        tile: Option<Tile>,
         runs: usize,
         warmup: usize,
         files: Vec<PathBuf>,
@@ -53,6 +59,8 @@ usage:
             weights: None,
             json: false,
             per_layer: false,
+            autotune: false,
+            tile: None,
             runs: 20,
             warmup: 3,
             files: Vec::new(),
@@ -66,6 +74,12 @@ usage:
                 "--weights" => a.weights = Some(value()?.into()),
                 "--json" => a.json = true,
                 "--per-layer" => a.per_layer = true,
+                "--autotune" => a.autotune = true,
+                "--tile" => {
+                    let v = value()?;
+                    let tile = TILES.into_iter().find(|t| t.to_string() == v);
+                    a.tile = Some(tile.ok_or_else(|| usage(format!("--tile takes 4x8 or 4x4, not `{v}`")))?);
+                }
                 "--runs" => a.runs = count(value()?)?.max(1),
                 "--warmup" => a.warmup = count(value()?)?,
                 flag if flag.starts_with("--") => return Err(usage(format!("unknown option {flag}"))),
@@ -171,6 +185,17 @@ usage:
             }
             None => network.set_image(&inception::synthetic::image(224, 224), 224, 224)?,
         }
+        if let Some(tile) = args.tile {
+            network.set_tiles(&[tile])?;
+        }
+        if args.autotune {
+            let start = Instant::now();
+            let tiles = network.autotune().await?;
+            let mut counts: Vec<(Tile, usize)> = TILES.iter().map(|t| (*t, tiles.iter().filter(|x| *x == t).count())).collect();
+            counts.retain(|c| c.1 > 0);
+            let summary: Vec<String> = counts.iter().map(|(t, n)| format!("{t} x{n}")).collect();
+            println!("autotune     {:.0} ms; tiles chosen: {}", start.elapsed().as_secs_f64() * 1e3, summary.join(", "));
+        }
         let mut wall = Vec::new();
         let mut encode = Vec::new();
         let mut gpu_time = Vec::new();
@@ -228,10 +253,16 @@ usage:
         let layers = &samples[0];
         let medians: Vec<f64> = (0..layers.len()).map(median).collect();
         let total: f64 = medians.iter().sum();
-        println!("\n{:<28} {:>9} {:>7} {:>9}", "layer (timed alone)", "ms", "share", "GFLOP/s");
+        let mut tiles = network.tiles().into_iter();
+        println!("\n{:<28} {:>9} {:>7} {:>9} {:>6}", "layer (timed alone)", "ms", "share", "GFLOP/s", "tile");
         for (layer, ms) in layers.iter().zip(&medians) {
-            let gflops = if layer.multiply_adds > 0 { format!("{:9.2}", 2.0 * layer.multiply_adds as f64 / (ms * 1e6)) } else { format!("{:>9}", "-") };
-            println!("{:<28} {:9.3} {:6.1}% {gflops}", layer.label, ms, 100.0 * ms / total);
+            let (gflops, tile) = if layer.multiply_adds > 0 {
+                let tile = if layer.label.contains("classifier") || layer.label.starts_with("fc") { "-".into() } else { tiles.next().map(|t| t.to_string()).unwrap_or_default() };
+                (format!("{:9.2}", 2.0 * layer.multiply_adds as f64 / (ms * 1e6)), tile)
+            } else {
+                (format!("{:>9}", "-"), "-".to_string())
+            };
+            println!("{:<28} {:9.3} {:6.1}% {gflops} {tile:>6}", layer.label, ms, 100.0 * ms / total);
         }
         println!("{:<28} {:9.3}", "sum", total);
         Ok(())

@@ -7,7 +7,8 @@ use crate::arena::{Arena, Lifetime};
 use crate::error::Error;
 use crate::gpu::{map_read, ErrorLog, Gpu};
 use crate::graph::{Graph, Op, TensorId};
-use crate::ops::{self, softmax_topk, Dispatch, Kernels, View};
+use crate::ops::conv2d::{Conv2dSpec, Tile, DEFAULT_TILE, TILES};
+use crate::ops::{self, softmax_topk, Dispatch, Kernels, Shape, View};
 use crate::weights::Model;
 
 /// How many classes a forward pass ranks.
@@ -69,6 +70,8 @@ pub struct Network {
     layers: Vec<Dispatch>,
     /// multiply-adds of each layer dispatch, for achieved GFLOP/s
     layer_work: Vec<u64>,
+    /// The convolutions, to record them again with another tile.
+    convs: Vec<ConvLayer>,
     topk: Dispatch,
     result: wgpu::Buffer,
     staging: wgpu::Buffer,
@@ -118,6 +121,7 @@ impl Network {
 
         let mut layers = Vec::new();
         let mut layer_work = Vec::new();
+        let mut convs = Vec::new();
         let mut weight_bytes = 0;
         for (node, params) in graph.nodes.iter().zip(&model.params) {
             let input_shape = graph.shapes[node.inputs[0]];
@@ -139,7 +143,19 @@ impl Network {
                     let w = storage(&format!("{label} weights"), &packed.weights)?;
                     let b = storage(&format!("{label} bias"), &packed.bias)?;
                     weight_bytes += 4 * (packed.weights.len() + packed.bias.len()) as u64;
-                    layers.push(ops::conv2d::dispatch(&kernels.conv2d, device, label, spec, input_shape, input, &w, &b, output));
+                    let conv = ConvLayer {
+                        layer: layers.len(),
+                        label,
+                        spec: *spec,
+                        input_shape,
+                        input: placement[node.inputs[0]],
+                        output: placement[node.output],
+                        weights: w,
+                        bias: b,
+                        tile: DEFAULT_TILE,
+                    };
+                    layers.push(conv.record(&kernels, device, &activations, DEFAULT_TILE));
+                    convs.push(conv);
                 }
                 Op::Linear { spec, .. } => {
                     let p = params.as_ref().expect("linear parameters");
@@ -201,6 +217,7 @@ impl Network {
             activations,
             layers,
             layer_work,
+            convs,
             topk,
             result,
             staging,
@@ -308,6 +325,50 @@ impl Network {
         self.run(with_logits).await
     }
 
+    /// The tile of each convolution, in layer order.
+    pub fn tiles(&self) -> Vec<Tile> {
+        self.convs.iter().map(|c| c.tile).collect()
+    }
+
+    /// Sets the tile of each convolution (in layer order), or of all when one is given.
+    pub fn set_tiles(&mut self, tiles: &[Tile]) -> Result<(), Error> {
+        if tiles.len() != 1 && tiles.len() != self.convs.len() {
+            return Err(Error::Usage(format!("{} tiles for {} convolutions", tiles.len(), self.convs.len())));
+        }
+        for (i, conv) in self.convs.iter_mut().enumerate() {
+            let tile = tiles[if tiles.len() == 1 { 0 } else { i }];
+            if conv.tile != tile {
+                conv.tile = tile;
+                self.layers[conv.layer] = conv.record(&self.kernels, &self.device, &self.activations, tile);
+            }
+        }
+        Ok(())
+    }
+
+    /// Measures every tile of [`TILES`] on every distinct convolution shape of this network
+    /// on this adapter (one timed pass per tile, each layer timed alone) and keeps the
+    /// fastest for each. Returns the choice, which [`Network::set_tiles`] restores on a
+    /// later visit without measuring. Needs timestamp queries and an image set.
+    pub async fn autotune(&mut self) -> Result<Vec<Tile>, Error> {
+        // time[t][c]: milliseconds of convolution c with tile t
+        let mut time = Vec::new();
+        for tile in TILES {
+            self.set_tiles(&[tile])?;
+            let layers = self.profile().await?;
+            // profile() lists preprocessing first, then the layers in order
+            time.push(self.convs.iter().map(|c| layers[1 + c.layer].ms).collect::<Vec<f64>>());
+        }
+        let mut best: Vec<Tile> = Vec::with_capacity(self.convs.len());
+        for conv in &self.convs {
+            let same: Vec<usize> = (0..self.convs.len()).filter(|&j| self.convs[j].shape_key() == conv.shape_key()).collect();
+            let total = |t: usize| same.iter().map(|&j| time[t][j]).sum::<f64>();
+            let fastest = (0..TILES.len()).min_by(|&a, &b| total(a).total_cmp(&total(b))).unwrap();
+            best.push(TILES[fastest]);
+        }
+        self.set_tiles(&best)?;
+        Ok(best)
+    }
+
     /// Times every dispatch of one forward pass on the GPU, each in its own compute pass
     /// with timestamps (so the sum is a little above a normal pass). Needs an image set and
     /// the adapter's timestamp queries.
@@ -377,6 +438,43 @@ impl Network {
 /// Per tensor (number of its storage root, channel offset in the root), and the lifetime
 /// of each root by number.
 type Placement = (Vec<(usize, u32)>, Vec<Lifetime>);
+
+/// A convolution layer and the resources its dispatch binds.
+struct ConvLayer {
+    /// index in `Network::layers`
+    layer: usize,
+    label: String,
+    spec: Conv2dSpec,
+    input_shape: Shape,
+    input: (usize, u32),
+    output: (usize, u32),
+    weights: wgpu::Buffer,
+    bias: wgpu::Buffer,
+    tile: Tile,
+}
+
+impl ConvLayer {
+    fn record(&self, kernels: &Kernels, device: &wgpu::Device, activations: &[wgpu::Buffer], tile: Tile) -> Dispatch {
+        let view = |(slot, c_offset): (usize, u32)| View { buffer: &activations[slot], c_offset };
+        ops::conv2d::dispatch(
+            kernels,
+            tile,
+            device,
+            self.label.clone(),
+            &self.spec,
+            self.input_shape,
+            view(self.input),
+            &self.weights,
+            &self.bias,
+            view(self.output),
+        )
+    }
+
+    /// Layers with equal keys do equal work: one measurement serves them all.
+    fn shape_key(&self) -> (Conv2dSpec, Shape) {
+        (self.spec, self.input_shape)
+    }
+}
 
 /// Resolves concatenation into channel slices and computes the lifetime of every storage
 /// root (a tensor that is not a slice of another). Returns, per tensor, (number of its

@@ -60,20 +60,24 @@ fn conv_case(c: &ConvCase) {
 
     let packed = conv2d::pack(&c.spec, c.input.c, &weights, &bias);
     let (x, w, b) = (storage(&input), storage(&packed.weights), storage(&packed.bias));
-    let y = storage(&sentinel(want.len()));
-    let d = conv2d::dispatch(
-        &kernels().conv2d,
-        &gpu().device,
-        name.clone(),
-        &c.spec,
-        c.input,
-        View { buffer: &x, c_offset: c.in_slice.1 },
-        &w,
-        &b,
-        View { buffer: &y, c_offset: c.out_slice.1 },
-    );
-    run(&d);
-    assert_all_close(&name, &read(&y), &want, 1e-5, 1e-4);
+    // every tile the autotuner can choose
+    for tile in conv2d::TILES {
+        let y = storage(&sentinel(want.len()));
+        let d = conv2d::dispatch(
+            kernels(),
+            tile,
+            &gpu().device,
+            name.clone(),
+            &c.spec,
+            c.input,
+            View { buffer: &x, c_offset: c.in_slice.1 },
+            &w,
+            &b,
+            View { buffer: &y, c_offset: c.out_slice.1 },
+        );
+        run(&d);
+        assert_all_close(&format!("{name}, tile {tile}"), &read(&y), &want, 1e-5, 1e-4);
+    }
 }
 
 fn conv(out_c: u32, kernel: (u32, u32), stride: u32, pad: (u32, u32), relu: bool) -> Conv2dSpec {
@@ -84,7 +88,11 @@ fn conv(out_c: u32, kernel: (u32, u32), stride: u32, pad: (u32, u32), relu: bool
 fn conv2d_matches_cpu() {
     let whole = |s: Shape, out_c: u32| ((s.c, 0), (out_c, 0));
     let cases = [
+        // 1x1 (the pointwise fast path), with pixel and channel counts that leave tails
         (Shape::new(13, 9, 7), conv(21, (1, 1), 1, (0, 0), true)),
+        (Shape::new(32, 7, 7), conv(48, (1, 1), 1, (0, 0), false)),
+        // 1x1 but strided or padded: the general path
+        (Shape::new(6, 9, 9), conv(5, (1, 1), 2, (0, 0), true)),
         (Shape::new(5, 11, 10), conv(16, (3, 3), 1, (1, 1), true)),
         (Shape::new(3, 23, 19), conv(10, (7, 7), 2, (3, 3), true)),
         (Shape::new(4, 15, 15), conv(7, (3, 3), 2, (0, 0), false)),

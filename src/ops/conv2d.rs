@@ -1,7 +1,6 @@
 //! 2-D convolution with bias and optional ReLU (`shaders/conv2d.wgsl`).
 
-use super::{Kernel, Shape, View};
-use crate::ops::Dispatch;
+use super::{Dispatch, Kernel, Kernels, Shape, View};
 
 /// The geometry of a convolution layer.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -25,9 +24,50 @@ impl Conv2dSpec {
     }
 }
 
-/// Output channels per invocation in the shader; packed weights pad to a multiple of it.
-const CHANNELS_PER_THREAD: u32 = 8;
-const PIXELS_PER_THREAD: u32 = 4;
+/// A register tile of the shader: output pixels by output channels per invocation.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct Tile {
+    pub pixels: u32,
+    pub channels: u32,
+}
+
+impl std::fmt::Display for Tile {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}x{}", self.pixels, self.channels)
+    }
+}
+
+/// The tiles the autotuner chooses from: the wide one reuses each input load for more
+/// channels, the narrow one gives small layers twice the invocations.
+pub const TILES: [Tile; 2] = [Tile { pixels: 4, channels: 8 }, Tile { pixels: 4, channels: 4 }];
+/// The tile used before (or without) tuning.
+pub const DEFAULT_TILE: Tile = TILES[0];
+
+/// A compiled form of the shader: a tile, and whether it is the 1x1 fast path.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct Variant {
+    pub tile: Tile,
+    pub pointwise: bool,
+}
+
+impl Variant {
+    pub fn for_layer(spec: &Conv2dSpec, tile: Tile) -> Variant {
+        Variant { tile, pointwise: spec.kernel == (1, 1) && spec.stride == (1, 1) && spec.pad == (0, 0) }
+    }
+
+    pub(super) fn compile(self, device: &wgpu::Device) -> Kernel {
+        Kernel::with_constants(
+            device,
+            "conv2d",
+            include_str!("../../shaders/conv2d.wgsl"),
+            &[("WIDE", (self.tile.channels == 8) as u32 as f64), ("POINTWISE", self.pointwise as u32 as f64)],
+        )
+    }
+}
+
+/// Packed output channels are padded to the largest tile's channel count, so one packing
+/// serves every variant.
+const CHANNEL_PADDING: u32 = 8;
 const WORKGROUP: (u32, u32) = (16, 4);
 
 #[repr(C)]
@@ -77,13 +117,14 @@ pub fn pack(spec: &Conv2dSpec, in_c: u32, weights: &[f32], bias: &[f32]) -> Pack
 }
 
 fn padded_out_c(out_c: u32) -> u32 {
-    out_c.next_multiple_of(CHANNELS_PER_THREAD)
+    out_c.next_multiple_of(CHANNEL_PADDING)
 }
 
-/// Records `output[slice] = relu?(conv(input[slice]) + bias)`.
+/// Records `output[slice] = relu?(conv(input[slice]) + bias)` with the given tile.
 #[allow(clippy::too_many_arguments)]
 pub fn dispatch(
-    kernel: &Kernel,
+    kernels: &Kernels,
+    tile: Tile,
     device: &wgpu::Device,
     label: String,
     spec: &Conv2dSpec,
@@ -113,10 +154,11 @@ pub fn dispatch(
         w_stride: padded_out_c(spec.out_c) / 4,
     };
     let workgroups = [
-        out.pixels().div_ceil(PIXELS_PER_THREAD * WORKGROUP.0),
-        out.c.div_ceil(CHANNELS_PER_THREAD * WORKGROUP.1),
+        out.pixels().div_ceil(tile.pixels * WORKGROUP.0),
+        out.c.div_ceil(tile.channels * WORKGROUP.1),
         1,
     ];
+    let kernel = kernels.conv2d(Variant::for_layer(spec, tile));
     kernel.dispatch(
         device,
         label,

@@ -16,6 +16,7 @@ pub mod softmax_topk;
 use bytemuck::Pod;
 
 /// A compiled compute pipeline for one WGSL shader (entry point `main`).
+#[derive(Clone)]
 pub struct Kernel {
     pub label: &'static str,
     pipeline: wgpu::ComputePipeline,
@@ -23,6 +24,11 @@ pub struct Kernel {
 
 impl Kernel {
     pub fn new(device: &wgpu::Device, label: &'static str, source: &str) -> Kernel {
+        Kernel::with_constants(device, label, source, &[])
+    }
+
+    /// A pipeline with WGSL `override` constants set (kernel variants of one shader).
+    pub fn with_constants(device: &wgpu::Device, label: &'static str, source: &str, constants: &[(&str, f64)]) -> Kernel {
         let module = device.create_shader_module(wgpu::ShaderModuleDescriptor {
             label: Some(label),
             source: wgpu::ShaderSource::Wgsl(source.into()),
@@ -32,7 +38,7 @@ impl Kernel {
             layout: None,
             module: &module,
             entry_point: Some("main"),
-            compilation_options: Default::default(),
+            compilation_options: wgpu::PipelineCompilationOptions { constants, ..Default::default() },
             cache: None,
         });
         Kernel { label, pipeline }
@@ -85,9 +91,11 @@ impl Dispatch {
     }
 }
 
-/// Every kernel of the engine, compiled once per device.
+/// Every kernel of the engine, compiled once per device. Convolution variants (tile
+/// shapes) are compiled on first use.
 pub struct Kernels {
-    pub conv2d: Kernel,
+    device: wgpu::Device,
+    conv2d: std::sync::Mutex<std::collections::HashMap<conv2d::Variant, Kernel>>,
     pub pool: Kernel,
     pub lrn: Kernel,
     pub linear: Kernel,
@@ -98,13 +106,20 @@ pub struct Kernels {
 impl Kernels {
     pub fn new(device: &wgpu::Device) -> Kernels {
         Kernels {
-            conv2d: Kernel::new(device, "conv2d", include_str!("../../shaders/conv2d.wgsl")),
+            device: device.clone(),
+            conv2d: Default::default(),
             pool: Kernel::new(device, "pool", include_str!("../../shaders/pool.wgsl")),
             lrn: Kernel::new(device, "lrn", include_str!("../../shaders/lrn.wgsl")),
             linear: Kernel::new(device, "linear", include_str!("../../shaders/linear.wgsl")),
             softmax_topk: Kernel::new(device, "softmax_topk", include_str!("../../shaders/softmax_topk.wgsl")),
             preprocess: Kernel::new(device, "preprocess", include_str!("../../shaders/preprocess.wgsl")),
         }
+    }
+
+    /// The convolution pipeline of one variant.
+    pub fn conv2d(&self, variant: conv2d::Variant) -> Kernel {
+        let mut compiled = self.conv2d.lock().unwrap();
+        compiled.entry(variant).or_insert_with(|| variant.compile(&self.device)).clone()
     }
 }
 

@@ -31,7 +31,8 @@ fn prerequisites() -> Result<PathBuf, String> {
 }
 
 fn weights_dir() -> Option<PathBuf> {
-    std::env::var_os("INCEPTION_WEIGHTS").map(PathBuf::from)
+    let dir = PathBuf::from(std::env::var_os("INCEPTION_WEIGHTS")?);
+    Some(dir.canonicalize().unwrap_or(dir))
 }
 
 /// Runs the end-to-end browser tests; returns SKIPPED lines when they cannot run.
