@@ -93,3 +93,19 @@ fn bvlc_graph_matches_cpu_twins_layer_by_layer() {
         assert!(d.max_abs <= 1e-4 * scale, "{}: off by {} (largest value {scale})", node.name, d.max_abs);
     }
 }
+
+/// Activation memory stays within twice the largest pair of tensors one layer reads and
+/// writes (the least any schedule needs is one such pair).
+#[test]
+fn activation_memory_is_at_most_twice_the_largest_live_pair() {
+    for variant in [Variant::Bvlc, Variant::Torchvision] {
+        let graph = variant.graph(1000);
+        let tensors: Vec<_> = graph.parameters().into_iter().map(|(n, s)| (n, s, "float32".to_owned())).collect();
+        let model = Model::from_safetensors(variant, &synthetic::safetensors_file(&tensors)).unwrap();
+        let net = Network::new(gpu(), &model).unwrap();
+        let bytes = |t: usize| 4 * graph.shapes[t].elements() as u64;
+        let largest_pair = graph.nodes.iter().map(|n| bytes(n.inputs[0]) + bytes(n.output)).max().unwrap();
+        println!("{variant}: {} activation bytes, largest pair {largest_pair}", net.stats.activation_bytes);
+        assert!(net.stats.activation_bytes <= 2 * largest_pair);
+    }
+}

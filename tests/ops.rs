@@ -108,6 +108,13 @@ fn conv2d_matches_cpu() {
 
 #[test]
 fn conv2d_reads_and_writes_channel_slices() {
+    // the 1x1 fast path on slices
+    conv_case(&ConvCase {
+        input: Shape::new(6, 5, 7),
+        spec: conv(11, (1, 1), 1, (0, 0), true),
+        in_slice: (9, 3),
+        out_slice: (16, 5),
+    });
     // Channels 4..9 of a 12-channel tensor in, channels 3..12 of a 20-channel tensor out.
     conv_case(&ConvCase {
         input: Shape::new(5, 7, 6),

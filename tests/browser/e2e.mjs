@@ -159,6 +159,23 @@ await scenario('corrupt_weights', async () => {
   }
 });
 
+// ---- a site without weights: the user picks the file from disk ----
+await scenario('weights_from_disk', async () => {
+  const browser = await launch([WEBGPU, '--use-fake-ui-for-media-stream', ...CAMERA]);
+  try {
+    const page = await browser.newPage();
+    watchConsole(page, 'from disk');
+    await page.route('**/weights/models.json', (route) => route.fulfill({ status: 200, contentType: 'application/json', body: '{"models": []}' }));
+    await page.goto(a.base);
+    await page.waitForSelector('#no-weights:not([hidden])', { timeout: LONG });
+    await page.selectOption('#local-model', 'bvlc');
+    await page.setInputFiles('#weights-file', a.weights);
+    await waitTop(page, 'tiger cat');
+  } finally {
+    await browser.close();
+  }
+});
+
 // ---- no WebGPU ----
 await scenario('no_webgpu', async () => {
   const browser = await launch(['--disable-features=WebGPU', '--disable-gpu']);

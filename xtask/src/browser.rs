@@ -8,7 +8,7 @@ use std::process::Command;
 
 const CHROMIUM: &str = "/usr/bin/chromium";
 /// The scenarios of tests/browser/e2e.mjs, named for the skip report.
-const SCENARIOS: [&str; 8] = [
+const SCENARIOS: [&str; 9] = [
     "camera_tiger_cat",
     "no_requests_after_load",
     "upload_pug",
@@ -16,6 +16,7 @@ const SCENARIOS: [&str; 8] = [
     "weights_cached",
     "camera_denied",
     "corrupt_weights",
+    "weights_from_disk",
     "no_webgpu",
 ];
 
