@@ -29,59 +29,75 @@ struct Params {
 @group(0) @binding(3) var<storage, read> bias: array<vec4<f32>>;
 @group(0) @binding(4) var<storage, read_write> output: array<f32>;
 
-// Input value at (y, x) of the channel plane starting at `base`, zero outside the image.
-// Branch-free (clamped load + select) so SIMD lanes never diverge.
-fn tap(base: u32, y: i32, x: i32) -> f32 {
-    let inside = y >= 0 && y < i32(p.in_h) && x >= 0 && x < i32(p.in_w);
-    let yc = u32(clamp(y, 0, i32(p.in_h) - 1));
-    let xc = u32(clamp(x, 0, i32(p.in_w) - 1));
-    return select(0.0, input[base + yc * p.in_w + xc], inside);
-}
-
 fn store(c: u32, m: u32, v: f32) {
     output[(p.out_c_offset + c) * p.out_h * p.out_w + m] = select(v, max(v, 0.0), p.relu != 0u);
+}
+
+// The register tile: acc<c> holds output channel c0 + c for the tile's 4 pixels.
+var<private> acc0: vec4<f32>; var<private> acc1: vec4<f32>;
+var<private> acc2: vec4<f32>; var<private> acc3: vec4<f32>;
+var<private> acc4: vec4<f32>; var<private> acc5: vec4<f32>;
+var<private> acc6: vec4<f32>; var<private> acc7: vec4<f32>;
+var<private> wcol: u32; // first weight vec4 of this invocation
+
+// One K step: input values `v` of the 4 pixels times the weights of row k.
+fn accumulate(v: vec4<f32>, k: u32) {
+    let wa = weights[k * p.w_stride + wcol];
+    acc0 += v * wa.x; acc1 += v * wa.y; acc2 += v * wa.z; acc3 += v * wa.w;
+    if (WIDE) {
+        let wb = weights[k * p.w_stride + wcol + 1u];
+        acc4 += v * wb.x; acc5 += v * wb.y; acc6 += v * wb.z; acc7 += v * wb.w;
+    }
 }
 
 @compute @workgroup_size(16, 4, 1)
 fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
     let pixels = p.out_h * p.out_w;
     let m0 = gid.x * 4u;
-    let wcol = select(gid.y, gid.y * 2u, WIDE); // first weight vec4 of this invocation
+    wcol = select(gid.y, gid.y * 2u, WIDE);
     let c0 = wcol * 4u;
     if (m0 >= pixels || c0 >= p.out_c) {
         return;
     }
     // The 4 pixels (the tail repeats the last) and the top-left input corner of each window.
     let m = min(vec4<u32>(m0) + vec4<u32>(0u, 1u, 2u, 3u), vec4<u32>(pixels - 1u));
-    let y0 = vec4<i32>((m / p.out_w) * p.stride_h) - i32(p.pad_h);
-    let x0 = vec4<i32>((m % p.out_w) * p.stride_w) - i32(p.pad_w);
-    // acc<c> holds output channel c0 + c for the 4 pixels.
-    var acc0 = vec4<f32>(0.0); var acc1 = vec4<f32>(0.0);
-    var acc2 = vec4<f32>(0.0); var acc3 = vec4<f32>(0.0);
-    var acc4 = vec4<f32>(0.0); var acc5 = vec4<f32>(0.0);
-    var acc6 = vec4<f32>(0.0); var acc7 = vec4<f32>(0.0);
     let plane = p.in_h * p.in_w;
-    var k = 0u;
-    for (var ci = 0u; ci < p.in_c; ci++) {
-        let base = (p.in_c_offset + ci) * plane;
-        for (var ky = 0u; ky < p.kernel_h; ky++) {
-            let y = y0 + vec4<i32>(i32(ky));
-            for (var kx = 0u; kx < p.kernel_w; kx++) {
-                var v: vec4<f32>;
-                if (POINTWISE) {
-                    v = vec4<f32>(input[base + m.x], input[base + m.y], input[base + m.z], input[base + m.w]);
-                } else {
-                    let x = x0 + vec4<i32>(i32(kx));
-                    v = vec4<f32>(tap(base, y[0], x[0]), tap(base, y[1], x[1]),
-                                  tap(base, y[2], x[2]), tap(base, y[3], x[3]));
+    if (POINTWISE) {
+        // K = input channels; four per iteration to cut the loop overhead.
+        var base = p.in_c_offset * plane;
+        var ci = 0u;
+        for (; ci + 4u <= p.in_c; ci += 4u) {
+            let b = vec4<u32>(base) + vec4<u32>(0u, plane, 2u * plane, 3u * plane);
+            accumulate(vec4<f32>(input[b.x + m.x], input[b.x + m.y], input[b.x + m.z], input[b.x + m.w]), ci);
+            accumulate(vec4<f32>(input[b.y + m.x], input[b.y + m.y], input[b.y + m.z], input[b.y + m.w]), ci + 1u);
+            accumulate(vec4<f32>(input[b.z + m.x], input[b.z + m.y], input[b.z + m.z], input[b.z + m.w]), ci + 2u);
+            accumulate(vec4<f32>(input[b.w + m.x], input[b.w + m.y], input[b.w + m.z], input[b.w + m.w]), ci + 3u);
+            base += 4u * plane;
+        }
+        for (; ci < p.in_c; ci++) {
+            accumulate(vec4<f32>(input[base + m.x], input[base + m.y], input[base + m.z], input[base + m.w]), ci);
+            base += plane;
+        }
+    } else {
+        let y0 = vec4<i32>((m / p.out_w) * p.stride_h) - i32(p.pad_h);
+        let x0 = vec4<i32>((m % p.out_w) * p.stride_w) - i32(p.pad_w);
+        let h = vec4<u32>(p.in_h);
+        let w = vec4<u32>(p.in_w);
+        var k = 0u;
+        for (var ci = 0u; ci < p.in_c; ci++) {
+            let base = (p.in_c_offset + ci) * plane;
+            for (var ky = 0u; ky < p.kernel_h; ky++) {
+                // Rows outside the image (negative ones wrap to huge) are masked to zero.
+                let y = vec4<u32>(y0 + vec4<i32>(i32(ky)));
+                let row_inside = y < h;
+                let row = vec4<u32>(base) + y * p.in_w;
+                for (var kx = 0u; kx < p.kernel_w; kx++) {
+                    let x = vec4<u32>(x0 + vec4<i32>(i32(kx)));
+                    let i = row + x; // out of the image only where masked
+                    let v = vec4<f32>(input[i.x], input[i.y], input[i.z], input[i.w]);
+                    accumulate(select(vec4<f32>(0.0), v, row_inside & (x < w)), k);
+                    k++;
                 }
-                let wa = weights[k * p.w_stride + wcol];
-                acc0 += v * wa.x; acc1 += v * wa.y; acc2 += v * wa.z; acc3 += v * wa.w;
-                if (WIDE) {
-                    let wb = weights[k * p.w_stride + wcol + 1u];
-                    acc4 += v * wb.x; acc5 += v * wb.y; acc6 += v * wb.z; acc7 += v * wb.w;
-                }
-                k++;
             }
         }
     }

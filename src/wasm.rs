@@ -124,6 +124,21 @@ impl Classifier {
         })
     }
 
+    /// GPU time of every layer of one pass (each timed alone), as JSON:
+    /// `[{"layer", "ms", "multiplyAdds"}...]`. Needs timestamp queries.
+    pub fn profile(&self) -> js_sys::Promise {
+        let network = self.network.clone();
+        wasm_bindgen_futures::future_to_promise(async move {
+            let network = network.try_borrow().map_err(|_| busy())?;
+            let layers = network.profile().await.map_err(js_error)?;
+            let rows: Vec<_> = layers
+                .iter()
+                .map(|l| serde_json::json!({"layer": l.label, "ms": l.ms, "multiplyAdds": l.multiply_adds}))
+                .collect();
+            Ok(JsValue::from_str(&serde_json::Value::from(rows).to_string()))
+        })
+    }
+
     /// Restores a choice made by `autotune` (JSON list of tile names).
     #[wasm_bindgen(js_name = setTiles)]
     pub fn set_tiles(&self, json: &str) -> Result<(), JsValue> {

@@ -2,7 +2,8 @@
 // classifies camera frames or image files on the GPU. Every URL is relative, so the folder
 // works from any static host and any sub-path.
 //
-// Query parameters: ?bench=N[&warmup=W] runs the benchmark instead of the camera;
+// Query parameters: ?bench=N[&warmup=W][&layers=1] runs the benchmark instead of the
+// camera (layers=1 adds per-layer GPU times); ?autotune=0 skips kernel tuning;
 // ?model=NAME picks a model from weights/models.json.
 
 import init, { openEngine } from './pkg/inception.js';
@@ -502,6 +503,12 @@ async function runBenchmark(runs, warmup) {
     top5: JSON.parse(await state.classifier.run()).top,
     stats,
   };
+  if (params.get('layers') === '1') {
+    // per-layer GPU time, each layer timed alone, with achieved GFLOP/s
+    report.layers = JSON.parse(await state.classifier.profile()).map((l) => ({
+      layer: l.layer, ms: +l.ms.toFixed(3), gflops: l.multiplyAdds ? +(2 * l.multiplyAdds / (l.ms * 1e6)).toFixed(2) : null,
+    }));
+  }
   const out = $('bench-result');
   out.textContent = JSON.stringify(report, null, 1);
   out.hidden = false;

@@ -100,7 +100,7 @@ pub fn bench_web(options: &Options) -> Result<(), String> {
     run(Command::new("node")
         .arg(scripts.join("bench.mjs"))
         .arg("--url")
-        .arg(server.url(&format!("?bench={}&warmup=2", options.runs)))
+        .arg(server.url(&format!("?bench={}&warmup=2{}", options.runs, if options.per_layer { "&layers=1" } else { "" })))
         .arg("--out")
         .arg(&out))?;
     let ours = std::fs::read_to_string(&out).map_err(|e| e.to_string())?;

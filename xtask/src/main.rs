@@ -3,8 +3,10 @@
 //!   serve [--weights DIR] [--port P]   build the site and serve it on http://127.0.0.1:8000
 //!   dist [--weights DIR] [--out DIR]   write the self-contained static site (default dist/)
 //!   test                                every test: native (llvmpipe) and in headless Chromium
-//!   bench-web [--runs N] [--peer]       the page's benchmark mode in headless Chromium, as JSON;
-//!                                       --peer also runs ONNX Runtime Web (../shared/peers)
+//!   bench-web [--runs N] [--per-layer] [--peer]
+//!                                       the page's benchmark mode in headless Chromium, as JSON;
+//!                                       --per-layer adds per-layer GPU times, --peer also runs
+//!                                       ONNX Runtime Web on the same network (../shared/peers)
 //!
 //! Weights come from --weights DIR or $INCEPTION_WEIGHTS (a folder holding, for example,
 //! bvlc_googlenet.safetensors).
@@ -23,7 +25,7 @@ fn main() {
         Some("dist") => dist(&Options::parse(&args[1..])).map(|_| ()),
         Some("serve") => serve(&Options::parse(&args[1..])),
         Some("bench-web") => browser::bench_web(&Options::parse(&args[1..])),
-        _ => Err("usage: cargo xtask (serve|dist|test|bench-web) [--weights DIR] [--port P] [--out DIR] [--runs N] [--peer]".into()),
+        _ => Err("usage: cargo xtask (serve|dist|test|bench-web) [--weights DIR] [--port P] [--out DIR] [--runs N] [--per-layer] [--peer]".into()),
     };
     if let Err(message) = result {
         eprintln!("xtask: {message}");
@@ -37,6 +39,7 @@ pub struct Options {
     pub port: u16,
     pub runs: u32,
     pub peer: bool,
+    pub per_layer: bool,
 }
 
 impl Options {
@@ -47,6 +50,7 @@ impl Options {
             port: 8000,
             runs: 10,
             peer: false,
+            per_layer: false,
         };
         let mut it = args.iter();
         while let Some(arg) = it.next() {
@@ -57,6 +61,7 @@ impl Options {
                 "--port" => o.port = value().parse().unwrap_or_else(|_| fail("--port takes a number")),
                 "--runs" => o.runs = value().parse().unwrap_or_else(|_| fail("--runs takes a number")),
                 "--peer" => o.peer = true,
+                "--per-layer" => o.per_layer = true,
                 other => fail(&format!("unknown option {other}")),
             }
         }
