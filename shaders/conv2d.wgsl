@@ -5,7 +5,6 @@
 // Each invocation owns a register tile of 4 output pixels by 8 output channels (4 when the
 // WIDE override is false: more invocations for small layers); no workgroup memory, which
 // software adapters (llvmpipe, SwiftShader) run far faster than barrier-tiled kernels.
-// POINTWISE (1x1, stride 1, no padding) reads the 4 pixels directly, without bounds checks.
 // The engine compiles the variants and picks per layer by measuring (autotune).
 // Accumulators are named variables, not arrays: compilers keep those in registers.
 //
@@ -14,7 +13,6 @@
 // a larger tensor (concat is free), and the input may be one too.
 
 override WIDE: bool = true;
-override POINTWISE: bool = false;
 
 struct Params {
     in_c: u32, in_h: u32, in_w: u32, in_c_offset: u32,
@@ -62,42 +60,38 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
     // The 4 pixels (the tail repeats the last) and the top-left input corner of each window.
     let m = min(vec4<u32>(m0) + vec4<u32>(0u, 1u, 2u, 3u), vec4<u32>(pixels - 1u));
     let plane = p.in_h * p.in_w;
-    if (POINTWISE) {
-        // K = input channels; four per iteration to cut the loop overhead.
-        var base = p.in_c_offset * plane;
-        var ci = 0u;
-        for (; ci + 4u <= p.in_c; ci += 4u) {
-            let b = vec4<u32>(base) + vec4<u32>(0u, plane, 2u * plane, 3u * plane);
-            accumulate(vec4<f32>(input[b.x + m.x], input[b.x + m.y], input[b.x + m.z], input[b.x + m.w]), ci);
-            accumulate(vec4<f32>(input[b.y + m.x], input[b.y + m.y], input[b.y + m.z], input[b.y + m.w]), ci + 1u);
-            accumulate(vec4<f32>(input[b.z + m.x], input[b.z + m.y], input[b.z + m.z], input[b.z + m.w]), ci + 2u);
-            accumulate(vec4<f32>(input[b.w + m.x], input[b.w + m.y], input[b.w + m.z], input[b.w + m.w]), ci + 3u);
-            base += 4u * plane;
-        }
-        for (; ci < p.in_c; ci++) {
-            accumulate(vec4<f32>(input[base + m.x], input[base + m.y], input[base + m.z], input[base + m.w]), ci);
-            base += plane;
-        }
-    } else {
-        let y0 = vec4<i32>((m / p.out_w) * p.stride_h) - i32(p.pad_h);
-        let x0 = vec4<i32>((m % p.out_w) * p.stride_w) - i32(p.pad_w);
-        let h = vec4<u32>(p.in_h);
-        let w = vec4<u32>(p.in_w);
-        var k = 0u;
-        for (var ci = 0u; ci < p.in_c; ci++) {
-            let base = (p.in_c_offset + ci) * plane;
-            for (var ky = 0u; ky < p.kernel_h; ky++) {
-                // Rows outside the image (negative ones wrap to huge) are masked to zero.
-                let y = vec4<u32>(y0 + vec4<i32>(i32(ky)));
-                let row_inside = y < h;
-                let row = vec4<u32>(base) + y * p.in_w;
-                for (var kx = 0u; kx < p.kernel_w; kx++) {
-                    let x = vec4<u32>(x0 + vec4<i32>(i32(kx)));
-                    let i = row + x; // out of the image only where masked
-                    let v = vec4<f32>(input[i.x], input[i.y], input[i.z], input[i.w]);
-                    accumulate(select(vec4<f32>(0.0), v, row_inside & (x < w)), k);
-                    k++;
-                }
+    let y0 = vec4<i32>((m / p.out_w) * p.stride_h) - i32(p.pad_h);
+    let x0 = vec4<i32>((m % p.out_w) * p.stride_w) - i32(p.pad_w);
+    let h = vec4<u32>(p.in_h);
+    let w = vec4<u32>(p.in_w);
+    var k = 0u;
+    // Window position outside, input channels inside: the bounds mask and the 4 input
+    // indices are computed once per position, and each input channel only adds a plane.
+    for (var ky = 0u; ky < p.kernel_h; ky++) {
+        // Rows outside the image (negative ones wrap to huge) are masked to zero.
+        let y = vec4<u32>(y0 + vec4<i32>(i32(ky)));
+        let row_inside = y < h;
+        for (var kx = 0u; kx < p.kernel_w; kx++) {
+            let x = vec4<u32>(x0 + vec4<i32>(i32(kx)));
+            let inside = row_inside & (x < w);
+            var i = vec4<u32>(p.in_c_offset * plane) + y * p.in_w + x; // masked where outside
+            var ci = 0u;
+            // four input channels per iteration, to cut the loop overhead
+            for (; ci + 4u <= p.in_c; ci += 4u) {
+                let j = i + vec4<u32>(plane);
+                let l = j + vec4<u32>(plane);
+                let n = l + vec4<u32>(plane);
+                accumulate(select(vec4<f32>(0.0), vec4<f32>(input[i.x], input[i.y], input[i.z], input[i.w]), inside), k);
+                accumulate(select(vec4<f32>(0.0), vec4<f32>(input[j.x], input[j.y], input[j.z], input[j.w]), inside), k + 1u);
+                accumulate(select(vec4<f32>(0.0), vec4<f32>(input[l.x], input[l.y], input[l.z], input[l.w]), inside), k + 2u);
+                accumulate(select(vec4<f32>(0.0), vec4<f32>(input[n.x], input[n.y], input[n.z], input[n.w]), inside), k + 3u);
+                i = n + vec4<u32>(plane);
+                k += 4u;
+            }
+            for (; ci < p.in_c; ci++) {
+                accumulate(select(vec4<f32>(0.0), vec4<f32>(input[i.x], input[i.y], input[i.z], input[i.w]), inside), k);
+                i += vec4<u32>(plane);
+                k++;
             }
         }
     }

@@ -43,25 +43,11 @@ pub const TILES: [Tile; 2] = [Tile { pixels: 4, channels: 8 }, Tile { pixels: 4,
 /// The tile used before (or without) tuning.
 pub const DEFAULT_TILE: Tile = TILES[0];
 
-/// A compiled form of the shader: a tile, and whether it is the 1x1 fast path.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub struct Variant {
-    pub tile: Tile,
-    pub pointwise: bool,
-}
-
-impl Variant {
-    pub fn for_layer(spec: &Conv2dSpec, tile: Tile) -> Variant {
-        Variant { tile, pointwise: spec.kernel == (1, 1) && spec.stride == (1, 1) && spec.pad == (0, 0) }
-    }
-
+impl Tile {
+    /// The shader compiled for this tile.
     pub(super) fn compile(self, device: &wgpu::Device) -> Kernel {
-        Kernel::with_constants(
-            device,
-            "conv2d",
-            include_str!("../../shaders/conv2d.wgsl"),
-            &[("WIDE", (self.tile.channels == 8) as u32 as f64), ("POINTWISE", self.pointwise as u32 as f64)],
-        )
+        let constants = [("WIDE", (self.channels == 8) as u32 as f64)];
+        Kernel::with_constants(device, "conv2d", include_str!("../../shaders/conv2d.wgsl"), &constants)
     }
 }
 
@@ -98,7 +84,8 @@ pub struct Packed {
 }
 
 /// Packs PyTorch-layout weights (out_c, in_c, kh, kw) as [K][out_c padded to 8] with
-/// K = (ci * kh + ky) * kw + kx, the order the shader walks, and pads the bias alike.
+/// K = (ky * kw + kx) * in_c + ci, the order the shader walks (window position outside,
+/// input channel inside), and pads the bias alike.
 pub fn pack(spec: &Conv2dSpec, in_c: u32, weights: &[f32], bias: &[f32]) -> Packed {
     let (kh, kw) = spec.kernel;
     let k_len = (in_c * kh * kw) as usize;
@@ -106,9 +93,12 @@ pub fn pack(spec: &Conv2dSpec, in_c: u32, weights: &[f32], bias: &[f32]) -> Pack
     let stride = padded_out_c(spec.out_c) as usize;
     assert_eq!(weights.len(), out_c * k_len, "conv weights do not match their spec");
     let mut packed = vec![0.0; k_len * stride];
+    let (in_c, window) = (in_c as usize, (kh * kw) as usize);
     for o in 0..out_c {
-        for k in 0..k_len {
-            packed[k * stride + o] = weights[o * k_len + k];
+        for ci in 0..in_c {
+            for pos in 0..window {
+                packed[(pos * in_c + ci) * stride + o] = weights[(o * in_c + ci) * window + pos];
+            }
         }
     }
     let mut padded_bias = bias.to_vec();
@@ -158,7 +148,7 @@ pub fn dispatch(
         out.c.div_ceil(tile.channels * WORKGROUP.1),
         1,
     ];
-    let kernel = kernels.conv2d(Variant::for_layer(spec, tile));
+    let kernel = kernels.conv2d(tile);
     kernel.dispatch(
         device,
         label,

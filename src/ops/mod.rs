@@ -91,11 +91,11 @@ impl Dispatch {
     }
 }
 
-/// Every kernel of the engine, compiled once per device. Convolution variants (tile
-/// shapes) are compiled on first use.
+/// Every kernel of the engine, compiled once per device. Convolution variants (tiles) are
+/// compiled on first use.
 pub struct Kernels {
     device: wgpu::Device,
-    conv2d: std::sync::Mutex<std::collections::HashMap<conv2d::Variant, Kernel>>,
+    conv2d: std::sync::Mutex<std::collections::HashMap<conv2d::Tile, Kernel>>,
     pub pool: Kernel,
     pub lrn: Kernel,
     pub linear: Kernel,
@@ -116,10 +116,10 @@ impl Kernels {
         }
     }
 
-    /// The convolution pipeline of one variant.
-    pub fn conv2d(&self, variant: conv2d::Variant) -> Kernel {
+    /// The convolution pipeline for one tile.
+    pub fn conv2d(&self, tile: conv2d::Tile) -> Kernel {
         let mut compiled = self.conv2d.lock().unwrap();
-        compiled.entry(variant).or_insert_with(|| variant.compile(&self.device)).clone()
+        compiled.entry(tile).or_insert_with(|| tile.compile(&self.device)).clone()
     }
 }
 
