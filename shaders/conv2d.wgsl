@@ -13,6 +13,10 @@
 // a larger tensor (concat is free), and the input may be one too.
 
 override WIDE: bool = true;
+// Loop order: window position outside and input channels inside (the bounds mask is then
+// computed once per position), or the reverse for layers with few input channels (the
+// first convolution has 3), where the inner channel loop would be too short.
+override CHANNELS_INSIDE: bool = true;
 
 struct Params {
     in_c: u32, in_h: u32, in_w: u32, in_c_offset: u32,
@@ -65,33 +69,51 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
     let h = vec4<u32>(p.in_h);
     let w = vec4<u32>(p.in_w);
     var k = 0u;
-    // Window position outside, input channels inside: the bounds mask and the 4 input
-    // indices are computed once per position, and each input channel only adds a plane.
-    for (var ky = 0u; ky < p.kernel_h; ky++) {
-        // Rows outside the image (negative ones wrap to huge) are masked to zero.
-        let y = vec4<u32>(y0 + vec4<i32>(i32(ky)));
-        let row_inside = y < h;
-        for (var kx = 0u; kx < p.kernel_w; kx++) {
-            let x = vec4<u32>(x0 + vec4<i32>(i32(kx)));
-            let inside = row_inside & (x < w);
-            var i = vec4<u32>(p.in_c_offset * plane) + y * p.in_w + x; // masked where outside
-            var ci = 0u;
-            // four input channels per iteration, to cut the loop overhead
-            for (; ci + 4u <= p.in_c; ci += 4u) {
-                let j = i + vec4<u32>(plane);
-                let l = j + vec4<u32>(plane);
-                let n = l + vec4<u32>(plane);
-                accumulate(select(vec4<f32>(0.0), vec4<f32>(input[i.x], input[i.y], input[i.z], input[i.w]), inside), k);
-                accumulate(select(vec4<f32>(0.0), vec4<f32>(input[j.x], input[j.y], input[j.z], input[j.w]), inside), k + 1u);
-                accumulate(select(vec4<f32>(0.0), vec4<f32>(input[l.x], input[l.y], input[l.z], input[l.w]), inside), k + 2u);
-                accumulate(select(vec4<f32>(0.0), vec4<f32>(input[n.x], input[n.y], input[n.z], input[n.w]), inside), k + 3u);
-                i = n + vec4<u32>(plane);
-                k += 4u;
+    if (!CHANNELS_INSIDE) {
+        for (var ci = 0u; ci < p.in_c; ci++) {
+            let base = vec4<u32>((p.in_c_offset + ci) * plane);
+            for (var ky = 0u; ky < p.kernel_h; ky++) {
+                let y = vec4<u32>(y0 + vec4<i32>(i32(ky)));
+                let row_inside = y < h;
+                let row = base + y * p.in_w;
+                for (var kx = 0u; kx < p.kernel_w; kx++) {
+                    let x = vec4<u32>(x0 + vec4<i32>(i32(kx)));
+                    let i = row + x;
+                    accumulate(select(vec4<f32>(0.0), vec4<f32>(input[i.x], input[i.y], input[i.z], input[i.w]), row_inside & (x < w)), k);
+                    k++;
+                }
             }
-            for (; ci < p.in_c; ci++) {
-                accumulate(select(vec4<f32>(0.0), vec4<f32>(input[i.x], input[i.y], input[i.z], input[i.w]), inside), k);
-                i += vec4<u32>(plane);
-                k++;
+        }
+    }
+    if (CHANNELS_INSIDE) {
+        // Window position outside, input channels inside: the bounds mask and the 4 input
+        // indices are computed once per position, and each input channel only adds a plane.
+        for (var ky = 0u; ky < p.kernel_h; ky++) {
+            // Rows outside the image (negative ones wrap to huge) are masked to zero.
+            let y = vec4<u32>(y0 + vec4<i32>(i32(ky)));
+            let row_inside = y < h;
+            for (var kx = 0u; kx < p.kernel_w; kx++) {
+                let x = vec4<u32>(x0 + vec4<i32>(i32(kx)));
+                let inside = row_inside & (x < w);
+                var i = vec4<u32>(p.in_c_offset * plane) + y * p.in_w + x; // masked where outside
+                var ci = 0u;
+                // four input channels per iteration, to cut the loop overhead
+                for (; ci + 4u <= p.in_c; ci += 4u) {
+                    let j = i + vec4<u32>(plane);
+                    let l = j + vec4<u32>(plane);
+                    let n = l + vec4<u32>(plane);
+                    accumulate(select(vec4<f32>(0.0), vec4<f32>(input[i.x], input[i.y], input[i.z], input[i.w]), inside), k);
+                    accumulate(select(vec4<f32>(0.0), vec4<f32>(input[j.x], input[j.y], input[j.z], input[j.w]), inside), k + 1u);
+                    accumulate(select(vec4<f32>(0.0), vec4<f32>(input[l.x], input[l.y], input[l.z], input[l.w]), inside), k + 2u);
+                    accumulate(select(vec4<f32>(0.0), vec4<f32>(input[n.x], input[n.y], input[n.z], input[n.w]), inside), k + 3u);
+                    i = n + vec4<u32>(plane);
+                    k += 4u;
+                }
+                for (; ci < p.in_c; ci++) {
+                    accumulate(select(vec4<f32>(0.0), vec4<f32>(input[i.x], input[i.y], input[i.z], input[i.w]), inside), k);
+                    i += vec4<u32>(plane);
+                    k++;
+                }
             }
         }
     }

@@ -43,12 +43,28 @@ pub const TILES: [Tile; 2] = [Tile { pixels: 4, channels: 8 }, Tile { pixels: 4,
 /// The tile used before (or without) tuning.
 pub const DEFAULT_TILE: Tile = TILES[0];
 
-impl Tile {
-    /// The shader compiled for this tile.
+/// A compiled form of the shader: a tile and a loop order.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct Variant {
+    pub tile: Tile,
+    /// Input channels in the inner loop (see `channels_inside`).
+    pub channels_inside: bool,
+}
+
+impl Variant {
     pub(super) fn compile(self, device: &wgpu::Device) -> Kernel {
-        let constants = [("WIDE", (self.channels == 8) as u32 as f64)];
+        let constants = [
+            ("WIDE", (self.tile.channels == 8) as u32 as f64),
+            ("CHANNELS_INSIDE", self.channels_inside as u32 as f64),
+        ];
         Kernel::with_constants(device, "conv2d", include_str!("../../shaders/conv2d.wgsl"), &constants)
     }
+}
+
+/// The shader walks input channels in its inner loop, unless there are too few of them to
+/// amortise the loop (the first layer's 3); the weights are packed to match.
+pub fn channels_inside(in_c: u32) -> bool {
+    in_c >= 4
 }
 
 /// Packed output channels are padded to the largest tile's channel count, so one packing
@@ -83,9 +99,9 @@ pub struct Packed {
     pub bias: Vec<f32>,
 }
 
-/// Packs PyTorch-layout weights (out_c, in_c, kh, kw) as [K][out_c padded to 8] with
-/// K = (ky * kw + kx) * in_c + ci, the order the shader walks (window position outside,
-/// input channel inside), and pads the bias alike.
+/// Packs PyTorch-layout weights (out_c, in_c, kh, kw) as [K][out_c padded to 8] with K in
+/// the order the shader walks: (ky * kw + kx) * in_c + ci with the input channels inside,
+/// else (ci * kh + ky) * kw + kx. Pads the bias alike.
 pub fn pack(spec: &Conv2dSpec, in_c: u32, weights: &[f32], bias: &[f32]) -> Packed {
     let (kh, kw) = spec.kernel;
     let k_len = (in_c * kh * kw) as usize;
@@ -93,11 +109,13 @@ pub fn pack(spec: &Conv2dSpec, in_c: u32, weights: &[f32], bias: &[f32]) -> Pack
     let stride = padded_out_c(spec.out_c) as usize;
     assert_eq!(weights.len(), out_c * k_len, "conv weights do not match their spec");
     let mut packed = vec![0.0; k_len * stride];
+    let inside = channels_inside(in_c);
     let (in_c, window) = (in_c as usize, (kh * kw) as usize);
     for o in 0..out_c {
         for ci in 0..in_c {
             for pos in 0..window {
-                packed[(pos * in_c + ci) * stride + o] = weights[(o * in_c + ci) * window + pos];
+                let k = if inside { pos * in_c + ci } else { ci * window + pos };
+                packed[k * stride + o] = weights[(o * in_c + ci) * window + pos];
             }
         }
     }
@@ -148,7 +166,7 @@ pub fn dispatch(
         out.c.div_ceil(tile.channels * WORKGROUP.1),
         1,
     ];
-    let kernel = kernels.conv2d(tile);
+    let kernel = kernels.conv2d(Variant { tile, channels_inside: channels_inside(input_shape.c) });
     kernel.dispatch(
         device,
         label,

@@ -95,7 +95,7 @@ impl Dispatch {
 /// compiled on first use.
 pub struct Kernels {
     device: wgpu::Device,
-    conv2d: std::sync::Mutex<std::collections::HashMap<conv2d::Tile, Kernel>>,
+    conv2d: std::sync::Mutex<std::collections::HashMap<conv2d::Variant, Kernel>>,
     pub pool: Kernel,
     pub lrn: Kernel,
     pub linear: Kernel,
@@ -116,10 +116,10 @@ impl Kernels {
         }
     }
 
-    /// The convolution pipeline for one tile.
-    pub fn conv2d(&self, tile: conv2d::Tile) -> Kernel {
+    /// The convolution pipeline of one variant.
+    pub fn conv2d(&self, variant: conv2d::Variant) -> Kernel {
         let mut compiled = self.conv2d.lock().unwrap();
-        compiled.entry(tile).or_insert_with(|| tile.compile(&self.device)).clone()
+        compiled.entry(variant).or_insert_with(|| variant.compile(&self.device)).clone()
     }
 }
 
