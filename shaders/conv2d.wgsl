@@ -2,17 +2,19 @@
 // bias (batch norm folded in at load) and an optional ReLU in the epilogue.
 //
 // Implicit GEMM: M = output pixels, N = output channels, K = in_c * kernel_h * kernel_w.
-// Each invocation owns a register tile of 4 output pixels by 8 output channels (4 when the
-// WIDE override is false: more invocations for small layers); no workgroup memory, which
-// software adapters (llvmpipe, SwiftShader) run far faster than barrier-tiled kernels.
-// The engine compiles the variants and picks per layer by measuring (autotune).
-// Accumulators are named variables, not arrays: compilers keep those in registers.
+// Each invocation owns a register tile of 4 output pixels by CHANNELS output channels
+// (fewer channels: more invocations for small layers; more: each input load reused more),
+// with no workgroup memory, which software adapters (llvmpipe, SwiftShader) run far faster
+// than barrier-tiled kernels. The engine compiles the variants and picks per layer by
+// measuring (autotune). Accumulators are named variables, not arrays: compilers keep those
+// in registers (an array-based tile measured 1.8x slower on llvmpipe).
 //
-// Weights are pre-packed at load as [K][w_stride vec4s] (output channels padded to 8), so
-// the weights of one K step are one or two vec4 loads. The output may be a channel slice of
-// a larger tensor (concat is free), and the input may be one too.
+// Weights are pre-packed at load as [K][w_stride vec4s] (output channels padded to 16) in
+// the loop order below, so the weights of one K step are CHANNELS / 4 vec4 loads. The
+// output may be a channel slice of a larger tensor (concat is free), and the input may be
+// one too.
 
-override WIDE: bool = true;
+override CHANNELS: u32 = 8u; // output channels per invocation: 4, 8 or 16
 // Loop order: window position outside and input channels inside (the bounds mask is then
 // computed once per position), or the reverse for layers with few input channels (the
 // first convolution has 3), where the inner channel loop would be too short.
@@ -40,15 +42,25 @@ var<private> acc0: vec4<f32>; var<private> acc1: vec4<f32>;
 var<private> acc2: vec4<f32>; var<private> acc3: vec4<f32>;
 var<private> acc4: vec4<f32>; var<private> acc5: vec4<f32>;
 var<private> acc6: vec4<f32>; var<private> acc7: vec4<f32>;
+var<private> acc8: vec4<f32>; var<private> acc9: vec4<f32>;
+var<private> acc10: vec4<f32>; var<private> acc11: vec4<f32>;
+var<private> acc12: vec4<f32>; var<private> acc13: vec4<f32>;
+var<private> acc14: vec4<f32>; var<private> acc15: vec4<f32>;
 var<private> wcol: u32; // first weight vec4 of this invocation
 
 // One K step: input values `v` of the 4 pixels times the weights of row k.
 fn accumulate(v: vec4<f32>, k: u32) {
     let wa = weights[k * p.w_stride + wcol];
     acc0 += v * wa.x; acc1 += v * wa.y; acc2 += v * wa.z; acc3 += v * wa.w;
-    if (WIDE) {
+    if (CHANNELS > 4u) {
         let wb = weights[k * p.w_stride + wcol + 1u];
         acc4 += v * wb.x; acc5 += v * wb.y; acc6 += v * wb.z; acc7 += v * wb.w;
+    }
+    if (CHANNELS > 8u) {
+        let wc = weights[k * p.w_stride + wcol + 2u];
+        acc8 += v * wc.x; acc9 += v * wc.y; acc10 += v * wc.z; acc11 += v * wc.w;
+        let wd = weights[k * p.w_stride + wcol + 3u];
+        acc12 += v * wd.x; acc13 += v * wd.y; acc14 += v * wd.z; acc15 += v * wd.w;
     }
 }
 
@@ -56,7 +68,7 @@ fn accumulate(v: vec4<f32>, k: u32) {
 fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
     let pixels = p.out_h * p.out_w;
     let m0 = gid.x * 4u;
-    wcol = select(gid.y, gid.y * 2u, WIDE);
+    wcol = gid.y * (CHANNELS / 4u);
     let c0 = wcol * 4u;
     if (m0 >= pixels || c0 >= p.out_c) {
         return;
@@ -117,20 +129,14 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
             }
         }
     }
-    let ba = bias[wcol];
-    var acc = array<vec4<f32>, 8>(acc0 + ba.x, acc1 + ba.y, acc2 + ba.z, acc3 + ba.w,
-                                  acc4, acc5, acc6, acc7);
-    var channels = 4u;
-    if (WIDE) {
-        let bb = bias[wcol + 1u];
-        acc[4] += bb.x; acc[5] += bb.y; acc[6] += bb.z; acc[7] += bb.w;
-        channels = 8u;
-    }
+    var acc = array<vec4<f32>, 16>(acc0, acc1, acc2, acc3, acc4, acc5, acc6, acc7,
+                                   acc8, acc9, acc10, acc11, acc12, acc13, acc14, acc15);
+    let channels = CHANNELS;
     for (var c = 0u; c < channels; c++) {
         if (c0 + c < p.out_c) {
             for (var i = 0u; i < 4u; i++) {
                 if (m0 + i < pixels) {
-                    store(c0 + c, m0 + i, acc[c][i]);
+                    store(c0 + c, m0 + i, acc[c][i] + bias[wcol + c / 4u][c % 4u]);
                 }
             }
         }

@@ -29,8 +29,8 @@ usage:
       milliseconds per image over N runs after warm-up (default 20 and 3), on IMAGE or a
       synthetic 224x224 image; --per-layer adds each layer's GPU time (median over the
       runs), share of the total and achieved GFLOP/s; --autotune measures the convolution
-      tiles first and keeps the fastest per layer, --tile uses one tile everywhere (4x8 or
-      4x4: pixels x channels per invocation)
+      tiles first and keeps the fastest per layer, --tile uses one tile everywhere (4x8,
+      4x4 or 4x16: pixels x channels per invocation)
   inception info
       the GPU adapter, its features and limits
 
@@ -78,7 +78,7 @@ usage:
                 "--tile" => {
                     let v = value()?;
                     let tile = TILES.into_iter().find(|t| t.to_string() == v);
-                    a.tile = Some(tile.ok_or_else(|| usage(format!("--tile takes 4x8 or 4x4, not `{v}`")))?);
+                    a.tile = Some(tile.ok_or_else(|| usage(format!("--tile takes 4x8, 4x4 or 4x16, not `{v}`")))?);
                 }
                 "--runs" => a.runs = count(value()?)?.max(1),
                 "--warmup" => a.warmup = count(value()?)?,

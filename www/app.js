@@ -168,6 +168,13 @@ async function loadClassifier(model, bytes, labels) {
   clearMessage('weights');
 }
 
+/** {"4x8": 40, "4x4": 17}: how many convolutions use each tile. */
+function tileCounts(json) {
+  const counts = {};
+  for (const t of JSON.parse(json)) counts[t] = (counts[t] ?? 0) + 1;
+  return counts;
+}
+
 // The convolution kernels come in variants whose speed depends on the GPU: measure them
 // once per adapter and model, keep the choice for later visits.
 async function tuneKernels(model) {
@@ -175,15 +182,17 @@ async function tuneKernels(model) {
   const saved = localStorage.getItem(key);
   state.tuneMs = null;
   if (saved) {
-    try { state.classifier.setTiles(saved); return; } catch { localStorage.removeItem(key); }
+    try { state.classifier.setTiles(saved); state.tiles = tileCounts(saved); return; } catch { localStorage.removeItem(key); }
   }
   if (params.get('autotune') === '0') return;
   setStatus('Tuning the kernels for this GPU (once)…');
   await nextPaint();
   const t0 = performance.now();
   try {
-    localStorage.setItem(key, await state.classifier.autotune());
+    const chosen = await state.classifier.autotune();
+    localStorage.setItem(key, chosen);
     state.tuneMs = performance.now() - t0;
+    state.tiles = tileCounts(chosen);
   } catch (e) {
     console.info('kernel tuning skipped:', e.message); // e.g. no timestamp queries
   }
@@ -499,6 +508,7 @@ async function runBenchmark(runs, warmup) {
     first_run_ms: first,
     load_ms: state.loadMs,
     autotune_ms: state.tuneMs,
+    tiles: state.tiles,
     gflops: 2 * stats.multiplyAdds / (median(times) * 1e6),
     top5: JSON.parse(await state.classifier.run()).top,
     stats,

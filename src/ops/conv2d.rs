@@ -37,9 +37,10 @@ impl std::fmt::Display for Tile {
     }
 }
 
-/// The tiles the autotuner chooses from: the wide one reuses each input load for more
-/// channels, the narrow one gives small layers twice the invocations.
-pub const TILES: [Tile; 2] = [Tile { pixels: 4, channels: 8 }, Tile { pixels: 4, channels: 4 }];
+/// The tiles the autotuner chooses from: wider ones reuse each input load for more
+/// channels, narrower ones give small layers more invocations.
+pub const TILES: [Tile; 3] =
+    [Tile { pixels: 4, channels: 8 }, Tile { pixels: 4, channels: 4 }, Tile { pixels: 4, channels: 16 }];
 /// The tile used before (or without) tuning.
 pub const DEFAULT_TILE: Tile = TILES[0];
 
@@ -54,7 +55,7 @@ pub struct Variant {
 impl Variant {
     pub(super) fn compile(self, device: &wgpu::Device) -> Kernel {
         let constants = [
-            ("WIDE", (self.tile.channels == 8) as u32 as f64),
+            ("CHANNELS", self.tile.channels as f64),
             ("CHANNELS_INSIDE", self.channels_inside as u32 as f64),
         ];
         Kernel::with_constants(device, "conv2d", include_str!("../../shaders/conv2d.wgsl"), &constants)
@@ -69,7 +70,7 @@ pub fn channels_inside(in_c: u32) -> bool {
 
 /// Packed output channels are padded to the largest tile's channel count, so one packing
 /// serves every variant.
-const CHANNEL_PADDING: u32 = 8;
+const CHANNEL_PADDING: u32 = 16;
 const WORKGROUP: (u32, u32) = (16, 4);
 
 #[repr(C)]
@@ -99,7 +100,7 @@ pub struct Packed {
     pub bias: Vec<f32>,
 }
 
-/// Packs PyTorch-layout weights (out_c, in_c, kh, kw) as [K][out_c padded to 8] with K in
+/// Packs PyTorch-layout weights (out_c, in_c, kh, kw) as [K][out_c padded to 16] with K in
 /// the order the shader walks: (ky * kw + kx) * in_c + ci with the input channels inside,
 /// else (ci * kh + ky) * kw + kx. Pads the bias alike.
 pub fn pack(spec: &Conv2dSpec, in_c: u32, weights: &[f32], bias: &[f32]) -> Packed {
