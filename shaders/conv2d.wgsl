@@ -48,18 +48,19 @@ var<private> acc12: vec4<f32>; var<private> acc13: vec4<f32>;
 var<private> acc14: vec4<f32>; var<private> acc15: vec4<f32>;
 var<private> wcol: u32; // first weight vec4 of this invocation
 
-// One K step: input values `v` of the 4 pixels times the weights of row k.
-fn accumulate(v: vec4<f32>, k: u32) {
-    let wa = weights[k * p.w_stride + wcol];
+// One K step: input values `v` of the 4 pixels times the weights at `wi` (the vec4 index
+// of this invocation's first weight in row k: k * w_stride + wcol).
+fn accumulate(v: vec4<f32>, wi: u32) {
+    let wa = weights[wi];
     acc0 += v * wa.x; acc1 += v * wa.y; acc2 += v * wa.z; acc3 += v * wa.w;
     if (CHANNELS > 4u) {
-        let wb = weights[k * p.w_stride + wcol + 1u];
+        let wb = weights[wi + 1u];
         acc4 += v * wb.x; acc5 += v * wb.y; acc6 += v * wb.z; acc7 += v * wb.w;
     }
     if (CHANNELS > 8u) {
-        let wc = weights[k * p.w_stride + wcol + 2u];
+        let wc = weights[wi + 2u];
         acc8 += v * wc.x; acc9 += v * wc.y; acc10 += v * wc.z; acc11 += v * wc.w;
-        let wd = weights[k * p.w_stride + wcol + 3u];
+        let wd = weights[wi + 3u];
         acc12 += v * wd.x; acc13 += v * wd.y; acc14 += v * wd.z; acc15 += v * wd.w;
     }
 }
@@ -80,7 +81,7 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
     let x0 = vec4<i32>((m % p.out_w) * p.stride_w) - i32(p.pad_w);
     let h = vec4<u32>(p.in_h);
     let w = vec4<u32>(p.in_w);
-    var k = 0u;
+    var wi = wcol; // weight index of the current K step
     if (!CHANNELS_INSIDE) {
         for (var ci = 0u; ci < p.in_c; ci++) {
             let base = vec4<u32>((p.in_c_offset + ci) * plane);
@@ -91,8 +92,8 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
                 for (var kx = 0u; kx < p.kernel_w; kx++) {
                     let x = vec4<u32>(x0 + vec4<i32>(i32(kx)));
                     let i = row + x;
-                    accumulate(select(vec4<f32>(0.0), vec4<f32>(input[i.x], input[i.y], input[i.z], input[i.w]), row_inside & (x < w)), k);
-                    k++;
+                    accumulate(select(vec4<f32>(0.0), vec4<f32>(input[i.x], input[i.y], input[i.z], input[i.w]), row_inside & (x < w)), wi);
+                    wi += p.w_stride;
                 }
             }
         }
@@ -114,17 +115,17 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
                     let j = i + vec4<u32>(plane);
                     let l = j + vec4<u32>(plane);
                     let n = l + vec4<u32>(plane);
-                    accumulate(select(vec4<f32>(0.0), vec4<f32>(input[i.x], input[i.y], input[i.z], input[i.w]), inside), k);
-                    accumulate(select(vec4<f32>(0.0), vec4<f32>(input[j.x], input[j.y], input[j.z], input[j.w]), inside), k + 1u);
-                    accumulate(select(vec4<f32>(0.0), vec4<f32>(input[l.x], input[l.y], input[l.z], input[l.w]), inside), k + 2u);
-                    accumulate(select(vec4<f32>(0.0), vec4<f32>(input[n.x], input[n.y], input[n.z], input[n.w]), inside), k + 3u);
+                    accumulate(select(vec4<f32>(0.0), vec4<f32>(input[i.x], input[i.y], input[i.z], input[i.w]), inside), wi);
+                    accumulate(select(vec4<f32>(0.0), vec4<f32>(input[j.x], input[j.y], input[j.z], input[j.w]), inside), wi + p.w_stride);
+                    accumulate(select(vec4<f32>(0.0), vec4<f32>(input[l.x], input[l.y], input[l.z], input[l.w]), inside), wi + 2u * p.w_stride);
+                    accumulate(select(vec4<f32>(0.0), vec4<f32>(input[n.x], input[n.y], input[n.z], input[n.w]), inside), wi + 3u * p.w_stride);
                     i = n + vec4<u32>(plane);
-                    k += 4u;
+                    wi += 4u * p.w_stride;
                 }
                 for (; ci < p.in_c; ci++) {
-                    accumulate(select(vec4<f32>(0.0), vec4<f32>(input[i.x], input[i.y], input[i.z], input[i.w]), inside), k);
+                    accumulate(select(vec4<f32>(0.0), vec4<f32>(input[i.x], input[i.y], input[i.z], input[i.w]), inside), wi);
                     i += vec4<u32>(plane);
-                    k++;
+                    wi += p.w_stride;
                 }
             }
         }
