@@ -125,69 +125,56 @@ function softmax(logits) {
   await browser.close();
 }
 
-// ---- camera permission denied: a clear message, and images still work ----
-await scenario('camera_denied', async () => {
-  const browser = await launch([WEBGPU, ...CAMERA]); // no --use-fake-ui: the permission is refused
-  try {
-    const page = await browser.newPage();
-    watchConsole(page, 'denied');
-    await page.goto(a.base);
-    const text = await waitMessage(page, 'camera');
-    console.log(`  message: ${text.replace(/\s+/g, ' ')}`);
-    check(/denied/i.test(text) && /image/i.test(text), 'the camera message does not say what happened and what still works');
-    await page.setInputFiles('#file', a.pug);
-    await waitTop(page, 'pug');
-  } finally {
-    await browser.close();
-  }
+/** A scenario in a browser of its own, launched with `flags`. */
+function inOwnBrowser(name, flags, body) {
+  return scenario(name, async () => {
+    const browser = await launch(flags);
+    try {
+      const page = await browser.newPage();
+      watchConsole(page, name);
+      await body(page);
+    } finally {
+      await browser.close();
+    }
+  });
+}
+
+async function expectMessage(page, kind, pattern, what) {
+  const text = await waitMessage(page, kind);
+  console.log(`  message: ${text.replace(/\s+/g, ' ')}`);
+  check(pattern.test(text), `the ${kind} message does not say ${what}`);
+}
+
+// ---- camera permission denied (no --use-fake-ui): a clear message, and images still work ----
+await inOwnBrowser('camera_denied', [WEBGPU, ...CAMERA], async (page) => {
+  await page.goto(a.base);
+  await expectMessage(page, 'camera', /denied[^]*image/i, 'what happened and what still works');
+  await page.setInputFiles('#file', a.pug);
+  await waitTop(page, 'pug');
 });
 
 // ---- a corrupt weights file ----
-await scenario('corrupt_weights', async () => {
-  const browser = await launch([WEBGPU, '--use-fake-ui-for-media-stream', ...CAMERA]);
-  try {
-    const page = await browser.newPage();
-    watchConsole(page, 'corrupt');
-    const truncated = fs.readFileSync(a.weights).subarray(0, 3_000_000);
-    await page.route('**/*.safetensors*', (route) => route.fulfill({ status: 200, contentType: 'application/octet-stream', body: truncated }));
-    await page.goto(a.base);
-    const text = await waitMessage(page, 'weights');
-    console.log(`  message: ${text.replace(/\s+/g, ' ')}`);
-    check(/truncated/.test(text) && /bvlc/.test(text), 'the weights message does not say what is wrong');
-  } finally {
-    await browser.close();
-  }
+await inOwnBrowser('corrupt_weights', [WEBGPU, '--use-fake-ui-for-media-stream', ...CAMERA], async (page) => {
+  const truncated = fs.readFileSync(a.weights).subarray(0, 3_000_000);
+  await page.route('**/*.safetensors*', (route) => route.fulfill({ status: 200, contentType: 'application/octet-stream', body: truncated }));
+  await page.goto(a.base);
+  await expectMessage(page, 'weights', /bvlc[^]*truncated/, 'what is wrong');
 });
 
 // ---- a site without weights: the user picks the file from disk ----
-await scenario('weights_from_disk', async () => {
-  const browser = await launch([WEBGPU, '--use-fake-ui-for-media-stream', ...CAMERA]);
-  try {
-    const page = await browser.newPage();
-    watchConsole(page, 'from disk');
-    await page.route('**/weights/models.json', (route) => route.fulfill({ status: 200, contentType: 'application/json', body: '{"models": []}' }));
-    await page.goto(a.base);
-    await page.waitForSelector('#no-weights:not([hidden])', { timeout: LONG });
-    await page.selectOption('#local-model', 'bvlc');
-    await page.setInputFiles('#weights-file', a.weights);
-    await waitTop(page, 'tiger cat');
-  } finally {
-    await browser.close();
-  }
+await inOwnBrowser('weights_from_disk', [WEBGPU, '--use-fake-ui-for-media-stream', ...CAMERA], async (page) => {
+  await page.route('**/weights/models.json', (route) => route.fulfill({ status: 200, contentType: 'application/json', body: '{"models": []}' }));
+  await page.goto(a.base);
+  await page.waitForSelector('#no-weights:not([hidden])', { timeout: LONG });
+  await page.selectOption('#local-model', 'bvlc');
+  await page.setInputFiles('#weights-file', a.weights);
+  await waitTop(page, 'tiger cat');
 });
 
 // ---- no WebGPU ----
-await scenario('no_webgpu', async () => {
-  const browser = await launch(['--disable-features=WebGPU', '--disable-gpu']);
-  try {
-    const page = await browser.newPage();
-    await page.goto(a.base);
-    const text = await waitMessage(page, 'webgpu');
-    console.log(`  message: ${text.replace(/\s+/g, ' ')}`);
-    check(/WebGPU/.test(text), 'the message does not mention WebGPU');
-  } finally {
-    await browser.close();
-  }
+await inOwnBrowser('no_webgpu', ['--disable-features=WebGPU', '--disable-gpu'], async (page) => {
+  await page.goto(a.base);
+  await expectMessage(page, 'webgpu', /WebGPU/, 'that WebGPU is missing');
 });
 
 console.log(`${results.length} browser scenarios passed${process.exitCode ? ', some FAILED' : ''}`);
