@@ -25,6 +25,9 @@ struct Params {
     out_c: u32, out_h: u32, out_w: u32, out_c_offset: u32,
     kernel_h: u32, kernel_w: u32, stride_h: u32, stride_w: u32,
     pad_h: u32, pad_w: u32, relu: u32, w_stride: u32,
+    // Batched GEMMs (Winograd's 16): dispatch z selects a batch, whose input, weights (in
+    // vec4s) and output start this far from batch 0's. Zero for a plain convolution.
+    batch_in: u32, batch_w: u32, batch_out: u32, _pad: u32,
 }
 
 @group(0) @binding(0) var<uniform> p: Params;
@@ -33,8 +36,10 @@ struct Params {
 @group(0) @binding(3) var<storage, read> bias: array<vec4<f32>>;
 @group(0) @binding(4) var<storage, read_write> output: array<f32>;
 
+var<private> out_base: u32; // output offset of this invocation's batch
+
 fn store(c: u32, m: u32, v: f32) {
-    output[(p.out_c_offset + c) * p.out_h * p.out_w + m] = select(v, max(v, 0.0), p.relu != 0u);
+    output[out_base + (p.out_c_offset + c) * p.out_h * p.out_w + m] = select(v, max(v, 0.0), p.relu != 0u);
 }
 
 // The register tile: acc<c> holds output channel c0 + c for the tile's 4 pixels.
@@ -77,14 +82,16 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
     // The 4 pixels (the tail repeats the last) and the top-left input corner of each window.
     let m = min(vec4<u32>(m0) + vec4<u32>(0u, 1u, 2u, 3u), vec4<u32>(pixels - 1u));
     let plane = p.in_h * p.in_w;
+    let in_base = gid.z * p.batch_in + p.in_c_offset * plane;
+    out_base = gid.z * p.batch_out;
     let y0 = vec4<i32>((m / p.out_w) * p.stride_h) - i32(p.pad_h);
     let x0 = vec4<i32>((m % p.out_w) * p.stride_w) - i32(p.pad_w);
     let h = vec4<u32>(p.in_h);
     let w = vec4<u32>(p.in_w);
-    var wi = wcol; // weight index of the current K step
+    var wi = gid.z * p.batch_w + wcol; // weight index of the current K step
     if (!CHANNELS_INSIDE) {
         for (var ci = 0u; ci < p.in_c; ci++) {
-            let base = vec4<u32>((p.in_c_offset + ci) * plane);
+            let base = vec4<u32>(in_base + ci * plane);
             for (var ky = 0u; ky < p.kernel_h; ky++) {
                 let y = vec4<u32>(y0 + vec4<i32>(i32(ky)));
                 let row_inside = y < h;
@@ -108,7 +115,7 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
             for (var kx = 0u; kx < p.kernel_w; kx++) {
                 let x = vec4<u32>(x0 + vec4<i32>(i32(kx)));
                 let inside = row_inside & (x < w);
-                var i = vec4<u32>(p.in_c_offset * plane) + y * p.in_w + x; // masked where outside
+                var i = vec4<u32>(in_base) + y * p.in_w + x; // masked where outside
                 var ci = 0u;
                 // four input channels per iteration, to cut the loop overhead
                 for (; ci + 4u <= p.in_c; ci += 4u) {

@@ -315,3 +315,48 @@ fn preprocess_geometry_matches_torchvision() {
     let g = spec.geometry(224, 224);
     assert_eq!((g.crop_x, g.crop_y, g.scale_x, g.scale_y), (0, 0, 1.0, 1.0));
 }
+
+#[test]
+fn winograd_matches_direct_convolution() {
+    use inception::ops::winograd;
+    // odd sizes (partial tiles), a slice in and out, and a GoogLeNet-like 7x7 layer
+    for (input, out_c, in_slice, out_slice) in [
+        (Shape::new(5, 7, 9), 6, (5, 0), (6, 0)),
+        (Shape::new(6, 5, 4), 9, (10, 3), (14, 4)),
+        (Shape::new(32, 7, 7), 40, (32, 0), (40, 0)),
+    ] {
+        let spec = conv(out_c, (3, 3), 1, (1, 1), true);
+        let name = format!("winograd {spec:?} on {input}");
+        let x = random(&format!("{name} x"), (in_slice.0 * input.pixels()) as usize);
+        let w = random(&format!("{name} w"), (out_c * input.c * 9) as usize);
+        let b = random(&format!("{name} b"), out_c as usize);
+        let mut want = sentinel((out_slice.0 * input.pixels()) as usize);
+        conv2d::cpu(&spec, input, &x, in_slice.1, &w, &b, &mut want, out_slice.1);
+
+        let packed = conv2d::pack(&spec, input.c, &w, &b);
+        let u = storage(&winograd::pack(&spec, input.c, &w));
+        let (xb, bias) = (storage(&x), storage(&packed.bias));
+        let zero = storage(&vec![0.0; packed.bias.len()]);
+        let (v_bytes, m_bytes) = winograd::scratch_bytes(input, out_c);
+        let v = storage(&vec![0.0; v_bytes as usize / 4]);
+        let m = storage(&vec![0.0; m_bytes as usize / 4]);
+        for tile in conv2d::TILES {
+            let y = storage(&sentinel(want.len()));
+            let buffers = winograd::Buffers { transformed_weights: &u, zero_bias: &zero, bias: &bias, v: &v, m: &m };
+            for d in winograd::dispatch(
+                kernels(),
+                tile,
+                &gpu().device,
+                &name,
+                &spec,
+                input,
+                View { buffer: &xb, c_offset: in_slice.1 },
+                buffers,
+                View { buffer: &y, c_offset: out_slice.1 },
+            ) {
+                run(&d);
+            }
+            assert_all_close(&format!("{name}, tile {tile}"), &read(&y), &want, 1e-4, 1e-4);
+        }
+    }
+}

@@ -92,6 +92,20 @@ struct Params {
     pad_w: u32,
     relu: u32,
     w_stride: u32,
+    batch_in: u32,
+    batch_w: u32,
+    batch_out: u32,
+    _pad: u32,
+}
+
+/// A batch of equally shaped GEMMs in one dispatch: `count` of them, each one's input,
+/// weights and output `*_stride` floats after the previous one's.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Batch {
+    pub count: u32,
+    pub input_stride: u32,
+    pub weight_stride: u32,
+    pub output_stride: u32,
 }
 
 /// Weights and bias laid out for the shader.
@@ -125,7 +139,7 @@ pub fn pack(spec: &Conv2dSpec, in_c: u32, weights: &[f32], bias: &[f32]) -> Pack
     Packed { weights: packed, bias: padded_bias }
 }
 
-fn padded_out_c(out_c: u32) -> u32 {
+pub fn padded_out_c(out_c: u32) -> u32 {
     out_c.next_multiple_of(CHANNEL_PADDING)
 }
 
@@ -143,7 +157,27 @@ pub fn dispatch(
     bias: &wgpu::Buffer,
     output: View,
 ) -> Dispatch {
+    let one = Batch { count: 1, ..Default::default() };
+    dispatch_batched(kernels, tile, device, label, spec, input_shape, input, weights, bias, output, one)
+}
+
+/// [`dispatch`] for a batch of convolutions of one shape (Winograd's 16 GEMMs).
+#[allow(clippy::too_many_arguments)]
+pub fn dispatch_batched(
+    kernels: &Kernels,
+    tile: Tile,
+    device: &wgpu::Device,
+    label: String,
+    spec: &Conv2dSpec,
+    input_shape: Shape,
+    input: View,
+    weights: &wgpu::Buffer,
+    bias: &wgpu::Buffer,
+    output: View,
+    batch: Batch,
+) -> Dispatch {
     let out = spec.output_shape(input_shape);
+    assert_eq!(batch.weight_stride % 4, 0, "batches of weights start on a vec4");
     let params = Params {
         in_c: input_shape.c,
         in_h: input_shape.h,
@@ -161,11 +195,15 @@ pub fn dispatch(
         pad_w: spec.pad.1,
         relu: spec.relu as u32,
         w_stride: padded_out_c(spec.out_c) / 4,
+        batch_in: batch.input_stride,
+        batch_w: batch.weight_stride / 4,
+        batch_out: batch.output_stride,
+        _pad: 0,
     };
     let workgroups = [
         out.pixels().div_ceil(tile.pixels * WORKGROUP.0),
         out.c.div_ceil(tile.channels * WORKGROUP.1),
-        1,
+        batch.count,
     ];
     let kernel = kernels.conv2d(Variant { tile, channels_inside: channels_inside(input_shape.c) });
     kernel.dispatch(

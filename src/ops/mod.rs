@@ -12,6 +12,7 @@ pub mod lrn;
 pub mod pool;
 pub mod preprocess;
 pub mod softmax_topk;
+pub mod winograd;
 
 use bytemuck::Pod;
 
@@ -24,11 +25,20 @@ pub struct Kernel {
 
 impl Kernel {
     pub fn new(device: &wgpu::Device, label: &'static str, source: &str) -> Kernel {
-        Kernel::with_constants(device, label, source, &[])
+        Kernel::build(device, label, source, "main", &[])
     }
 
     /// A pipeline with WGSL `override` constants set (kernel variants of one shader).
     pub fn with_constants(device: &wgpu::Device, label: &'static str, source: &str, constants: &[(&str, f64)]) -> Kernel {
+        Kernel::build(device, label, source, "main", constants)
+    }
+
+    /// A pipeline for one of several entry points of a shader.
+    pub fn entry(device: &wgpu::Device, label: &'static str, source: &str, entry_point: &str) -> Kernel {
+        Kernel::build(device, label, source, entry_point, &[])
+    }
+
+    fn build(device: &wgpu::Device, label: &'static str, source: &str, entry_point: &str, constants: &[(&str, f64)]) -> Kernel {
         let module = device.create_shader_module(wgpu::ShaderModuleDescriptor {
             label: Some(label),
             source: wgpu::ShaderSource::Wgsl(source.into()),
@@ -37,7 +47,7 @@ impl Kernel {
             label: Some(label),
             layout: None,
             module: &module,
-            entry_point: Some("main"),
+            entry_point: Some(entry_point),
             compilation_options: wgpu::PipelineCompilationOptions { constants, ..Default::default() },
             cache: None,
         });
@@ -101,6 +111,8 @@ pub struct Kernels {
     pub linear: Kernel,
     pub softmax_topk: Kernel,
     pub preprocess: Kernel,
+    pub winograd_input: Kernel,
+    pub winograd_output: Kernel,
 }
 
 impl Kernels {
@@ -113,6 +125,8 @@ impl Kernels {
             linear: Kernel::new(device, "linear", include_str!("../../shaders/linear.wgsl")),
             softmax_topk: Kernel::new(device, "softmax_topk", include_str!("../../shaders/softmax_topk.wgsl")),
             preprocess: Kernel::new(device, "preprocess", include_str!("../../shaders/preprocess.wgsl")),
+            winograd_input: Kernel::entry(device, "winograd input", winograd::SHADER, "input_transform"),
+            winograd_output: Kernel::entry(device, "winograd output", winograd::SHADER, "output_transform"),
         }
     }
 
