@@ -14,7 +14,7 @@ fn main() {
 
 #[cfg(not(target_arch = "wasm32"))]
 mod cli {
-    use inception::ops::conv2d::{Tile, TILES};
+    use inception::network::ConvKernel;
     use inception::{labels, Error, Gpu, Model, Network, Variant};
     use std::path::{Path, PathBuf};
     use std::time::Instant;
@@ -25,12 +25,13 @@ usage:
       top-5 classes of each image; --json prints per image the top-5 (class, label,
       probability) and the logits
   inception bench [--model M] [--weights FILE] [--runs N] [--warmup N] [--per-layer]
-                  [--autotune | --tile PxC] [IMAGE]
+                  [--autotune | --conv KERNEL] [IMAGE]
       milliseconds per image over N runs after warm-up (default 20 and 3), on IMAGE or a
       synthetic 224x224 image; --per-layer adds each layer's GPU time (median over the
       runs), share of the total and achieved GFLOP/s; --autotune measures the convolution
-      tiles first and keeps the fastest per layer, --tile uses one tile everywhere (4x8,
-      4x4 or 4x16: pixels x channels per invocation)
+      kernels first and keeps the fastest per layer, --conv uses one everywhere: a tile
+      (pixels x channels per invocation: 4x8, 4x4 or 4x16), or `winograd 4x8` and so on
+      (Winograd F(2x2,3x3) for the 3x3 convolutions, the tile elsewhere)
   inception info
       the GPU adapter, its features and limits
 
@@ -45,7 +46,7 @@ usage:
         json: bool,
         per_layer: bool,
         autotune: bool,
-        tile: Option<Tile>,
+        conv: Option<ConvKernel>,
         runs: usize,
         warmup: usize,
         files: Vec<PathBuf>,
@@ -60,7 +61,7 @@ usage:
             json: false,
             per_layer: false,
             autotune: false,
-            tile: None,
+            conv: None,
             runs: 20,
             warmup: 3,
             files: Vec::new(),
@@ -75,11 +76,7 @@ usage:
                 "--json" => a.json = true,
                 "--per-layer" => a.per_layer = true,
                 "--autotune" => a.autotune = true,
-                "--tile" => {
-                    let v = value()?;
-                    let tile = TILES.into_iter().find(|t| t.to_string() == v);
-                    a.tile = Some(tile.ok_or_else(|| usage(format!("--tile takes 4x8, 4x4 or 4x16, not `{v}`")))?);
-                }
+                "--conv" => a.conv = Some(value()?.parse()?),
                 "--runs" => a.runs = count(value()?)?.max(1),
                 "--warmup" => a.warmup = count(value()?)?,
                 flag if flag.starts_with("--") => return Err(usage(format!("unknown option {flag}"))),
@@ -132,7 +129,10 @@ usage:
         let model = Model::from_safetensors(args.model, &bytes)
             .map_err(|e| Error::Usage(format!("{}: {}", path.display(), Error::from(e))))?;
         let gpu = Gpu::new().await?;
-        let network = Network::new(&gpu, &model)?;
+        let mut network = Network::new(&gpu, &model)?;
+        if args.command != "bench" {
+            network.release_unused_kernels(); // bench may tune first
+        }
         Ok((gpu, model, network))
     }
 
@@ -185,17 +185,23 @@ usage:
             }
             None => network.set_image(&inception::synthetic::image(224, 224), 224, 224)?,
         }
-        if let Some(tile) = args.tile {
-            network.set_tiles(&[tile])?;
+        if let Some(kernel) = args.conv {
+            network.set_conv_kernels(&[kernel])?;
         }
         if args.autotune {
             let start = Instant::now();
-            let tiles = network.autotune().await?;
-            let mut counts: Vec<(Tile, usize)> = TILES.iter().map(|t| (*t, tiles.iter().filter(|x| *x == t).count())).collect();
-            counts.retain(|c| c.1 > 0);
-            let summary: Vec<String> = counts.iter().map(|(t, n)| format!("{t} x{n}")).collect();
-            println!("autotune     {:.0} ms; tiles chosen: {}", start.elapsed().as_secs_f64() * 1e3, summary.join(", "));
+            let chosen = network.autotune().await?;
+            let mut counts: Vec<(String, usize)> = Vec::new();
+            for k in chosen.iter().map(ConvKernel::to_string) {
+                match counts.iter_mut().find(|c| c.0 == k) {
+                    Some(c) => c.1 += 1,
+                    None => counts.push((k, 1)),
+                }
+            }
+            let summary: Vec<String> = counts.iter().map(|(k, n)| format!("{k} x{n}")).collect();
+            println!("autotune     {:.0} ms; kernels chosen: {}", start.elapsed().as_secs_f64() * 1e3, summary.join(", "));
         }
+        network.release_unused_kernels();
         let mut wall = Vec::new();
         let mut encode = Vec::new();
         let mut gpu_time = Vec::new();
@@ -253,16 +259,16 @@ usage:
         let layers = &samples[0];
         let medians: Vec<f64> = (0..layers.len()).map(median).collect();
         let total: f64 = medians.iter().sum();
-        let mut tiles = network.tiles().into_iter();
-        println!("\n{:<28} {:>9} {:>7} {:>9} {:>6}", "layer (timed alone)", "ms", "share", "GFLOP/s", "tile");
+        let mut kernels = network.conv_kernels().into_iter();
+        println!("\n{:<28} {:>9} {:>7} {:>9}  {}", "layer (timed alone)", "ms", "share", "GFLOP/s", "kernel");
         for (layer, ms) in layers.iter().zip(&medians) {
             let (gflops, tile) = if layer.multiply_adds > 0 {
-                let tile = if layer.label.contains("classifier") || layer.label.starts_with("fc") { "-".into() } else { tiles.next().map(|t| t.to_string()).unwrap_or_default() };
+                let tile = if layer.label.contains("classifier") || layer.label.starts_with("fc") { "-".into() } else { kernels.next().map(|t| t.to_string()).unwrap_or_default() };
                 (format!("{:9.2}", 2.0 * layer.multiply_adds as f64 / (ms * 1e6)), tile)
             } else {
                 (format!("{:>9}", "-"), "-".to_string())
             };
-            println!("{:<28} {:9.3} {:6.1}% {gflops} {tile:>6}", layer.label, ms, 100.0 * ms / total);
+            println!("{:<28} {:9.3} {:6.1}% {gflops}  {tile}", layer.label, ms, 100.0 * ms / total);
         }
         println!("{:<28} {:9.3}", "sum", total);
         Ok(())

@@ -8,6 +8,7 @@ use crate::error::Error;
 use crate::gpu::{map_read, ErrorLog, Gpu};
 use crate::graph::{Graph, Op, TensorId};
 use crate::ops::conv2d::{Conv2dSpec, Tile, DEFAULT_TILE, TILES};
+use crate::ops::winograd;
 use crate::ops::{self, softmax_topk, Dispatch, Kernels, Shape, View};
 use crate::weights::Model;
 
@@ -67,11 +68,17 @@ pub struct Network {
     /// (activation buffer, channel offset) of every tensor of the graph
     placement: Vec<(usize, u32)>,
     activations: Vec<wgpu::Buffer>,
-    layers: Vec<Dispatch>,
-    /// multiply-adds of each layer dispatch, for achieved GFLOP/s
+    /// The dispatches of each layer (a Winograd convolution has three).
+    layers: Vec<Vec<Dispatch>>,
+    /// name and multiply-adds of each layer, for per-layer timings
+    layer_names: Vec<String>,
     layer_work: Vec<u64>,
-    /// The convolutions, to record them again with another tile.
+    /// The convolutions, to record them again with another kernel.
     convs: Vec<ConvLayer>,
+    /// Winograd's intermediate buffers (V, M), shared by the layers that can use it, and
+    /// zeros for its GEMMs' bias.
+    scratch: Option<(wgpu::Buffer, wgpu::Buffer)>,
+    zero_bias: wgpu::Buffer,
     topk: Dispatch,
     result: wgpu::Buffer,
     staging: wgpu::Buffer,
@@ -121,6 +128,7 @@ impl Network {
 
         let mut layers = Vec::new();
         let mut layer_work = Vec::new();
+        let mut layer_names = Vec::new();
         let mut convs = Vec::new();
         let mut weight_bytes = 0;
         for (node, params) in graph.nodes.iter().zip(&model.params) {
@@ -143,6 +151,15 @@ impl Network {
                     let w = storage(&format!("{label} weights"), &packed.weights)?;
                     let b = storage(&format!("{label} bias"), &packed.bias)?;
                     weight_bytes += 4 * (packed.weights.len() + packed.bias.len()) as u64;
+                    let winograd_weights = if winograd::applies(spec) {
+                        let u = winograd::pack(spec, input_shape.c, &p.weight);
+                        weight_bytes += 4 * u.len() as u64;
+                        Some(storage(&format!("{label} winograd weights"), &u)?)
+                    } else {
+                        None
+                    };
+                    // Winograd wherever it applies: it won on every adapter measured so far.
+                    let kernel = if winograd_weights.is_some() { ConvKernel::Winograd(DEFAULT_TILE) } else { ConvKernel::Direct(DEFAULT_TILE) };
                     let conv = ConvLayer {
                         layer: layers.len(),
                         label,
@@ -150,11 +167,12 @@ impl Network {
                         input_shape,
                         input: placement[node.inputs[0]],
                         output: placement[node.output],
-                        weights: w,
+                        weights: Some(w),
                         bias: b,
-                        tile: DEFAULT_TILE,
+                        winograd_weights,
+                        kernel,
                     };
-                    layers.push(conv.record(&kernels, device, &activations, DEFAULT_TILE));
+                    layers.push(Vec::new()); // recorded below, once the Winograd buffers exist
                     convs.push(conv);
                 }
                 Op::Linear { spec, .. } => {
@@ -163,14 +181,30 @@ impl Network {
                     let b = storage(&format!("{label} bias"), &p.bias)?;
                     weight_bytes += 4 * (p.weight.len() + p.bias.len()) as u64;
                     let in_features = input_shape.elements() as u32;
-                    layers.push(ops::linear::dispatch(&kernels.linear, device, label, spec, in_features, input, &w, &b, output));
+                    layers.push(vec![ops::linear::dispatch(&kernels.linear, device, label, spec, in_features, input, &w, &b, output)]);
                 }
-                Op::Pool(spec) => layers.push(ops::pool::dispatch(&kernels.pool, device, label, spec, input_shape, input, output)),
-                Op::Lrn(spec) => layers.push(ops::lrn::dispatch(&kernels.lrn, device, label, spec, input_shape, input, output)),
+                Op::Pool(spec) => layers.push(vec![ops::pool::dispatch(&kernels.pool, device, label, spec, input_shape, input, output)]),
+                Op::Lrn(spec) => layers.push(vec![ops::lrn::dispatch(&kernels.lrn, device, label, spec, input_shape, input, output)]),
                 Op::Concat => continue,
             }
             layer_work.push(graph.node_multiply_adds(node));
+            layer_names.push(node.name.clone());
         }
+
+        // One pair of Winograd buffers, as large as the largest layer that can use them needs.
+        let sizes = convs.iter().filter(|c| c.winograd_weights.is_some()).map(|c| winograd::scratch_bytes(c.input_shape, c.spec.out_c));
+        let (v_bytes, m_bytes) = sizes.fold((0, 0), |(v, m), (a, b)| (v.max(a), m.max(b)));
+        if v_bytes.max(m_bytes) > max_binding {
+            return Err(Error::Gpu(format!("Winograd needs a {}-byte buffer; this adapter binds at most {max_binding}", v_bytes.max(m_bytes))));
+        }
+        let scratch = (v_bytes > 0).then(|| {
+            let buffer = |label, size| {
+                device.create_buffer(&wgpu::BufferDescriptor { label: Some(label), size, usage: wgpu::BufferUsages::STORAGE, mapped_at_creation: false })
+            };
+            (buffer("winograd V", v_bytes), buffer("winograd M", m_bytes))
+        });
+        let widest = convs.iter().map(|c| ops::conv2d::padded_out_c(c.spec.out_c)).max().unwrap_or(16);
+        let zero_bias = gpu.buffer_init("zero bias", &vec![0u8; 4 * widest as usize], wgpu::BufferUsages::STORAGE);
 
         let num_classes = graph.num_classes();
         let k = TOP_K.min(num_classes);
@@ -203,11 +237,11 @@ impl Network {
         });
         let stats = Stats {
             weight_bytes,
-            activation_bytes: arena.total_bytes(),
-            dispatches: layers.len() + 2,
+            activation_bytes: arena.total_bytes() + v_bytes + m_bytes,
+            dispatches: 0, // counted once the convolutions are recorded
             multiply_adds: graph.multiply_adds(),
         };
-        Ok(Network {
+        let mut network = Network {
             device: device.clone(),
             queue: gpu.queue.clone(),
             kernels,
@@ -216,8 +250,11 @@ impl Network {
             placement,
             activations,
             layers,
+            layer_names,
             layer_work,
             convs,
+            scratch,
+            zero_bias,
             topk,
             result,
             staging,
@@ -225,7 +262,12 @@ impl Network {
             timer,
             errors: gpu.errors.clone(),
             stats,
-        })
+        };
+        for i in 0..network.convs.len() {
+            network.layers[network.convs[i].layer] = network.record(&network.convs[i]);
+        }
+        network.count_dispatches();
+        Ok(network)
     }
 
     pub fn graph(&self) -> &Graph {
@@ -275,8 +317,8 @@ impl Network {
             let mut pass =
                 encoder.begin_compute_pass(&wgpu::ComputePassDescriptor { label: Some("forward"), timestamp_writes });
             preprocess.encode(&mut pass);
-            for layer in &self.layers {
-                layer.encode(&mut pass);
+            for dispatch in self.layers.iter().flatten() {
+                dispatch.encode(&mut pass);
             }
             self.topk.encode(&mut pass);
         }
@@ -325,47 +367,121 @@ impl Network {
         self.run(with_logits).await
     }
 
-    /// The tile of each convolution, in layer order.
-    pub fn tiles(&self) -> Vec<Tile> {
-        self.convs.iter().map(|c| c.tile).collect()
+    /// The kernel of each convolution, in layer order.
+    pub fn conv_kernels(&self) -> Vec<ConvKernel> {
+        self.convs.iter().map(|c| c.kernel).collect()
     }
 
-    /// Sets the tile of each convolution (in layer order), or of all when one is given.
-    pub fn set_tiles(&mut self, tiles: &[Tile]) -> Result<(), Error> {
-        if tiles.len() != 1 && tiles.len() != self.convs.len() {
-            return Err(Error::Usage(format!("{} tiles for {} convolutions", tiles.len(), self.convs.len())));
+    /// Sets the kernel of each convolution (in layer order), or of all when one is given;
+    /// Winograd falls back to the direct kernel (same tile) where it does not apply.
+    pub fn set_conv_kernels(&mut self, kernels: &[ConvKernel]) -> Result<(), Error> {
+        if kernels.len() != 1 && kernels.len() != self.convs.len() {
+            return Err(Error::Usage(format!("{} kernels for {} convolutions", kernels.len(), self.convs.len())));
         }
-        for (i, conv) in self.convs.iter_mut().enumerate() {
-            let tile = tiles[if tiles.len() == 1 { 0 } else { i }];
-            if conv.tile != tile {
-                conv.tile = tile;
-                self.layers[conv.layer] = conv.record(&self.kernels, &self.device, &self.activations, tile);
+        for i in 0..self.convs.len() {
+            let wanted = kernels[if kernels.len() == 1 { 0 } else { i }];
+            let conv = &self.convs[i];
+            let kernel = match wanted {
+                ConvKernel::Winograd(tile) if conv.winograd_weights.is_none() => ConvKernel::Direct(tile),
+                ConvKernel::Direct(tile) if conv.weights.is_none() => ConvKernel::Winograd(tile),
+                k => k,
+            };
+            if self.convs[i].kernel != kernel {
+                self.convs[i].kernel = kernel;
+                self.layers[self.convs[i].layer] = self.record(&self.convs[i]);
             }
         }
+        self.count_dispatches();
         Ok(())
     }
 
-    /// Measures every tile of [`TILES`] on every distinct convolution shape of this network
-    /// on this adapter (one timed pass per tile, each layer timed alone) and keeps the
-    /// fastest for each. Returns the choice, which [`Network::set_tiles`] restores on a
-    /// later visit without measuring. Needs timestamp queries and an image set.
-    pub async fn autotune(&mut self) -> Result<Vec<Tile>, Error> {
-        // time[t][c]: milliseconds of convolution c with tile t
-        let mut time = Vec::new();
-        for tile in TILES {
-            self.set_tiles(&[tile])?;
+    fn count_dispatches(&mut self) {
+        // preprocessing, the layers, top-k
+        self.stats.dispatches = 2 + self.layers.iter().map(Vec::len).sum::<usize>();
+    }
+
+    /// Frees what the current choice of kernels does not use: the weights of the other
+    /// algorithm of each layer, and Winograd's buffers if no layer uses it. Afterwards a
+    /// layer keeps its algorithm (tiles can still change).
+    pub fn release_unused_kernels(&mut self) {
+        for conv in &mut self.convs {
+            let unused = match conv.kernel {
+                ConvKernel::Direct(_) => conv.winograd_weights.take(),
+                ConvKernel::Winograd(_) => conv.weights.take(),
+            };
+            if let Some(buffer) = unused {
+                self.stats.weight_bytes -= buffer.size();
+            }
+        }
+        if self.convs.iter().all(|c| matches!(c.kernel, ConvKernel::Direct(_))) {
+            if let Some((v, m)) = self.scratch.take() {
+                self.stats.activation_bytes -= v.size() + m.size();
+            }
+        }
+    }
+
+    fn record(&self, conv: &ConvLayer) -> Vec<Dispatch> {
+        let view = |(slot, c_offset): (usize, u32)| View { buffer: &self.activations[slot], c_offset };
+        let (input, output) = (view(conv.input), view(conv.output));
+        let label = conv.label.clone();
+        match conv.kernel {
+            ConvKernel::Direct(tile) => vec![ops::conv2d::dispatch(
+                &self.kernels,
+                tile,
+                &self.device,
+                label,
+                &conv.spec,
+                conv.input_shape,
+                input,
+                conv.weights.as_ref().expect("checked by set_conv_kernels"),
+                &conv.bias,
+                output,
+            )],
+            ConvKernel::Winograd(tile) => {
+                let (v, m) = self.scratch.as_ref().expect("scratch exists where Winograd applies");
+                let buffers = winograd::Buffers {
+                    transformed_weights: conv.winograd_weights.as_ref().expect("checked by set_conv_kernels"),
+                    zero_bias: &self.zero_bias,
+                    bias: &conv.bias,
+                    v,
+                    m,
+                };
+                winograd::dispatch(&self.kernels, tile, &self.device, &label, &conv.spec, conv.input_shape, input, buffers, output)
+            }
+        }
+    }
+
+    /// Measures every kernel (each tile of [`TILES`], direct and Winograd) on every distinct
+    /// convolution shape of this network on this adapter (one timed pass per kernel, each
+    /// layer timed alone) and keeps the fastest for each. Returns the choice, which
+    /// [`Network::set_conv_kernels`] restores on a later visit without measuring. Needs
+    /// timestamp queries and an image set.
+    pub async fn autotune(&mut self) -> Result<Vec<ConvKernel>, Error> {
+        if self.convs.iter().any(|c| c.weights.is_none() || (c.winograd_weights.is_none() && winograd::applies(&c.spec))) {
+            return Err(Error::Usage("autotune must come before release_unused_kernels".into()));
+        }
+        let candidates: Vec<ConvKernel> =
+            TILES.iter().map(|&t| ConvKernel::Direct(t)).chain(TILES.iter().map(|&t| ConvKernel::Winograd(t))).collect();
+        // time[k][c]: milliseconds of convolution c with candidate k (None: not applicable)
+        let mut time: Vec<Vec<Option<f64>>> = Vec::new();
+        for &candidate in &candidates {
+            self.set_conv_kernels(&[candidate])?;
             let layers = self.profile().await?;
             // profile() lists preprocessing first, then the layers in order
-            time.push(self.convs.iter().map(|c| layers[1 + c.layer].ms).collect::<Vec<f64>>());
+            time.push(self.convs.iter().map(|c| (c.kernel == candidate).then(|| layers[1 + c.layer].ms)).collect());
         }
-        let mut best: Vec<Tile> = Vec::with_capacity(self.convs.len());
+        let mut best = Vec::with_capacity(self.convs.len());
         for conv in &self.convs {
             let same: Vec<usize> = (0..self.convs.len()).filter(|&j| self.convs[j].shape_key() == conv.shape_key()).collect();
-            let total = |t: usize| same.iter().map(|&j| time[t][j]).sum::<f64>();
-            let fastest = (0..TILES.len()).min_by(|&a, &b| total(a).total_cmp(&total(b))).unwrap();
-            best.push(TILES[fastest]);
+            let total = |k: usize| same.iter().map(|&j| time[k][j]).sum::<Option<f64>>();
+            let fastest = (0..candidates.len())
+                .filter_map(|k| total(k).map(|t| (k, t)))
+                .min_by(|a, b| a.1.total_cmp(&b.1))
+                .map(|(k, _)| candidates[k])
+                .unwrap_or(ConvKernel::Direct(DEFAULT_TILE));
+            best.push(fastest);
         }
-        self.set_tiles(&best)?;
+        self.set_conv_kernels(&best)?;
         Ok(best)
     }
 
@@ -376,9 +492,11 @@ impl Network {
         let (set, _, period) = self.timer.as_ref().ok_or_else(|| Error::Usage("this adapter has no timestamp queries".into()))?;
         let _ = set;
         let (_, preprocess) = self.image.as_ref().ok_or_else(|| Error::Usage("no image to classify yet".into()))?;
-        let mut all: Vec<(&Dispatch, u64)> = vec![(preprocess, 0)];
-        all.extend(self.layers.iter().zip(self.layer_work.iter().copied()));
-        all.push((&self.topk, 0));
+        let mut all: Vec<(&str, &[Dispatch], u64)> = vec![("preprocess", std::slice::from_ref(preprocess), 0)];
+        for (i, layer) in self.layers.iter().enumerate() {
+            all.push((&self.layer_names[i], layer, self.layer_work[i]));
+        }
+        all.push(("softmax_topk", std::slice::from_ref(&self.topk), 0));
         let count = 2 * all.len() as u32;
         let queries = self.device.create_query_set(&wgpu::QuerySetDescriptor {
             label: Some("per-layer timestamps"),
@@ -391,16 +509,16 @@ impl Network {
         let resolve = buffer(wgpu::BufferUsages::QUERY_RESOLVE | wgpu::BufferUsages::COPY_SRC);
         let staging = buffer(wgpu::BufferUsages::COPY_DST | wgpu::BufferUsages::MAP_READ);
         let mut encoder = self.device.create_command_encoder(&Default::default());
-        for (i, (dispatch, _)) in all.iter().enumerate() {
+        for (i, (name, dispatches, _)) in all.iter().enumerate() {
             let mut pass = encoder.begin_compute_pass(&wgpu::ComputePassDescriptor {
-                label: Some(&dispatch.label),
+                label: Some(name),
                 timestamp_writes: Some(wgpu::ComputePassTimestampWrites {
                     query_set: &queries,
                     beginning_of_pass_write_index: Some(2 * i as u32),
                     end_of_pass_write_index: Some(2 * i as u32 + 1),
                 }),
             });
-            dispatch.encode(&mut pass);
+            dispatches.iter().for_each(|d| d.encode(&mut pass));
         }
         encoder.resolve_query_set(&queries, 0..count, &resolve, 0);
         encoder.copy_buffer_to_buffer(&resolve, 0, &staging, 0, 8 * count as u64);
@@ -410,8 +528,8 @@ impl Network {
         Ok(all
             .iter()
             .enumerate()
-            .map(|(i, (d, work))| LayerTime {
-                label: d.label.clone(),
+            .map(|(i, (name, _, work))| LayerTime {
+                label: name.to_string(),
                 ms: ticks[2 * i + 1].wrapping_sub(ticks[2 * i]) as f64 * *period as f64 / 1e6,
                 multiply_adds: *work,
             })
@@ -448,28 +566,47 @@ struct ConvLayer {
     input_shape: Shape,
     input: (usize, u32),
     output: (usize, u32),
-    weights: wgpu::Buffer,
+    /// the direct kernel's weights (None once released for a Winograd layer)
+    weights: Option<wgpu::Buffer>,
     bias: wgpu::Buffer,
-    tile: Tile,
+    /// U = G g G^T, where Winograd applies (None once released for a direct layer)
+    winograd_weights: Option<wgpu::Buffer>,
+    kernel: ConvKernel,
+}
+
+/// How a convolution is computed: the direct implicit GEMM, or Winograd F(2x2, 3x3) whose
+/// 16 GEMMs use the tile. Written "4x8" and "winograd 4x8".
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum ConvKernel {
+    Direct(Tile),
+    Winograd(Tile),
+}
+
+impl std::fmt::Display for ConvKernel {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            ConvKernel::Direct(t) => write!(f, "{t}"),
+            ConvKernel::Winograd(t) => write!(f, "winograd {t}"),
+        }
+    }
+}
+
+impl std::str::FromStr for ConvKernel {
+    type Err = Error;
+    fn from_str(s: &str) -> Result<ConvKernel, Error> {
+        let (winograd, tile) = match s.strip_prefix("winograd ") {
+            Some(t) => (true, t),
+            None => (false, s),
+        };
+        let tile = TILES
+            .into_iter()
+            .find(|t| t.to_string() == tile)
+            .ok_or_else(|| Error::Usage(format!("unknown convolution kernel `{s}` (e.g. 4x8, winograd 4x8)")))?;
+        Ok(if winograd { ConvKernel::Winograd(tile) } else { ConvKernel::Direct(tile) })
+    }
 }
 
 impl ConvLayer {
-    fn record(&self, kernels: &Kernels, device: &wgpu::Device, activations: &[wgpu::Buffer], tile: Tile) -> Dispatch {
-        let view = |(slot, c_offset): (usize, u32)| View { buffer: &activations[slot], c_offset };
-        ops::conv2d::dispatch(
-            kernels,
-            tile,
-            device,
-            self.label.clone(),
-            &self.spec,
-            self.input_shape,
-            view(self.input),
-            &self.weights,
-            &self.bias,
-            view(self.output),
-        )
-    }
-
     /// Layers with equal keys do equal work: one measurement serves them all.
     fn shape_key(&self) -> (Conv2dSpec, Shape) {
         (self.spec, self.input_shape)

@@ -4,7 +4,7 @@
 //! JavaScript or the wasm heap, and a failed copy (which some adapters refuse for video) is
 //! a catchable JavaScript exception rather than a wasm panic.
 
-use crate::ops::conv2d::TILES;
+use crate::network::ConvKernel;
 use crate::{labels, Error, Gpu, Model, Network, Variant};
 use std::cell::RefCell;
 use std::rc::Rc;
@@ -112,14 +112,15 @@ impl Classifier {
     }
 
     /// Measures the convolution kernel variants on this adapter and keeps the fastest per
-    /// layer. Resolves to the choice as JSON (a list of tile names), which `setTiles`
+    /// layer. Resolves to the choice as JSON (a list of kernel names), which `setTiles`
     /// restores on a later visit. Needs a texture filled first (any content).
     pub fn autotune(&self) -> js_sys::Promise {
         let network = self.network.clone();
         wasm_bindgen_futures::future_to_promise(async move {
             let mut network = network.try_borrow_mut().map_err(|_| busy())?;
-            let tiles = network.autotune().await.map_err(js_error)?;
-            let names: Vec<String> = tiles.iter().map(|t| t.to_string()).collect();
+            let kernels = network.autotune().await.map_err(js_error)?;
+            network.release_unused_kernels();
+            let names: Vec<String> = kernels.iter().map(|k| k.to_string()).collect();
             Ok(JsValue::from_str(&serde_json::to_string(&names).unwrap()))
         })
     }
@@ -139,17 +140,15 @@ impl Classifier {
         })
     }
 
-    /// Restores a choice made by `autotune` (JSON list of tile names).
+    /// Restores a choice made by `autotune` (JSON list of kernel names).
     #[wasm_bindgen(js_name = setTiles)]
     pub fn set_tiles(&self, json: &str) -> Result<(), JsValue> {
-        let names: Vec<String> = serde_json::from_str(json).map_err(|e| js_error(Error::Usage(format!("bad tile list: {e}"))))?;
-        let tiles = names
-            .iter()
-            .map(|n| TILES.into_iter().find(|t| &t.to_string() == n).ok_or_else(|| Error::Usage(format!("unknown tile {n}"))))
-            .collect::<Result<Vec<_>, _>>()
-            .map_err(js_error)?;
+        let names: Vec<String> = serde_json::from_str(json).map_err(|e| js_error(Error::Usage(format!("bad kernel list: {e}"))))?;
+        let kernels = names.iter().map(|n| n.parse::<ConvKernel>()).collect::<Result<Vec<_>, _>>().map_err(js_error)?;
         let mut network = self.network.try_borrow_mut().map_err(|_| busy())?;
-        network.set_tiles(&tiles).map_err(js_error)
+        network.set_conv_kernels(&kernels).map_err(js_error)?;
+        network.release_unused_kernels();
+        Ok(())
     }
 
     /// What was loaded, as JSON: model, classes, weight and activation bytes, dispatches,

@@ -94,18 +94,47 @@ fn bvlc_graph_matches_cpu_twins_layer_by_layer() {
     }
 }
 
-/// Activation memory stays within twice the largest pair of tensors one layer reads and
-/// writes (the least any schedule needs is one such pair).
+/// Activation memory stays within twice the largest pair of tensors live at once: a
+/// layer's input and output, or, for a Winograd convolution, its two intermediate buffers
+/// (the least any schedule needs is one such pair).
 #[test]
 fn activation_memory_is_at_most_twice_the_largest_live_pair() {
+    use inception::graph::Op;
+    use inception::ops::winograd;
     for variant in [Variant::Bvlc, Variant::Torchvision] {
         let graph = variant.graph(1000);
         let tensors: Vec<_> = graph.parameters().into_iter().map(|(n, s)| (n, s, "float32".to_owned())).collect();
         let model = Model::from_safetensors(variant, &synthetic::safetensors_file(&tensors)).unwrap();
         let net = Network::new(gpu(), &model).unwrap();
         let bytes = |t: usize| 4 * graph.shapes[t].elements() as u64;
-        let largest_pair = graph.nodes.iter().map(|n| bytes(n.inputs[0]) + bytes(n.output)).max().unwrap();
+        let pair = |n: &inception::graph::Node| match &n.op {
+            Op::Conv2d { spec, .. } if winograd::applies(spec) => {
+                let (v, m) = winograd::scratch_bytes(graph.shapes[n.inputs[0]], spec.out_c);
+                (v + m).max(bytes(n.inputs[0]) + bytes(n.output))
+            }
+            _ => bytes(n.inputs[0]) + bytes(n.output),
+        };
+        let largest_pair = graph.nodes.iter().map(pair).max().unwrap();
         println!("{variant}: {} activation bytes, largest pair {largest_pair}", net.stats.activation_bytes);
         assert!(net.stats.activation_bytes <= 2 * largest_pair);
     }
+}
+
+/// Whatever kernels the autotuner picks, the network computes the same logits.
+#[test]
+fn autotuned_kernels_give_the_same_logits() {
+    if !gpu().has_timestamps() {
+        println!("SKIPPED autotuned_kernels_give_the_same_logits: this adapter has no timestamp queries");
+        return;
+    }
+    let g = golden("torchvision");
+    let model = Model::from_safetensors(Variant::Torchvision, &synthetic::safetensors_file(&g.tensors)).unwrap();
+    let mut net = Network::new(gpu(), &model).unwrap();
+    net.set_image(&synthetic::image(224, 224), 224, 224).unwrap();
+    let chosen = pollster::block_on(net.autotune()).unwrap();
+    net.release_unused_kernels();
+    let logits = pollster::block_on(net.run(true)).unwrap().logits.unwrap();
+    let d = diff(&logits, &g.logits);
+    println!("kernels {:?}: max abs logit diff {:.2e}", chosen.iter().map(|k| k.to_string()).collect::<Vec<_>>(), d.max_abs);
+    assert!(d.max_abs <= 1e-4 * 3.3, "off by {}", d.max_abs);
 }
