@@ -25,20 +25,16 @@ fn input_transform(@builtin(global_invocation_id) gid: vec3<u32>) {
     let y0 = i32(2u * (t / p.tiles_w)) - 1;
     let x0 = i32(2u * (t % p.tiles_w)) - 1;
     let base = (p.c_offset + c) * p.h * p.w;
-    // d: the 4x4 patch, one vec4 per row, zero outside the image
+    // d: the 4x4 patch, one vec4 per row, zero outside the image. Branch-free: indices out
+    // of the image (negative ones wrap to huge) are loaded and masked away.
+    let x = vec4<u32>(vec4<i32>(x0) + vec4<i32>(0, 1, 2, 3));
+    let cols_inside = x < vec4<u32>(p.w);
     var d: array<vec4<f32>, 4>;
-    for (var r = 0; r < 4; r++) {
-        let y = y0 + r;
-        var row = vec4<f32>(0.0);
-        if (y >= 0 && y < i32(p.h)) {
-            for (var k = 0; k < 4; k++) {
-                let x = x0 + k;
-                if (x >= 0 && x < i32(p.w)) {
-                    row[k] = src[base + u32(y) * p.w + u32(x)];
-                }
-            }
-        }
-        d[r] = row;
+    for (var r = 0u; r < 4u; r++) {
+        let y = u32(y0 + i32(r));
+        let i = vec4<u32>(base + y * p.w) + x;
+        let row = vec4<f32>(src[i.x], src[i.y], src[i.z], src[i.w]);
+        d[r] = select(vec4<f32>(0.0), row, cols_inside & vec4<bool>(y < p.h));
     }
     // B^T d (rows), then (B^T d) B (columns)
     let rows = array<vec4<f32>, 4>(d[0] - d[2], d[1] + d[2], d[2] - d[1], d[1] - d[3]);

@@ -260,7 +260,7 @@ usage:
         let medians: Vec<f64> = (0..layers.len()).map(median).collect();
         let total: f64 = medians.iter().sum();
         let mut kernels = network.conv_kernels().into_iter();
-        println!("\n{:<28} {:>9} {:>7} {:>9}  {}", "layer (timed alone)", "ms", "share", "GFLOP/s", "kernel");
+        println!("\n{:<28} {:>9} {:>7} {:>9}  kernel", "layer (timed alone)", "ms", "share", "GFLOP/s");
         for (layer, ms) in layers.iter().zip(&medians) {
             let (gflops, tile) = if layer.multiply_adds > 0 {
                 let tile = if layer.label.contains("classifier") || layer.label.starts_with("fc") { "-".into() } else { kernels.next().map(|t| t.to_string()).unwrap_or_default() };
