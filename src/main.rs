@@ -30,8 +30,9 @@ usage:
       synthetic 224x224 image; --per-layer adds each layer's GPU time (median over the
       runs), share of the total and achieved GFLOP/s; --autotune measures the convolution
       kernels first and keeps the fastest per layer, --conv uses one everywhere: a tile
-      (pixels x channels per invocation: 4x8, 4x4 or 4x16), or `winograd 4x8` and so on
-      (Winograd F(2x2,3x3) for the 3x3 convolutions, the tile elsewhere)
+      (pixels x channels per invocation: 4x8, 4x4 or 4x16), or winograd2 4x8, winograd4
+      4x16 and so on (Winograd F(2x2,3x3) or F(4x4,3x3) for the 3x3 convolutions, the
+      tile elsewhere)
   inception info
       the GPU adapter, its features and limits
 

@@ -151,15 +151,20 @@ impl Network {
                     let w = storage(&format!("{label} weights"), &packed.weights)?;
                     let b = storage(&format!("{label} bias"), &packed.bias)?;
                     weight_bytes += 4 * (packed.weights.len() + packed.bias.len()) as u64;
-                    let winograd_weights = if winograd::applies(spec) {
-                        let u = winograd::pack(spec, input_shape.c, &p.weight);
-                        weight_bytes += 4 * u.len() as u64;
-                        Some(storage(&format!("{label} winograd weights"), &u)?)
-                    } else {
-                        None
-                    };
+                    let mut winograd_weights = Vec::new();
+                    if winograd::applies(spec) {
+                        for size in winograd::Size::ALL {
+                            let u = winograd::pack(spec, input_shape.c, &p.weight, size);
+                            weight_bytes += 4 * u.len() as u64;
+                            winograd_weights.push((size, storage(&format!("{label} winograd weights"), &u)?));
+                        }
+                    }
                     // Winograd wherever it applies: it won on every adapter measured so far.
-                    let kernel = if winograd_weights.is_some() { ConvKernel::Winograd(DEFAULT_TILE) } else { ConvKernel::Direct(DEFAULT_TILE) };
+                    let kernel = if winograd_weights.is_empty() {
+                        ConvKernel::Direct(DEFAULT_TILE)
+                    } else {
+                        ConvKernel::Winograd(DEFAULT_WINOGRAD, DEFAULT_TILE)
+                    };
                     let conv = ConvLayer {
                         layer: layers.len(),
                         label,
@@ -192,7 +197,9 @@ impl Network {
         }
 
         // One pair of Winograd buffers, as large as the largest layer that can use them needs.
-        let sizes = convs.iter().filter(|c| c.winograd_weights.is_some()).map(|c| winograd::scratch_bytes(c.input_shape, c.spec.out_c));
+        let sizes = convs
+            .iter()
+            .flat_map(|c| c.winograd_weights.iter().map(|(size, _)| winograd::scratch_bytes(c.input_shape, c.spec.out_c, *size)));
         let (v_bytes, m_bytes) = sizes.fold((0, 0), |(v, m), (a, b)| (v.max(a), m.max(b)));
         if v_bytes.max(m_bytes) > max_binding {
             return Err(Error::Gpu(format!("Winograd needs a {}-byte buffer; this adapter binds at most {max_binding}", v_bytes.max(m_bytes))));
@@ -382,8 +389,11 @@ impl Network {
             let wanted = kernels[if kernels.len() == 1 { 0 } else { i }];
             let conv = &self.convs[i];
             let kernel = match wanted {
-                ConvKernel::Winograd(tile) if conv.winograd_weights.is_none() => ConvKernel::Direct(tile),
-                ConvKernel::Direct(tile) if conv.weights.is_none() => ConvKernel::Winograd(tile),
+                ConvKernel::Winograd(size, tile) if conv.transformed(size).is_none() => match conv.weights {
+                    Some(_) => ConvKernel::Direct(tile),
+                    None => conv.kernel, // released: keep the algorithm
+                },
+                ConvKernel::Direct(_) if conv.weights.is_none() => conv.kernel,
                 k => k,
             };
             if self.convs[i].kernel != kernel {
@@ -405,13 +415,22 @@ impl Network {
     /// layer keeps its algorithm (tiles can still change).
     pub fn release_unused_kernels(&mut self) {
         for conv in &mut self.convs {
-            let unused = match conv.kernel {
-                ConvKernel::Direct(_) => conv.winograd_weights.take(),
-                ConvKernel::Winograd(_) => conv.weights.take(),
+            let keep = match conv.kernel {
+                ConvKernel::Direct(_) => None,
+                ConvKernel::Winograd(size, _) => Some(size),
             };
-            if let Some(buffer) = unused {
-                self.stats.weight_bytes -= buffer.size();
+            let mut unused: Vec<wgpu::Buffer> = Vec::new();
+            if keep.is_some() {
+                unused.extend(conv.weights.take());
             }
+            for (size, buffer) in std::mem::take(&mut conv.winograd_weights) {
+                if Some(size) == keep {
+                    conv.winograd_weights.push((size, buffer));
+                } else {
+                    unused.push(buffer);
+                }
+            }
+            self.stats.weight_bytes -= unused.iter().map(wgpu::Buffer::size).sum::<u64>();
         }
         if self.convs.iter().all(|c| matches!(c.kernel, ConvKernel::Direct(_))) {
             if let Some((v, m)) = self.scratch.take() {
@@ -437,16 +456,16 @@ impl Network {
                 &conv.bias,
                 output,
             )],
-            ConvKernel::Winograd(tile) => {
+            ConvKernel::Winograd(size, tile) => {
                 let (v, m) = self.scratch.as_ref().expect("scratch exists where Winograd applies");
                 let buffers = winograd::Buffers {
-                    transformed_weights: conv.winograd_weights.as_ref().expect("checked by set_conv_kernels"),
+                    transformed_weights: conv.transformed(size).expect("checked by set_conv_kernels"),
                     zero_bias: &self.zero_bias,
                     bias: &conv.bias,
                     v,
                     m,
                 };
-                winograd::dispatch(&self.kernels, tile, &self.device, &label, &conv.spec, conv.input_shape, input, buffers, output)
+                winograd::dispatch(&self.kernels, size, tile, &self.device, &label, &conv.spec, conv.input_shape, input, buffers, output)
             }
         }
     }
@@ -457,11 +476,16 @@ impl Network {
     /// [`Network::set_conv_kernels`] restores on a later visit without measuring. Needs
     /// timestamp queries and an image set.
     pub async fn autotune(&mut self) -> Result<Vec<ConvKernel>, Error> {
-        if self.convs.iter().any(|c| c.weights.is_none() || (c.winograd_weights.is_none() && winograd::applies(&c.spec))) {
+        if self.convs.iter().any(|c| c.weights.is_none() || (c.winograd_weights.len() < 2 && winograd::applies(&c.spec))) {
             return Err(Error::Usage("autotune must come before release_unused_kernels".into()));
         }
-        let candidates: Vec<ConvKernel> =
-            TILES.iter().map(|&t| ConvKernel::Direct(t)).chain(TILES.iter().map(|&t| ConvKernel::Winograd(t))).collect();
+        // Winograd's GEMMs are large: only the wider tiles are worth a timed pass.
+        let wide = [TILES[0], TILES[2]];
+        let candidates: Vec<ConvKernel> = TILES
+            .iter()
+            .map(|&t| ConvKernel::Direct(t))
+            .chain(winograd::Size::ALL.into_iter().flat_map(|s| wide.map(|t| ConvKernel::Winograd(s, t))))
+            .collect();
         // time[k][c]: milliseconds of convolution c with candidate k (None: not applicable)
         let mut time: Vec<Vec<Option<f64>>> = Vec::new();
         for &candidate in &candidates {
@@ -569,24 +593,34 @@ struct ConvLayer {
     /// the direct kernel's weights (None once released for a Winograd layer)
     weights: Option<wgpu::Buffer>,
     bias: wgpu::Buffer,
-    /// U = G g G^T, where Winograd applies (None once released for a direct layer)
-    winograd_weights: Option<wgpu::Buffer>,
+    /// U = G g G^T per Winograd size, where Winograd applies (those not in use are
+    /// released with the direct weights by `release_unused_kernels`)
+    winograd_weights: Vec<(winograd::Size, wgpu::Buffer)>,
     kernel: ConvKernel,
 }
 
-/// How a convolution is computed: the direct implicit GEMM, or Winograd F(2x2, 3x3) whose
-/// 16 GEMMs use the tile. Written "4x8" and "winograd 4x8".
+impl ConvLayer {
+    fn transformed(&self, size: winograd::Size) -> Option<&wgpu::Buffer> {
+        self.winograd_weights.iter().find(|(s, _)| *s == size).map(|(_, b)| b)
+    }
+}
+
+/// How a convolution is computed: the direct implicit GEMM, or Winograd F(2x2, 3x3) or
+/// F(4x4, 3x3) whose GEMMs use the tile. Written "4x8", "winograd2 4x8", "winograd4 4x8".
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum ConvKernel {
     Direct(Tile),
-    Winograd(Tile),
+    Winograd(winograd::Size, Tile),
 }
+
+/// Winograd's default size.
+const DEFAULT_WINOGRAD: winograd::Size = winograd::Size::F2;
 
 impl std::fmt::Display for ConvKernel {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             ConvKernel::Direct(t) => write!(f, "{t}"),
-            ConvKernel::Winograd(t) => write!(f, "winograd {t}"),
+            ConvKernel::Winograd(size, t) => write!(f, "winograd{} {t}", size.m()),
         }
     }
 }
@@ -594,15 +628,13 @@ impl std::fmt::Display for ConvKernel {
 impl std::str::FromStr for ConvKernel {
     type Err = Error;
     fn from_str(s: &str) -> Result<ConvKernel, Error> {
-        let (winograd, tile) = match s.strip_prefix("winograd ") {
-            Some(t) => (true, t),
-            None => (false, s),
-        };
-        let tile = TILES
-            .into_iter()
-            .find(|t| t.to_string() == tile)
-            .ok_or_else(|| Error::Usage(format!("unknown convolution kernel `{s}` (e.g. 4x8, winograd 4x8)")))?;
-        Ok(if winograd { ConvKernel::Winograd(tile) } else { ConvKernel::Direct(tile) })
+        let candidates = TILES
+            .iter()
+            .map(|&t| ConvKernel::Direct(t))
+            .chain(winograd::Size::ALL.into_iter().flat_map(|size| TILES.map(|t| ConvKernel::Winograd(size, t))));
+        candidates.into_iter().find(|k| k.to_string() == s).ok_or_else(|| {
+            Error::Usage(format!("unknown convolution kernel `{s}` (for example 4x8, 4x16, winograd2 4x8, winograd4 4x16)"))
+        })
     }
 }
 

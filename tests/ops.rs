@@ -324,6 +324,7 @@ fn winograd_matches_direct_convolution() {
         (Shape::new(5, 7, 9), 6, (5, 0), (6, 0)),
         (Shape::new(6, 5, 4), 9, (10, 3), (14, 4)),
         (Shape::new(32, 7, 7), 40, (32, 0), (40, 0)),
+        (Shape::new(8, 14, 13), 12, (8, 0), (12, 0)),
     ] {
         let spec = conv(out_c, (3, 3), 1, (1, 1), true);
         let name = format!("winograd {spec:?} on {input}");
@@ -334,17 +335,18 @@ fn winograd_matches_direct_convolution() {
         conv2d::cpu(&spec, input, &x, in_slice.1, &w, &b, &mut want, out_slice.1);
 
         let packed = conv2d::pack(&spec, input.c, &w, &b);
-        let u = storage(&winograd::pack(&spec, input.c, &w));
         let (xb, bias) = (storage(&x), storage(&packed.bias));
         let zero = storage(&vec![0.0; packed.bias.len()]);
-        let (v_bytes, m_bytes) = winograd::scratch_bytes(input, out_c);
+        for (size, tile) in winograd::Size::ALL.into_iter().flat_map(|s| conv2d::TILES.map(|t| (s, t))) {
+        let u = storage(&winograd::pack(&spec, input.c, &w, size));
+        let (v_bytes, m_bytes) = winograd::scratch_bytes(input, out_c, size);
         let v = storage(&vec![0.0; v_bytes as usize / 4]);
         let m = storage(&vec![0.0; m_bytes as usize / 4]);
-        for tile in conv2d::TILES {
             let y = storage(&sentinel(want.len()));
             let buffers = winograd::Buffers { transformed_weights: &u, zero_bias: &zero, bias: &bias, v: &v, m: &m };
             for d in winograd::dispatch(
                 kernels(),
+                size,
                 tile,
                 &gpu().device,
                 &name,
@@ -356,7 +358,7 @@ fn winograd_matches_direct_convolution() {
             ) {
                 run(&d);
             }
-            assert_all_close(&format!("{name}, tile {tile}"), &read(&y), &want, 1e-4, 1e-4);
+            assert_all_close(&format!("{name}, {size:?}, tile {tile}"), &read(&y), &want, 1e-4, 1e-4);
         }
     }
 }

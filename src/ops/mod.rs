@@ -113,6 +113,8 @@ pub struct Kernels {
     pub preprocess: Kernel,
     pub winograd_input: Kernel,
     pub winograd_output: Kernel,
+    pub winograd_input_4x4: Kernel,
+    pub winograd_output_4x4: Kernel,
 }
 
 impl Kernels {
@@ -127,6 +129,8 @@ impl Kernels {
             preprocess: Kernel::new(device, "preprocess", include_str!("../../shaders/preprocess.wgsl")),
             winograd_input: Kernel::entry(device, "winograd input", winograd::SHADER, "input_transform"),
             winograd_output: Kernel::entry(device, "winograd output", winograd::SHADER, "output_transform"),
+            winograd_input_4x4: Kernel::entry(device, "winograd input 4x4", winograd::SHADER, "input_transform_4x4"),
+            winograd_output_4x4: Kernel::entry(device, "winograd output 4x4", winograd::SHADER, "output_transform_4x4"),
         }
     }
 

@@ -1,50 +1,92 @@
-//! Winograd F(2x2, 3x3) for 3x3 convolutions with stride 1 and padding 1: 16 multiplies per
-//! 2x2 output tile and channel pair instead of 36. The transforms are in
-//! `shaders/winograd.wgsl`; the 16 GEMMs between them are the convolution shader, batched.
-//! The result equals [`super::conv2d`]'s up to rounding, so `conv2d::cpu` is the CPU twin.
+//! Winograd convolution for 3x3 kernels with stride 1 and padding 1, in two sizes:
+//! F(2x2, 3x3), 16 multiplies per 2x2 output tile and channel pair instead of 36, and
+//! F(4x4, 3x3), 36 instead of 144 (larger tiles waste more at the edges of small images).
+//! The transforms are in `shaders/winograd.wgsl`; the GEMMs between them (one per tile
+//! position) are the convolution shader, batched. The result equals [`super::conv2d`]'s up
+//! to rounding, so `conv2d::cpu` is the CPU twin.
 
 use super::conv2d::{self, Batch, Conv2dSpec, Tile};
 use super::{Dispatch, Kernels, Shape, View};
 
 pub const SHADER: &str = include_str!("../../shaders/winograd.wgsl");
 
+/// Output tile side: F(2x2, 3x3) or F(4x4, 3x3).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Size {
+    F2,
+    F4,
+}
+
+impl Size {
+    pub const ALL: [Size; 2] = [Size::F2, Size::F4];
+
+    /// Output pixels per tile side.
+    pub fn m(self) -> u32 {
+        match self {
+            Size::F2 => 2,
+            Size::F4 => 4,
+        }
+    }
+
+    /// Positions of a transformed tile: (m + 2)^2, one GEMM each.
+    pub fn positions(self) -> u32 {
+        (self.m() + 2) * (self.m() + 2)
+    }
+
+    /// The weight transform matrix G ((m + 2) x 3).
+    fn g(self) -> Vec<[f64; 3]> {
+        match self {
+            Size::F2 => vec![[1.0, 0.0, 0.0], [0.5, 0.5, 0.5], [0.5, -0.5, 0.5], [0.0, 0.0, 1.0]],
+            Size::F4 => vec![
+                [1.0 / 4.0, 0.0, 0.0],
+                [-1.0 / 6.0, -1.0 / 6.0, -1.0 / 6.0],
+                [-1.0 / 6.0, 1.0 / 6.0, -1.0 / 6.0],
+                [1.0 / 24.0, 1.0 / 12.0, 1.0 / 6.0],
+                [1.0 / 24.0, -1.0 / 12.0, 1.0 / 6.0],
+                [0.0, 0.0, 1.0],
+            ],
+        }
+    }
+}
+
 /// Whether a convolution can use this algorithm.
 pub fn applies(spec: &Conv2dSpec) -> bool {
     spec.kernel == (3, 3) && spec.stride == (1, 1) && spec.pad == (1, 1)
 }
 
-/// 2x2 output tiles per row, and in all.
-fn tiles(shape: Shape) -> (u32, u32) {
-    let (th, tw) = (shape.h.div_ceil(2), shape.w.div_ceil(2));
+/// Output tiles per row, and in all.
+fn tiles(shape: Shape, size: Size) -> (u32, u32) {
+    let (th, tw) = (shape.h.div_ceil(size.m()), shape.w.div_ceil(size.m()));
     (tw, th * tw)
 }
 
-/// Bytes of the two intermediate buffers: the transformed input V (16 x in_c x tiles) and
-/// the GEMM results M (16 x out_c x tiles).
-pub fn scratch_bytes(input: Shape, out_c: u32) -> (u64, u64) {
-    let t = tiles(input).1 as u64;
-    (4 * 16 * input.c as u64 * t, 4 * 16 * out_c as u64 * t)
+/// Bytes of the two intermediate buffers: the transformed input V (positions x in_c x
+/// tiles) and the GEMM results M (positions x out_c x tiles).
+pub fn scratch_bytes(input: Shape, out_c: u32, size: Size) -> (u64, u64) {
+    let n = size.positions() as u64 * tiles(input, size).1 as u64;
+    (4 * n * input.c as u64, 4 * n * out_c as u64)
 }
 
 /// U = G g G^T for every (out, in) pair of PyTorch-layout 3x3 weights, packed for the
-/// batched GEMM: [16 positions][in_c][out_c padded like conv2d's].
-pub fn pack(spec: &Conv2dSpec, in_c: u32, weights: &[f32]) -> Vec<f32> {
-    const G: [[f64; 3]; 4] = [[1.0, 0.0, 0.0], [0.5, 0.5, 0.5], [0.5, -0.5, 0.5], [0.0, 0.0, 1.0]];
+/// batched GEMM: [positions][in_c][out_c padded like conv2d's].
+pub fn pack(spec: &Conv2dSpec, in_c: u32, weights: &[f32], size: Size) -> Vec<f32> {
+    let g_matrix = size.g();
+    let side = g_matrix.len();
     let (out_c, in_c) = (spec.out_c as usize, in_c as usize);
     let stride = conv2d::padded_out_c(spec.out_c) as usize;
-    let mut packed = vec![0.0f32; 16 * in_c * stride];
+    let mut packed = vec![0.0f32; side * side * in_c * stride];
     for o in 0..out_c {
         for ci in 0..in_c {
             let g = &weights[(o * in_c + ci) * 9..][..9];
-            for i in 0..4 {
-                for j in 0..4 {
+            for i in 0..side {
+                for j in 0..side {
                     let mut u = 0.0;
                     for a in 0..3 {
                         for b in 0..3 {
-                            u += G[i][a] * g[a * 3 + b] as f64 * G[j][b];
+                            u += g_matrix[i][a] * g[a * 3 + b] as f64 * g_matrix[j][b];
                         }
                     }
-                    packed[((i * 4 + j) * in_c + ci) * stride + o] = u as f32;
+                    packed[((i * side + j) * in_c + ci) * stride + o] = u as f32;
                 }
             }
         }
@@ -82,6 +124,7 @@ pub struct Buffers<'a> {
 #[allow(clippy::too_many_arguments)]
 pub fn dispatch(
     kernels: &Kernels,
+    size: Size,
     tile: Tile,
     device: &wgpu::Device,
     label: &str,
@@ -92,7 +135,11 @@ pub fn dispatch(
     output: View,
 ) -> Vec<Dispatch> {
     assert!(applies(spec));
-    let (tiles_w, t) = tiles(input_shape);
+    let (tiles_w, t) = tiles(input_shape, size);
+    let (input_kernel, output_kernel) = match size {
+        Size::F2 => (&kernels.winograd_input, &kernels.winograd_output),
+        Size::F4 => (&kernels.winograd_input_4x4, &kernels.winograd_output_4x4),
+    };
     let params = |channels: u32, c_offset: u32| Params {
         channels,
         h: input_shape.h,
@@ -103,7 +150,7 @@ pub fn dispatch(
         relu: spec.relu as u32,
         _pad: 0,
     };
-    let transform_in = kernels.winograd_input.dispatch(
+    let transform_in = input_kernel.dispatch(
         device,
         format!("{label} (winograd input)"),
         &params(input_shape.c, input.c_offset),
@@ -112,7 +159,7 @@ pub fn dispatch(
     );
     let gemm_spec = Conv2dSpec { out_c: spec.out_c, kernel: (1, 1), stride: (1, 1), pad: (0, 0), relu: false };
     let batch = Batch {
-        count: 16,
+        count: size.positions(),
         input_stride: input_shape.c * t,
         weight_stride: input_shape.c * conv2d::padded_out_c(spec.out_c),
         output_stride: spec.out_c * t,
@@ -130,7 +177,7 @@ pub fn dispatch(
         View { buffer: buffers.m, c_offset: 0 },
         batch,
     );
-    let transform_out = kernels.winograd_output.dispatch(
+    let transform_out = output_kernel.dispatch(
         device,
         format!("{label} (winograd output)"),
         &params(spec.out_c, output.c_offset),
