@@ -108,10 +108,11 @@ fn activation_memory_is_at_most_twice_the_largest_live_pair() {
         let net = Network::new(gpu(), &model).unwrap();
         let bytes = |t: usize| 4 * graph.shapes[t].elements() as u64;
         let pair = |n: &inception::graph::Node| match &n.op {
-            Op::Conv2d { spec, .. } if winograd::applies(spec) => {
-                let (v, m) = winograd::scratch_bytes(graph.shapes[n.inputs[0]], spec.out_c);
-                (v + m).max(bytes(n.inputs[0]) + bytes(n.output))
-            }
+            Op::Conv2d { spec, .. } if winograd::applies(spec) => winograd::Size::ALL
+                .into_iter()
+                .map(|size| winograd::scratch_bytes(graph.shapes[n.inputs[0]], spec.out_c, size))
+                .map(|(v, m)| v + m)
+                .fold(bytes(n.inputs[0]) + bytes(n.output), u64::max),
             _ => bytes(n.inputs[0]) + bytes(n.output),
         };
         let largest_pair = graph.nodes.iter().map(pair).max().unwrap();
