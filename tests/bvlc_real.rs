@@ -100,3 +100,24 @@ fn bvlc_layers_match_reference_checkpoints() {
     assert_eq!(checked, layers.len());
     println!("{checked} layers match");
 }
+
+/// Every convolution kernel the autotuner can pick, on the real weights: the same top-5
+/// and logits within the same tolerance.
+#[test]
+fn bvlc_every_convolution_kernel_reproduces_the_reference() {
+    use inception::network::ConvKernel;
+    let Some(mut net) = load("bvlc_every_convolution_kernel_reproduces_the_reference", Options::default()) else { return };
+    let reference = reference();
+    let want = &reference["tiger_cat.224.png"];
+    let want_logits = floats(&want["logits"]);
+    let img = image("tiger_cat.224.png");
+    for name in ["4x8", "4x4", "4x16", "winograd2 4x8", "winograd2 4x16", "winograd4 4x8", "winograd4 4x16"] {
+        let kernel: ConvKernel = name.parse().unwrap();
+        net.set_conv_kernels(&[kernel]).unwrap();
+        let out = pollster::block_on(net.classify(img.as_raw(), img.width(), img.height(), true)).unwrap();
+        let d = diff(out.logits.as_ref().unwrap(), &want_logits);
+        println!("{name}: max abs logit diff {:.2e}", d.max_abs);
+        assert_eq!(top_classes(&out.top), [282, 281, 285, 287, 283], "{name}");
+        assert!(d.max_abs <= TOLERANCE_OF_RANGE * 17.59, "{name}: off by {}", d.max_abs);
+    }
+}
