@@ -379,8 +379,9 @@ impl Network {
         self.convs.iter().map(|c| c.kernel).collect()
     }
 
-    /// Sets the kernel of each convolution (in layer order), or of all when one is given;
-    /// Winograd falls back to the direct kernel (same tile) where it does not apply.
+    /// Sets the kernel of each convolution (in layer order), or of all when one is given.
+    /// Winograd falls back to the direct kernel (same tile) where it does not apply; after
+    /// `release_unused_kernels`, a layer whose other algorithm was released keeps its kernel.
     pub fn set_conv_kernels(&mut self, kernels: &[ConvKernel]) -> Result<(), Error> {
         if kernels.len() != 1 && kernels.len() != self.convs.len() {
             return Err(Error::Usage(format!("{} kernels for {} convolutions", kernels.len(), self.convs.len())));
@@ -412,7 +413,7 @@ impl Network {
 
     /// Frees what the current choice of kernels does not use: the weights of the other
     /// algorithm of each layer, and Winograd's buffers if no layer uses it. Afterwards a
-    /// layer keeps its algorithm (tiles can still change).
+    /// layer keeps its algorithm.
     pub fn release_unused_kernels(&mut self) {
         for conv in &mut self.convs {
             let keep = match conv.kernel {
