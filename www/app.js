@@ -93,6 +93,7 @@ async function startEngine() {
   chooseVideoCopy();
   state.device.lost.then((info) => {
     state.running = false;
+    clearMessage('gpu'); // a frame that failed with the device says less than this
     if (localStorage.getItem(videoCopyKey()) === 'trying') localStorage.setItem(videoCopyKey(), 'broken');
     showMessage('device-lost', 'The GPU device was lost',
       `The browser took the GPU away from this page (${info.reason || 'unknown reason'}${info.message ? ': ' + info.message : ''}). ` +

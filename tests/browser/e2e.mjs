@@ -171,6 +171,23 @@ await inOwnBrowser('weights_from_disk', [WEBGPU, '--use-fake-ui-for-media-stream
   await waitTop(page, 'tiger cat');
 });
 
+// ---- the GPU device is lost while the camera runs ----
+await inOwnBrowser('device_lost', [WEBGPU, '--use-fake-ui-for-media-stream', ...CAMERA], async (page) => {
+  // keep a handle on the page's device, to lose it on purpose
+  await page.addInitScript(() => {
+    const request = GPUAdapter.prototype.requestDevice;
+    GPUAdapter.prototype.requestDevice = async function (...args) {
+      window.__device = await request.apply(this, args);
+      return window.__device;
+    };
+  });
+  await page.goto(a.base);
+  await waitTop(page, 'tiger cat');
+  await page.evaluate(() => window.__device.destroy());
+  await expectMessage(page, 'device-lost', /GPU device was lost/, 'that the GPU is gone');
+  check(await page.isVisible('#messages [data-kind="device-lost"] button'), 'no Reload button');
+});
+
 // ---- no WebGPU ----
 await inOwnBrowser('no_webgpu', ['--disable-features=WebGPU', '--disable-gpu'], async (page) => {
   await page.goto(a.base);

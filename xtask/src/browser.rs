@@ -8,7 +8,7 @@ use std::process::Command;
 
 const CHROMIUM: &str = "/usr/bin/chromium";
 /// The scenarios of tests/browser/e2e.mjs, named for the skip report.
-const SCENARIOS: [&str; 9] = [
+const SCENARIOS: [&str; 10] = [
     "camera_tiger_cat",
     "no_requests_after_load",
     "upload_pug",
@@ -17,6 +17,7 @@ const SCENARIOS: [&str; 9] = [
     "camera_denied",
     "corrupt_weights",
     "weights_from_disk",
+    "device_lost",
     "no_webgpu",
 ];
 
