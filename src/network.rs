@@ -324,8 +324,10 @@ impl Network {
             let mut pass =
                 encoder.begin_compute_pass(&wgpu::ComputePassDescriptor { label: Some("forward"), timestamp_writes });
             preprocess.encode(&mut pass);
+            let mut previous = preprocess;
             for dispatch in self.layers.iter().flatten() {
-                dispatch.encode(&mut pass);
+                dispatch.encode_after(&mut pass, Some(previous));
+                previous = dispatch;
             }
             self.topk.encode(&mut pass);
         }
