@@ -260,16 +260,15 @@ usage:
         let layers = &samples[0];
         let medians: Vec<f64> = (0..layers.len()).map(median).collect();
         let total: f64 = medians.iter().sum();
-        let mut kernels = network.conv_kernels().into_iter();
         println!("\n{:<28} {:>9} {:>7} {:>9}  kernel", "layer (timed alone)", "ms", "share", "GFLOP/s");
         for (layer, ms) in layers.iter().zip(&medians) {
-            let (gflops, tile) = if layer.multiply_adds > 0 {
-                let tile = if layer.label.contains("classifier") || layer.label.starts_with("fc") { "-".into() } else { kernels.next().map(|t| t.to_string()).unwrap_or_default() };
-                (format!("{:9.2}", 2.0 * layer.multiply_adds as f64 / (ms * 1e6)), tile)
+            let gflops = if layer.multiply_adds > 0 {
+                format!("{:9.2}", 2.0 * layer.multiply_adds as f64 / (ms * 1e6))
             } else {
-                (format!("{:>9}", "-"), "-".to_string())
+                format!("{:>9}", "-")
             };
-            println!("{:<28} {:9.3} {:6.1}% {gflops}  {tile}", layer.label, ms, 100.0 * ms / total);
+            let kernel = layer.kernel.map_or("-".to_string(), |k| k.to_string());
+            println!("{:<28} {:9.3} {:6.1}% {gflops}  {kernel}", layer.label, ms, 100.0 * ms / total);
         }
         println!("{:<28} {:9.3}", "sum", total);
         Ok(())

@@ -48,6 +48,8 @@ pub struct LayerTime {
     pub label: String,
     pub ms: f64,
     pub multiply_adds: u64,
+    /// The kernel, for convolutions.
+    pub kernel: Option<ConvKernel>,
 }
 
 /// Sizes of what a network holds on the GPU.
@@ -376,11 +378,6 @@ impl Network {
         self.run(with_logits).await
     }
 
-    /// The kernel of each convolution, in layer order.
-    pub fn conv_kernels(&self) -> Vec<ConvKernel> {
-        self.convs.iter().map(|c| c.kernel).collect()
-    }
-
     /// Sets the kernel of each convolution (in layer order), or of all when one is given.
     /// Winograd falls back to the direct kernel (same tile) where it does not apply; after
     /// `release_unused_kernels`, a layer whose other algorithm was released keeps its kernel.
@@ -516,8 +513,7 @@ impl Network {
     /// with timestamps (so the sum is a little above a normal pass). Needs an image set and
     /// the adapter's timestamp queries.
     pub async fn profile(&self) -> Result<Vec<LayerTime>, Error> {
-        let (set, _, period) = self.timer.as_ref().ok_or_else(|| Error::Usage("this adapter has no timestamp queries".into()))?;
-        let _ = set;
+        let (_, _, period) = self.timer.as_ref().ok_or_else(|| Error::Usage("this adapter has no timestamp queries".into()))?;
         let (_, preprocess) = self.image.as_ref().ok_or_else(|| Error::Usage("no image to classify yet".into()))?;
         let mut all: Vec<(&str, &[Dispatch], u64)> = vec![("preprocess", std::slice::from_ref(preprocess), 0)];
         for (i, layer) in self.layers.iter().enumerate() {
@@ -557,6 +553,8 @@ impl Network {
             .enumerate()
             .map(|(i, (name, _, work))| LayerTime {
                 label: name.to_string(),
+                // entry i is layer i - 1 (preprocessing comes first)
+                kernel: self.convs.iter().find(|c| c.layer + 1 == i).map(|c| c.kernel),
                 ms: ticks[2 * i + 1].wrapping_sub(ticks[2 * i]) as f64 * *period as f64 / 1e6,
                 multiply_adds: *work,
             })

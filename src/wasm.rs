@@ -126,7 +126,7 @@ impl Classifier {
     }
 
     /// GPU time of every layer of one pass (each timed alone), as JSON:
-    /// `[{"layer", "ms", "multiplyAdds"}...]`. Needs timestamp queries.
+    /// `[{"layer", "ms", "multiplyAdds", "kernel"}...]`. Needs timestamp queries.
     pub fn profile(&self) -> js_sys::Promise {
         let network = self.network.clone();
         wasm_bindgen_futures::future_to_promise(async move {
@@ -134,7 +134,10 @@ impl Classifier {
             let layers = network.profile().await.map_err(js_error)?;
             let rows: Vec<_> = layers
                 .iter()
-                .map(|l| serde_json::json!({"layer": l.label, "ms": l.ms, "multiplyAdds": l.multiply_adds}))
+                .map(|l| {
+                    let kernel = l.kernel.map(|k| k.to_string());
+                    serde_json::json!({"layer": l.label, "ms": l.ms, "multiplyAdds": l.multiply_adds, "kernel": kernel})
+                })
                 .collect();
             Ok(JsValue::from_str(&serde_json::Value::from(rows).to_string()))
         })

@@ -517,7 +517,7 @@ async function runBenchmark(runs, warmup) {
   if (params.get('layers') === '1') {
     // per-layer GPU time, each layer timed alone, with achieved GFLOP/s
     report.layers = JSON.parse(await state.classifier.profile()).map((l) => ({
-      layer: l.layer, ms: +l.ms.toFixed(3), gflops: l.multiplyAdds ? +(2 * l.multiplyAdds / (l.ms * 1e6)).toFixed(2) : null,
+      layer: l.layer, kernel: l.kernel, ms: +l.ms.toFixed(3), gflops: l.multiplyAdds ? +(2 * l.multiplyAdds / (l.ms * 1e6)).toFixed(2) : null,
     }));
   }
   const out = $('bench-result');
