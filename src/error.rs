@@ -21,12 +21,18 @@ pub enum WeightsError {
     Corrupt(String),
     /// The file ends before the data of `tensor` does.
     Truncated { tensor: String, needed_bytes: u64, file_bytes: u64 },
+    /// A PyTorch checkpoint that could not be read (see `pth`).
+    Checkpoint(String),
+    /// The tensors match none of the networks (the first few names are kept).
+    Unrecognised { first: Vec<String> },
     /// The file holds weights of another network than the one asked for.
     WrongVariant { expected: Variant, found: Variant },
     Missing { tensor: String, expected: Vec<usize>, more: usize },
     Unexpected { tensor: String, shape: Vec<usize> },
     Shape { tensor: String, expected: Vec<usize>, found: Vec<usize> },
     Dtype { tensor: String, found: String },
+    /// A labels list whose length is not the model's class count.
+    Labels { found: usize, classes: u32 },
     /// A value that would poison the network (NaN or infinity), or a negative variance.
     BadValue { tensor: String, detail: String },
 }
@@ -51,6 +57,13 @@ impl fmt::Display for WeightsError {
                 "the file is truncated: tensor `{tensor}` needs the file to be at least {needed_bytes} bytes, \
                  but it has {file_bytes}"
             ),
+            WeightsError::Checkpoint(m) => write!(f, "not a readable PyTorch checkpoint: {m}"),
+            WeightsError::Unrecognised { first } => write!(
+                f,
+                "these are not the weights of any network this engine runs ({}); the file's tensors begin with {}",
+                Variant::ALL.map(|v| v.name()).join(", "),
+                if first.is_empty() { "nothing: it holds no tensors".into() } else { first.join(", ") }
+            ),
             WeightsError::WrongVariant { expected, found } => write!(
                 f,
                 "these are weights for the `{found}` model, not `{expected}` (try --model {found})"
@@ -70,7 +83,10 @@ impl fmt::Display for WeightsError {
                 write!(f, "tensor `{tensor}` has shape {found:?}, expected {expected:?}")
             }
             WeightsError::Dtype { tensor, found } => {
-                write!(f, "tensor `{tensor}` has dtype {found}; only F32, F16 and BF16 are supported")
+                write!(f, "tensor `{tensor}` has dtype {found}; only float32, float16, bfloat16 and float64 are supported")
+            }
+            WeightsError::Labels { found, classes } => {
+                write!(f, "the labels list has {found} classes but the model has {classes}")
             }
             WeightsError::BadValue { tensor, detail } => write!(f, "tensor `{tensor}` {detail}"),
         }

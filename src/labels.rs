@@ -17,3 +17,20 @@ pub fn for_classes(num_classes: u32) -> Vec<String> {
         (0..num_classes).map(|i| format!("class {i}")).collect()
     }
 }
+
+/// A labels file: one class per line, blank lines and surrounding spaces ignored.
+pub fn parse(text: &str) -> Vec<String> {
+    text.lines().map(str::trim).filter(|l| !l.is_empty()).map(String::from).collect()
+}
+
+/// The class names to show for a model: `given` (a labels file) if any, else those stored
+/// in the weights file, else [`for_classes`]. A list of the wrong length is an error.
+pub fn choose(given: Option<Vec<String>>, embedded: Option<Vec<String>>, num_classes: u32) -> Result<Vec<String>, crate::WeightsError> {
+    match given.or(embedded) {
+        Some(list) if list.len() != num_classes as usize => {
+            Err(crate::WeightsError::Labels { found: list.len(), classes: num_classes })
+        }
+        Some(list) => Ok(list),
+        None => Ok(for_classes(num_classes)),
+    }
+}

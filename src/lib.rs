@@ -1,9 +1,10 @@
-//! GoogLeNet (Inception v1) on WebGPU with hand-written WGSL compute shaders.
+//! GoogLeNet (Inception v1) and Inception v3 on WebGPU with hand-written WGSL compute shaders.
 //!
 //! The pieces, in the order data flows through them:
 //! - [`models`] build a [`graph::Graph`] per network variant;
-//! - [`weights`] loads and validates a safetensors file into a [`weights::Model`]
-//!   (batch norm folded);
+//! - [`weights`] loads and validates a weights file into a [`weights::Model`] (batch norm
+//!   folded): safetensors, or a PyTorch checkpoint through [`pth`]; both give [`tensors`];
+//!   [`convert`] writes the project's own safetensors file from either;
 //! - [`network::Network`] (the scheduler) creates every GPU resource once and runs a
 //!   forward pass as one command buffer, reading back only the top-k;
 //! - [`ops`] holds one module per layer type, each beside its shader in `shaders/` and
@@ -12,6 +13,7 @@
 //! The same code runs natively (Vulkan, Metal, DX12) and in the browser (WebGPU).
 
 pub mod arena;
+pub mod convert;
 pub mod error;
 pub mod gpu;
 pub mod graph;
@@ -19,8 +21,10 @@ pub mod labels;
 pub mod models;
 pub mod network;
 pub mod ops;
+pub mod pth;
 pub mod reference;
 pub mod synthetic;
+pub mod tensors;
 pub mod weights;
 
 pub use error::{Error, WeightsError};

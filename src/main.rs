@@ -21,30 +21,40 @@ mod cli {
 
     const USAGE: &str = "\
 usage:
-  inception classify [--model M] [--weights FILE] [--json] IMAGE...
+  inception classify [--model M] [--weights FILE] [--labels FILE] [--json] IMAGE...
       top-5 classes of each image; --json prints per image the top-5 (class, label,
-      probability) and the logits
+      probability) and the logits; --labels names the classes (one per line)
   inception bench [--model M] [--weights FILE] [--runs N] [--warmup N] [--per-layer]
                   [--autotune | --conv KERNEL] [IMAGE]
       milliseconds per image over N runs after warm-up (default 20 and 3), on IMAGE or a
-      synthetic 224x224 image; --per-layer adds each layer's GPU time (median over the
+      synthetic image of the network's input size; --per-layer adds each layer's GPU time (median over the
       runs), share of the total and achieved GFLOP/s; --autotune measures the convolution
       kernels first and keeps the fastest per layer, --conv uses one everywhere: a tile
       (pixels x channels per invocation: 4x8, 4x4 or 4x16), or winograd2 4x8, winograd4
       4x16 and so on (Winograd F(2x2,3x3) or F(4x4,3x3) for the 3x3 convolutions, the
       tile elsewhere)
+  inception convert [--model M] [--f16] [--labels FILE] INPUT OUTPUT
+      writes OUTPUT, the project's own safetensors file (only the tensors the network
+      uses; float16 with --f16; class names from --labels stored inside), from INPUT: a
+      PyTorch checkpoint (.pth, .pt) or a safetensors file. The network is recognised
+      from the tensor names, the class count from the classifier.
   inception info
       the GPU adapter, its features and limits
 
-  --model is one of bvlc (default), seed, torchvision. Without --weights the file is
-  looked for in the folder named by $INCEPTION_WEIGHTS (bvlc: bvlc_googlenet.safetensors,
-  torchvision: googlenet.safetensors, seed: seed_googlenet.safetensors).";
+  Weights files may be safetensors or PyTorch checkpoints (torch.save of a state_dict,
+  plain or wrapped in {state_dict: ...} or {model: ...}). --model is one of bvlc,
+  seed, torchvision (alias googlenet), inception_v3; with --weights it is optional (the
+  file says which network it is). Without --weights the file is looked for in the folder
+  named by $INCEPTION_WEIGHTS: bvlc_googlenet.safetensors (bvlc, the default),
+  googlenet.safetensors, seed_googlenet.safetensors, inception_v3.safetensors.";
 
     struct Args {
         command: String,
-        model: Variant,
+        model: Option<Variant>,
         weights: Option<PathBuf>,
+        labels: Option<PathBuf>,
         json: bool,
+        half: bool,
         per_layer: bool,
         autotune: bool,
         conv: Option<ConvKernel>,
@@ -57,9 +67,11 @@ usage:
         let usage = |m: String| Error::Usage(format!("{m}\n\n{USAGE}"));
         let mut a = Args {
             command: args.first().cloned().unwrap_or_else(|| "help".into()),
-            model: Variant::Bvlc,
+            model: None,
             weights: None,
+            labels: None,
             json: false,
+            half: false,
             per_layer: false,
             autotune: false,
             conv: None,
@@ -72,9 +84,11 @@ usage:
             let mut value = || it.next().cloned().ok_or_else(|| usage(format!("{arg} needs a value")));
             let count = |v: String| v.parse::<usize>().map_err(|_| usage(format!("{arg} takes a number, not `{v}`")));
             match arg.as_str() {
-                "--model" => a.model = Variant::from_name(&value()?)?,
+                "--model" => a.model = Some(Variant::from_name(&value()?)?),
                 "--weights" => a.weights = Some(value()?.into()),
+                "--labels" => a.labels = Some(value()?.into()),
                 "--json" => a.json = true,
+                "--f16" => a.half = true,
                 "--per-layer" => a.per_layer = true,
                 "--autotune" => a.autotune = true,
                 "--conv" => a.conv = Some(value()?.parse()?),
@@ -94,6 +108,7 @@ usage:
             "classify" => pollster::block_on(classify(&args)),
             "bench" => pollster::block_on(bench(&args)),
             "info" => pollster::block_on(info()),
+            "convert" => convert(&args),
             "help" | "--help" | "-h" => {
                 println!("{USAGE}");
                 Ok(())
@@ -107,6 +122,7 @@ usage:
             Variant::Bvlc => "bvlc_googlenet.safetensors",
             Variant::Torchvision => "googlenet.safetensors",
             Variant::Seed => "seed_googlenet.safetensors",
+            Variant::InceptionV3 => "inception_v3.safetensors",
         }
     }
 
@@ -114,27 +130,61 @@ usage:
         if let Some(p) = &args.weights {
             return Ok(p.clone());
         }
+        let file = default_weights_file(args.model.unwrap_or(Variant::Bvlc));
         match std::env::var_os("INCEPTION_WEIGHTS") {
-            Some(dir) => Ok(Path::new(&dir).join(default_weights_file(args.model))),
+            Some(dir) => Ok(Path::new(&dir).join(file)),
             None => Err(Error::Usage(format!(
-                "no weights given: pass --weights FILE, or set INCEPTION_WEIGHTS to a folder holding {}",
-                default_weights_file(args.model)
+                "no weights given: pass --weights FILE, or set INCEPTION_WEIGHTS to a folder holding {file}"
             ))),
         }
     }
 
-    async fn load(args: &Args) -> Result<(Gpu, Model, Network), Error> {
+    fn read_file(path: &Path, what: &str) -> Result<Vec<u8>, Error> {
+        std::fs::read(path).map_err(|e| Error::Usage(format!("cannot read {what} {}: {e}", path.display())))
+    }
+
+    fn read_labels(args: &Args) -> Result<Option<Vec<String>>, Error> {
+        let Some(path) = &args.labels else { return Ok(None) };
+        let text = String::from_utf8(read_file(path, "labels file")?)
+            .map_err(|_| Error::Usage(format!("the labels file {} is not UTF-8 text", path.display())))?;
+        Ok(Some(labels::parse(&text)))
+    }
+
+    async fn load(args: &Args) -> Result<(Gpu, Model, Network, Vec<String>), Error> {
         let path = weights_path(args)?;
-        let bytes = std::fs::read(&path)
-            .map_err(|e| Error::Usage(format!("cannot read weights file {}: {e}", path.display())))?;
-        let model = Model::from_safetensors(args.model, &bytes)
-            .map_err(|e| Error::Usage(format!("{}: {}", path.display(), Error::from(e))))?;
+        let in_file = |e: inception::WeightsError| Error::Usage(format!("{}: {}", path.display(), Error::from(e)));
+        let bytes = read_file(&path, "weights file")?;
+        let model = Model::load(&bytes, args.model).map_err(in_file)?;
+        let names = labels::choose(read_labels(args)?, inception::convert::embedded_labels(&bytes), model.graph.num_classes())
+            .map_err(in_file)?;
         let gpu = Gpu::new().await?;
         let mut network = Network::new(&gpu, &model)?;
         if args.command != "bench" {
             network.release_unused_kernels(); // bench may tune first
         }
-        Ok((gpu, model, network))
+        Ok((gpu, model, network, names))
+    }
+
+    fn convert(args: &Args) -> Result<(), Error> {
+        let [input, output] = &args.files[..] else {
+            return Err(Error::Usage(format!("convert takes an input and an output file\n\n{USAGE}")));
+        };
+        let bytes = read_file(input, "weights file")?;
+        let labels = read_labels(args)?;
+        let out = inception::convert::convert(&bytes, args.model, args.half, labels.as_deref())
+            .map_err(|e| Error::Usage(format!("{}: {}", input.display(), Error::from(e))))?;
+        std::fs::write(output, &out.bytes)
+            .map_err(|e| Error::Usage(format!("cannot write {}: {e}", output.display())))?;
+        println!(
+            "{}: {} ({} classes), {} tensors, {:.1} MB ({})",
+            output.display(),
+            out.variant.title(),
+            out.num_classes,
+            out.tensors,
+            out.bytes.len() as f64 / 1e6,
+            if args.half { "float16" } else { "float32" }
+        );
+        Ok(())
     }
 
     fn read_image(path: &Path) -> Result<image::RgbaImage, Error> {
@@ -151,8 +201,7 @@ usage:
         if args.files.is_empty() {
             return Err(Error::Usage(format!("classify needs at least one image\n\n{USAGE}")));
         }
-        let (_gpu, model, mut network) = load(args).await?;
-        let names = labels::for_classes(model.graph.num_classes());
+        let (_gpu, _model, mut network, names) = load(args).await?;
         let mut results = Vec::new();
         for path in &args.files {
             let img = read_image(path)?;
@@ -178,13 +227,16 @@ usage:
     }
 
     async fn bench(args: &Args) -> Result<(), Error> {
-        let (gpu, model, mut network) = load(args).await?;
+        let (gpu, model, mut network, _) = load(args).await?;
         match args.files.first() {
             Some(path) => {
                 let img = read_image(path)?;
                 network.set_image(img.as_raw(), img.width(), img.height())?;
             }
-            None => network.set_image(&inception::synthetic::image(224, 224), 224, 224)?,
+            None => {
+                let side = model.graph.input_spec.crop;
+                network.set_image(&inception::synthetic::image(side, side), side, side)?
+            }
         }
         if let Some(kernel) = args.conv {
             network.set_conv_kernels(&[kernel])?;

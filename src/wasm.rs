@@ -51,28 +51,22 @@ impl Engine {
         self.gpu.device.as_webgpu().map(|d| d.clone().into()).unwrap_or(JsValue::NULL)
     }
 
-    /// Builds `model` ("bvlc", "torchvision", "seed") from a safetensors file: validates
-    /// the weights and creates every pipeline and buffer. `labels` (one class per line) is
-    /// optional; ImageNet's are used for 1000 classes.
-    pub fn load(&self, model: &str, weights: &[u8], labels: Option<String>) -> Result<Classifier, JsValue> {
-        let variant = Variant::from_name(model).map_err(js_error)?;
-        let model = Model::from_safetensors(variant, weights).map_err(|e| js_error(e.into()))?;
-        let classes = model.graph.num_classes();
-        let labels = match labels {
-            Some(text) => {
-                let list: Vec<String> = text.lines().map(str::trim).filter(|l| !l.is_empty()).map(String::from).collect();
-                if list.len() != classes as usize {
-                    return Err(js_error(Error::Usage(format!(
-                        "the labels file has {} classes but the model has {classes}",
-                        list.len()
-                    ))));
-                }
-                list
-            }
-            None => labels::for_classes(classes),
-        };
+    /// Builds a network from a weights file (safetensors or a PyTorch checkpoint):
+    /// validates the weights and creates every pipeline and buffer. `model` ("bvlc",
+    /// "torchvision", "seed", "inception_v3") is checked against the file; without it the
+    /// network is recognised from the tensor names. `labels` (one class per line) is
+    /// optional: otherwise those stored in the file, or ImageNet's for 1000 classes.
+    pub fn load(&self, model: Option<String>, weights: &[u8], labels: Option<String>) -> Result<Classifier, JsValue> {
+        let variant = model.filter(|m| !m.is_empty()).map(|m| Variant::from_name(&m)).transpose().map_err(js_error)?;
+        let model = Model::load(weights, variant).map_err(|e| js_error(e.into()))?;
+        let labels = labels::choose(
+            labels.as_deref().map(labels::parse),
+            crate::convert::embedded_labels(weights),
+            model.graph.num_classes(),
+        )
+        .map_err(|e| js_error(e.into()))?;
         let network = Network::new(&self.gpu, &model).map_err(js_error)?;
-        Ok(Classifier { network: Rc::new(RefCell::new(network)), labels: Rc::new(labels), variant })
+        Ok(Classifier { network: Rc::new(RefCell::new(network)), labels: Rc::new(labels), variant: model.variant })
     }
 }
 
@@ -161,6 +155,8 @@ impl Classifier {
         let s = network.stats;
         serde_json::json!({
             "model": self.variant.name(),
+            "title": self.variant.title(),
+            "inputSize": network.graph().input_spec.crop,
             "classes": network.graph().num_classes(),
             "weightBytes": s.weight_bytes,
             "activationBytes": s.activation_bytes,

@@ -1,11 +1,14 @@
-//! Loading a model's parameters from a safetensors file: every tensor the graph needs must
+//! Loading a model's parameters from a weights file (safetensors or a PyTorch checkpoint):
+//! every tensor the graph needs must
 //! be there with the right shape and a float dtype; nothing else may be there but what the
 //! variant knowingly ignores. Batch norm is folded into the convolutions here.
 
 use crate::error::WeightsError;
 use crate::graph::{Graph, Op};
 use crate::models::Variant;
-use safetensors::{Dtype, SafeTensors};
+use crate::tensors::{RawTensor, Tensors};
+use safetensors::SafeTensors;
+use std::borrow::Cow;
 use std::collections::{HashMap, HashSet};
 
 /// One layer's parameters after folding, in PyTorch layout: conv (out, in, kh, kw) or
@@ -25,25 +28,65 @@ pub struct Model {
 }
 
 impl Model {
-    /// Reads a safetensors file for `variant`. The class count comes from the classifier.
+    /// Reads a weights file: safetensors, or a PyTorch checkpoint (`torch.save`, zip or
+    /// legacy format). With `variant` `None` the network is recognised from the tensor
+    /// names; the class count always comes from the classifier.
+    pub fn load(bytes: &[u8], variant: Option<Variant>) -> Result<Model, WeightsError> {
+        Model::from_tensors(&read_tensors(bytes)?, variant)
+    }
+
+    /// [`Model::load`] for a safetensors file made for `variant`.
     pub fn from_safetensors(variant: Variant, bytes: &[u8]) -> Result<Model, WeightsError> {
-        check_not_truncated(bytes)?;
-        let file = SafeTensors::deserialize(bytes).map_err(|e| WeightsError::Corrupt(e.to_string()))?;
-        let names: HashSet<&str> = file.names().into_iter().collect();
-        if !names.contains(variant.signature_tensor()) {
-            if let Some(found) = Variant::ALL.into_iter().find(|v| names.contains(v.signature_tensor())) {
-                return Err(WeightsError::WrongVariant { expected: variant, found });
+        Model::load(bytes, Some(variant))
+    }
+
+    pub fn from_tensors(file: &Tensors, variant: Option<Variant>) -> Result<Model, WeightsError> {
+        let found = Variant::detect(file);
+        let variant = match (variant, found) {
+            (Some(expected), Some(found)) if expected != found => {
+                return Err(WeightsError::WrongVariant { expected, found })
             }
-        }
-        let num_classes = match file.tensor(variant.classifier_weight()) {
-            Ok(t) if t.shape().len() == 2 && t.shape()[0] > 0 => t.shape()[0] as u32,
+            (Some(v), _) | (None, Some(v)) => v,
+            (None, None) => return Err(WeightsError::Unrecognised { first: file.names().take(3).map(String::from).collect() }),
+        };
+        let num_classes = match file.get(variant.classifier_weight()) {
+            Some(t) if t.shape.len() == 2 && t.shape[0] > 0 => t.shape[0] as u32,
             _ => 1000, // the checks below then report what is wrong with it
         };
         let graph = variant.graph(num_classes);
-        let tensors = validated_tensors(variant, &graph, &file)?;
+        let tensors = validated_tensors(variant, &graph, file)?;
         let params = fold(&graph, &tensors)?;
         Ok(Model { variant, graph, params })
     }
+}
+
+/// The tensors of a weights file, in whichever format it is, with DataParallel's
+/// `module.` prefix removed.
+pub fn read_tensors(bytes: &[u8]) -> Result<Tensors<'_>, WeightsError> {
+    // safetensors starts with its header's length and then `{`; a torch.save zip with
+    // `PK`, the legacy torch.save format with a pickle (0x80, protocol).
+    let safetensors = bytes.get(8) == Some(&b'{');
+    let checkpoint = bytes.starts_with(b"PK\x03\x04") || bytes.first() == Some(&0x80);
+    let mut tensors = if checkpoint && !safetensors {
+        crate::pth::read(bytes).map_err(|e| WeightsError::Checkpoint(e.to_string()))?
+    } else {
+        read_safetensors(bytes)?
+    };
+    tensors.strip_common_prefix("module.");
+    Ok(tensors)
+}
+
+fn read_safetensors(bytes: &[u8]) -> Result<Tensors<'_>, WeightsError> {
+    check_not_truncated(bytes)?;
+    let file = SafeTensors::deserialize(bytes).map_err(|e| WeightsError::Corrupt(e.to_string()))?;
+    let map = file
+        .iter()
+        .map(|(name, view)| {
+            let tensor = RawTensor { dtype: view.dtype(), shape: view.shape().to_vec(), data: Cow::Borrowed(view.data()) };
+            (name.to_string(), tensor)
+        })
+        .collect();
+    Ok(Tensors { map })
 }
 
 /// Names the first tensor whose data lies past the end of a cut-off file (the safetensors
@@ -81,47 +124,31 @@ fn check_not_truncated(bytes: &[u8]) -> Result<(), WeightsError> {
     }
 }
 
-fn validated_tensors(variant: Variant, graph: &Graph, file: &SafeTensors) -> Result<HashMap<String, Vec<f32>>, WeightsError> {
+fn validated_tensors(variant: Variant, graph: &Graph, file: &Tensors) -> Result<HashMap<String, Vec<f32>>, WeightsError> {
     let expected = graph.parameters();
     let expected_names: HashSet<&str> = expected.iter().map(|(n, _)| n.as_str()).collect();
-    let mut names = file.names();
-    names.sort();
-    for name in names {
-        if !expected_names.contains(name) && !variant.is_ignored(name) {
-            let shape = file.tensor(name).map(|t| t.shape().to_vec()).unwrap_or_default();
-            return Err(WeightsError::Unexpected { tensor: name.into(), shape });
+    for (name, tensor) in &file.map {
+        if !expected_names.contains(name.as_str()) && !variant.is_ignored(name) {
+            return Err(WeightsError::Unexpected { tensor: name.clone(), shape: tensor.shape.clone() });
         }
     }
-    let missing: Vec<&(String, Vec<usize>)> = expected.iter().filter(|(n, _)| file.tensor(n).is_err()).collect();
+    let missing: Vec<&(String, Vec<usize>)> = expected.iter().filter(|(n, _)| !file.contains(n)).collect();
     if let Some((tensor, shape)) = missing.first() {
         return Err(WeightsError::Missing { tensor: tensor.clone(), expected: shape.clone(), more: missing.len() - 1 });
     }
     let mut out = HashMap::new();
     for (name, shape) in expected {
-        let t = file.tensor(&name).expect("checked above");
-        if t.shape() != shape.as_slice() {
-            return Err(WeightsError::Shape { tensor: name, expected: shape, found: t.shape().to_vec() });
+        let t = file.get(&name).expect("checked above");
+        if t.shape != shape {
+            return Err(WeightsError::Shape { tensor: name, expected: shape, found: t.shape.clone() });
         }
-        let values = to_f32(t.dtype(), t.data()).ok_or_else(|| WeightsError::Dtype {
-            tensor: name.clone(),
-            found: format!("{:?}", t.dtype()),
-        })?;
+        let values = t.to_f32().ok_or_else(|| WeightsError::Dtype { tensor: name.clone(), found: format!("{:?}", t.dtype) })?;
         if let Some(bad) = values.iter().find(|v| !v.is_finite()) {
             return Err(WeightsError::BadValue { tensor: name, detail: format!("contains {bad}") });
         }
         out.insert(name, values);
     }
     Ok(out)
-}
-
-fn to_f32(dtype: Dtype, data: &[u8]) -> Option<Vec<f32>> {
-    let halves = || data.chunks_exact(2).map(|b| u16::from_le_bytes([b[0], b[1]]));
-    Some(match dtype {
-        Dtype::F32 => data.chunks_exact(4).map(|b| f32::from_le_bytes(b.try_into().unwrap())).collect(),
-        Dtype::F16 => halves().map(|h| half::f16::from_bits(h).to_f32()).collect(),
-        Dtype::BF16 => halves().map(|h| half::bf16::from_bits(h).to_f32()).collect(),
-        _ => return None,
-    })
 }
 
 /// Builds each layer's parameters, folding batch norm into the convolution before it:

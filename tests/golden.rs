@@ -1,10 +1,11 @@
-//! Whole networks against PyTorch: torchvision's googlenet and the tutorial's GoogLeNet,
-//! with deterministic weights regenerated here from tensor names (tools/golden.py made the
-//! golden logits from the same weights), and the BVLC graph against the CPU twins.
+//! Whole networks against PyTorch: torchvision's googlenet and inception_v3 and the
+//! tutorial's GoogLeNet, with deterministic weights regenerated here from tensor names
+//! (tools/golden.py made the golden logits from the same weights), also loaded from
+//! PyTorch checkpoints; and the BVLC graph against the CPU twins.
 
 mod common;
 
-use common::{diff, gpu, top_classes};
+use common::{diff, golden_doc, gpu, top_classes, torch_checkpoint};
 use inception::{synthetic, Model, Network, Variant};
 use serde_json::Value;
 
@@ -12,11 +13,12 @@ struct Golden {
     tensors: Vec<(String, Vec<usize>, String)>,
     logits: Vec<f32>,
     top5: Vec<usize>,
+    /// The synthetic image's side.
+    side: u32,
 }
 
 fn golden(variant: &str) -> Golden {
-    let path = format!("{}/tests/golden/{variant}.json", env!("CARGO_MANIFEST_DIR"));
-    let doc: Value = serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
+    let doc: Value = golden_doc(variant);
     let usizes = |v: &Value| v.as_array().unwrap().iter().map(|x| x.as_u64().unwrap() as usize).collect::<Vec<_>>();
     Golden {
         tensors: doc["tensors"]
@@ -27,6 +29,7 @@ fn golden(variant: &str) -> Golden {
             .collect(),
         logits: doc["logits"].as_array().unwrap().iter().map(|x| x.as_f64().unwrap() as f32).collect(),
         top5: usizes(&doc["top5"]),
+        side: doc["image"]["width"].as_u64().unwrap() as u32,
     }
 }
 
@@ -39,22 +42,26 @@ fn check_against_pytorch(variant: Variant) {
     // The file holds everything the PyTorch state_dict holds: auxiliary heads and
     // num_batches_tracked counters included, which the loader must accept and ignore.
     let file = synthetic::safetensors_file(&g.tensors);
-    let model = Model::from_safetensors(variant, &file).unwrap();
+    check_logits(&g, Model::from_safetensors(variant, &file).unwrap(), variant.name());
+}
+
+/// Runs `model` on the golden image and compares with PyTorch's logits.
+fn check_logits(g: &Golden, model: Model, what: &str) {
     assert_eq!(model.graph.num_classes() as usize, g.logits.len());
     let mut net = Network::new(gpu(), &model).unwrap();
-    let out = pollster::block_on(net.classify(&synthetic::image(224, 224), 224, 224, true)).unwrap();
+    let out = pollster::block_on(net.classify(&synthetic::image(g.side, g.side), g.side, g.side, true)).unwrap();
     let logits = out.logits.unwrap();
     let range = g.logits.iter().cloned().fold(f32::MIN, f32::max) - g.logits.iter().cloned().fold(f32::MAX, f32::min);
     let d = diff(&logits, &g.logits);
     println!(
-        "{variant}: top5 {:?}, max abs logit diff {:.2e}, max rel {:.2e} (logit range {range:.3}, allowed {:.2e})",
+        "{what}: top5 {:?}, max abs logit diff {:.2e}, max rel {:.2e} (logit range {range:.3}, allowed {:.2e})",
         top_classes(&out.top),
         d.max_abs,
         d.max_rel,
         TOLERANCE_OF_RANGE * range
     );
-    assert_eq!(top_classes(&out.top), g.top5, "{variant}: top-5");
-    assert!(d.max_abs <= TOLERANCE_OF_RANGE * range, "{variant}: logit {} off by {}", d.worst, d.max_abs);
+    assert_eq!(top_classes(&out.top), g.top5, "{what}: top-5");
+    assert!(d.max_abs <= TOLERANCE_OF_RANGE * range, "{what}: logit {} off by {}", d.worst, d.max_abs);
 }
 
 #[test]
@@ -65,6 +72,20 @@ fn torchvision_googlenet_matches_pytorch() {
 #[test]
 fn tutorial_googlenet_with_10_classes_matches_pytorch() {
     check_against_pytorch(Variant::Seed);
+}
+
+#[test]
+fn inception_v3_matches_pytorch() {
+    check_against_pytorch(Variant::InceptionV3);
+}
+
+/// The tutorial's network saved by `torch.save(model.state_dict())` (10 classes): the
+/// checkpoint loads without being told which network it is, and gives PyTorch's logits.
+#[test]
+fn tutorial_checkpoint_from_torch_save_matches_pytorch() {
+    let model = Model::load(&torch_checkpoint("seed"), None).unwrap();
+    assert_eq!(model.variant, Variant::Seed);
+    check_logits(&golden("seed"), model, "seed .pth");
 }
 
 /// The paper's graph (LRN, ceil-mode pools, true 5x5) with deterministic weights, GPU
@@ -101,7 +122,7 @@ fn bvlc_graph_matches_cpu_twins_layer_by_layer() {
 fn activation_memory_is_at_most_twice_the_largest_live_pair() {
     use inception::graph::Op;
     use inception::ops::winograd;
-    for variant in [Variant::Bvlc, Variant::Torchvision] {
+    for variant in [Variant::Bvlc, Variant::Torchvision, Variant::InceptionV3] {
         let graph = variant.graph(1000);
         let tensors: Vec<_> = graph.parameters().into_iter().map(|(n, s)| (n, s, "float32".to_owned())).collect();
         let model = Model::from_safetensors(variant, &synthetic::safetensors_file(&tensors)).unwrap();
@@ -131,7 +152,7 @@ fn autotuned_kernels_give_the_same_logits() {
     let g = golden("torchvision");
     let model = Model::from_safetensors(Variant::Torchvision, &synthetic::safetensors_file(&g.tensors)).unwrap();
     let mut net = Network::new(gpu(), &model).unwrap();
-    net.set_image(&synthetic::image(224, 224), 224, 224).unwrap();
+    net.set_image(&synthetic::image(g.side, g.side), g.side, g.side).unwrap();
     let chosen = pollster::block_on(net.autotune()).unwrap();
     net.release_unused_kernels();
     let logits = pollster::block_on(net.run(true)).unwrap().logits.unwrap();

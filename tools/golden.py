@@ -1,14 +1,17 @@
 """Regenerates the golden files in tests/golden/ from PyTorch.
 
-For each GoogLeNet variant that PyTorch defines (torchvision's `googlenet`, and the tutorial's
-`GoogLeNet` from ../shared/seed, copied below), this script:
+For each network that PyTorch defines (torchvision's `googlenet` and `inception_v3`, and the
+tutorial's `GoogLeNet` from ../shared/seed, copied below), this script:
 
 1. builds the network in eval mode,
 2. fills every floating-point tensor of its state_dict with deterministic values computed
    from the tensor's name (the scheme below, implemented identically in src/synthetic.rs),
-3. runs it on a deterministic 224x224 RGBA image (same scheme, tensor name "input"),
+3. runs it on a deterministic RGBA image of its input size (224x224, 299x299 for
+   Inception v3; same scheme, tensor name "input"),
 4. writes the state_dict's tensor list (name, shape, dtype) and the logits to
-   tests/golden/<variant>.json.
+   tests/golden/<variant>.json; for both GoogLeNets also the pickle of their
+   `torch.save(model.state_dict())` checkpoint (tests/golden/<variant>.data.pkl) and which
+   storage holds which tensor, from which the Rust tests rebuild those checkpoints.
 
 The Rust tests regenerate the same weights and image, so the golden files hold only the
 tensor list and 1000 logits, not 27 MB of weights. Only regenerating needs torch:
@@ -190,16 +193,51 @@ def variants():
     )
     # the tutorial's network as a user would train it, here for 10 classes
     yield "seed", GoogLeNet(aux_logits=True, num_classes=10)
+    # torchvision's Inception v3 as built for its pretrained weights
+    yield "inception_v3", torchvision.models.inception_v3(
+        weights=None, aux_logits=True, transform_input=True, init_weights=False
+    )
+
+
+def input_side(variant):
+    """The synthetic image is exactly the network's input size, so no resizing is involved."""
+    return 299 if variant == "inception_v3" else 224
+
+
+def save_checkpoint_pickle(variant, model, out_dir):
+    """torch.save(model.state_dict()) as a user does, keeping the pickle (data.pkl) of the
+    zip and, per storage key, the tensor whose bytes it holds. The Rust test rebuilds the
+    checkpoint from these and the deterministic values: PyTorch's own pickle, without
+    committing megabytes of storages."""
+    import io
+    import zipfile
+
+    buffer = io.BytesIO()
+    state = model.state_dict()
+    torch.save(state, buffer)
+    archive = zipfile.ZipFile(buffer)
+    entries = {name.split("/", 1)[1]: name for name in archive.namelist()}
+    storages = []
+    for name, t in state.items():
+        key = str(len(storages))
+        data = archive.read(entries[f"data/{key}"])
+        # each state_dict entry owns one storage, numbered in state_dict order
+        assert data == t.contiguous().numpy().tobytes(), f"storage {key} is not {name}"
+        storages.append([key, name])
+    pickle = archive.read(entries["data.pkl"])
+    (out_dir / f"{variant}.data.pkl").write_bytes(pickle)
+    return storages
 
 
 def main():
     out_dir = pathlib.Path(__file__).resolve().parent.parent / "tests" / "golden"
     out_dir.mkdir(parents=True, exist_ok=True)
-    rgba = synthetic_image(224, 224)
-    # both variants see ImageNet-normalised RGB; torchvision's transform_input then remaps it
-    x = (rgba[..., :3].astype(np.float32) / np.float32(255) - IMAGENET_MEAN) / IMAGENET_STD
-    x = torch.from_numpy(np.ascontiguousarray(x.transpose(2, 0, 1)))[None]
     for variant, model in variants():
+        side = input_side(variant)
+        rgba = synthetic_image(side, side)
+        # every variant sees ImageNet-normalised RGB; torchvision's transform_input then remaps it
+        x = (rgba[..., :3].astype(np.float32) / np.float32(255) - IMAGENET_MEAN) / IMAGENET_STD
+        x = torch.from_numpy(np.ascontiguousarray(x.transpose(2, 0, 1)))[None]
         model.eval()
         state = model.state_dict()
         tensors = []
@@ -210,15 +248,18 @@ def main():
         model.load_state_dict(state)
         with torch.no_grad():
             logits = model(x)[0].double().numpy()
+        storages = save_checkpoint_pickle(variant, model, out_dir) if variant != "inception_v3" else None
         top5 = np.argsort(-logits)[:5].tolist()
         doc = {
             "variant": variant,
-            "image": {"name": "input", "width": 224, "height": 224},
+            "image": {"name": "input", "width": side, "height": side},
             "num_classes": len(logits),
             "top5": top5,
             "tensors": tensors,
             "logits": [float(v) for v in logits],
         }
+        if storages:
+            doc["checkpoint_storages"] = storages
         path = out_dir / f"{variant}.json"
         path.write_text(json.dumps(doc) + "\n")
         print(f"{path}: top5 {top5}, logits in [{logits.min():.3f}, {logits.max():.3f}]")

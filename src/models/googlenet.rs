@@ -2,7 +2,6 @@
 //! (design.md, section 1) are data: layer names, normalisation, pool rounding, the third
 //! branch's kernel, and the input.
 
-use super::Variant;
 use crate::graph::{BatchNorm, ConvParams, Graph, LinearParams, TensorId};
 use crate::ops::conv2d::Conv2dSpec;
 use crate::ops::linear::LinearSpec;
@@ -24,18 +23,26 @@ const BLOCKS: [(&str, [u32; 6]); 9] = [
     ("5b", [384, 192, 384, 48, 128, 128]),
 ];
 
+/// Which of the three GoogLeNets to build (see [`super::Variant`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum GoogLeNet {
+    Bvlc,
+    Seed,
+    Torchvision,
+}
+
 const IMAGENET_MEAN: [f32; 3] = [0.485, 0.456, 0.406];
 const IMAGENET_STD: [f32; 3] = [0.229, 0.224, 0.225];
 
-fn input_spec(variant: Variant) -> InputSpec {
+fn input_spec(variant: GoogLeNet) -> InputSpec {
     let base = InputSpec { crop: 224, resize: 256, bgr: false, mul: [1.0; 3], add: [0.0; 3] };
     match variant {
         // Caffe: BGR in 0..255 minus the per-channel mean.
-        Variant::Bvlc => InputSpec { bgr: true, mul: [255.0; 3], add: [-104.0, -117.0, -123.0], ..base },
+        GoogLeNet::Bvlc => InputSpec { bgr: true, mul: [255.0; 3], add: [-104.0, -117.0, -123.0], ..base },
         // ImageNet mean/std, then torchvision's transform_input, which together are
         // exactly (x - 0.5) / 0.5 per channel.
-        Variant::Torchvision => InputSpec { mul: [2.0; 3], add: [-1.0; 3], ..base },
-        Variant::Seed => InputSpec {
+        GoogLeNet::Torchvision => InputSpec { mul: [2.0; 3], add: [-1.0; 3], ..base },
+        GoogLeNet::Seed => InputSpec {
             mul: IMAGENET_STD.map(|s| 1.0 / s),
             add: [0, 1, 2].map(|c| -IMAGENET_MEAN[c] / IMAGENET_STD[c]),
             ..base
@@ -44,19 +51,19 @@ fn input_spec(variant: Variant) -> InputSpec {
 }
 
 /// Where a convolution module's tensors are, given its name in the variant's files.
-fn conv_params(variant: Variant, module: &str) -> ConvParams {
+fn conv_params(variant: GoogLeNet, module: &str) -> ConvParams {
     match variant {
-        Variant::Bvlc => ConvParams {
+        GoogLeNet::Bvlc => ConvParams {
             weight: format!("{module}.weight"),
             bias: Some(format!("{module}.bias")),
             batch_norm: None,
         },
-        Variant::Seed => ConvParams {
+        GoogLeNet::Seed => ConvParams {
             weight: format!("{module}.conv.weight"),
             bias: Some(format!("{module}.conv.bias")),
             batch_norm: Some(BatchNorm { prefix: format!("{module}.batchnorm"), eps: 1e-5 }),
         },
-        Variant::Torchvision => ConvParams {
+        GoogLeNet::Torchvision => ConvParams {
             weight: format!("{module}.conv.weight"),
             bias: None,
             batch_norm: Some(BatchNorm { prefix: format!("{module}.bn"), eps: 1e-3 }),
@@ -65,17 +72,17 @@ fn conv_params(variant: Variant, module: &str) -> ConvParams {
 }
 
 /// The classifier's (weight, bias) names.
-pub fn classifier(variant: Variant) -> (&'static str, &'static str) {
+pub fn classifier(variant: GoogLeNet) -> (&'static str, &'static str) {
     match variant {
-        Variant::Bvlc => ("loss3/classifier.weight", "loss3/classifier.bias"),
-        Variant::Seed => ("fc1.weight", "fc1.bias"),
-        Variant::Torchvision => ("fc.weight", "fc.bias"),
+        GoogLeNet::Bvlc => ("loss3/classifier.weight", "loss3/classifier.bias"),
+        GoogLeNet::Seed => ("fc1.weight", "fc1.bias"),
+        GoogLeNet::Torchvision => ("fc.weight", "fc.bias"),
     }
 }
 
 struct Builder {
     graph: Graph,
-    variant: Variant,
+    variant: GoogLeNet,
 }
 
 impl Builder {
@@ -90,9 +97,9 @@ impl Builder {
     /// pads by one and rounds down. torchvision's last one is 2x2.
     fn downsample(&mut self, name: &str, x: TensorId, last: bool) -> TensorId {
         let spec = match self.variant {
-            Variant::Seed => PoolSpec::max(3, 2, 1, false),
-            Variant::Torchvision if last => PoolSpec::max(2, 2, 0, true),
-            Variant::Bvlc | Variant::Torchvision => PoolSpec::max(3, 2, 0, true),
+            GoogLeNet::Seed => PoolSpec::max(3, 2, 1, false),
+            GoogLeNet::Torchvision if last => PoolSpec::max(2, 2, 0, true),
+            GoogLeNet::Bvlc | GoogLeNet::Torchvision => PoolSpec::max(3, 2, 0, true),
         };
         self.graph.pool(name, x, spec)
     }
@@ -104,36 +111,36 @@ impl Builder {
     fn inception(&mut self, id: &str, x: TensorId, [c1, r3, c3, r5, c5, pp]: [u32; 6]) -> TensorId {
         // Module names of the six convolutions, and the pool's name.
         let names: [String; 7] = match self.variant {
-            Variant::Bvlc => ["1x1", "3x3_reduce", "3x3", "5x5_reduce", "5x5", "pool_proj", "pool"]
+            GoogLeNet::Bvlc => ["1x1", "3x3_reduce", "3x3", "5x5_reduce", "5x5", "pool_proj", "pool"]
                 .map(|n| format!("inception_{id}/{n}")),
-            Variant::Seed | Variant::Torchvision => {
+            GoogLeNet::Seed | GoogLeNet::Torchvision => {
                 ["branch1", "branch2.0", "branch2.1", "branch3.0", "branch3.1", "branch4.1", "branch4.0"]
                     .map(|n| format!("inception{id}.{n}"))
             }
         };
         // torchvision keeps a 3x3 where the paper has 5x5, to match its weights.
-        let k3 = if self.variant == Variant::Torchvision { 3 } else { 5 };
+        let k3 = if self.variant == GoogLeNet::Torchvision { 3 } else { 5 };
         let b1 = self.conv(&names[0], x, c1, 1, 1, 0);
         let b2 = self.conv(&names[1], x, r3, 1, 1, 0);
         let b2 = self.conv(&names[2], b2, c3, 3, 1, 1);
         let b3 = self.conv(&names[3], x, r5, 1, 1, 0);
         let b3 = self.conv(&names[4], b3, c5, k3, 1, k3 / 2);
-        let ceil = self.variant != Variant::Seed; // no effect at stride 1, kept faithful
+        let ceil = self.variant != GoogLeNet::Seed; // no effect at stride 1, kept faithful
         let b4 = self.graph.pool(&names[6], x, PoolSpec::max(3, 1, 1, ceil));
         let b4 = self.conv(&names[5], b4, pp, 1, 1, 0);
         let output = match self.variant {
-            Variant::Bvlc => format!("inception_{id}/output"),
+            GoogLeNet::Bvlc => format!("inception_{id}/output"),
             _ => format!("inception{id}"),
         };
         self.graph.concat(&output, &[b1, b2, b3, b4])
     }
 }
 
-pub fn build(variant: Variant, num_classes: u32) -> Graph {
+pub fn build(variant: GoogLeNet, num_classes: u32) -> Graph {
     let mut b = Builder { graph: Graph::new(input_spec(variant)), variant };
     let x = b.graph.input;
     let x = match variant {
-        Variant::Bvlc => {
+        GoogLeNet::Bvlc => {
             let x = b.conv("conv1/7x7_s2", x, 64, 7, 2, 3);
             let x = b.downsample("pool1/3x3_s2", x, false);
             let x = b.lrn("pool1/norm1", x);
@@ -142,13 +149,13 @@ pub fn build(variant: Variant, num_classes: u32) -> Graph {
             let x = b.lrn("conv2/norm2", x);
             b.downsample("pool2/3x3_s2", x, false)
         }
-        Variant::Seed => {
+        GoogLeNet::Seed => {
             let x = b.conv("conv1", x, 64, 7, 2, 3);
             let x = b.downsample("maxpool1", x, false);
             let x = b.conv("conv2", x, 192, 3, 1, 1);
             b.downsample("maxpool2", x, false)
         }
-        Variant::Torchvision => {
+        GoogLeNet::Torchvision => {
             let x = b.conv("conv1", x, 64, 7, 2, 3);
             let x = b.downsample("maxpool1", x, false);
             let x = b.conv("conv2", x, 64, 1, 1, 0);
@@ -157,7 +164,7 @@ pub fn build(variant: Variant, num_classes: u32) -> Graph {
         }
     };
     let pool_names: [&str; 2] = match variant {
-        Variant::Bvlc => ["pool3/3x3_s2", "pool4/3x3_s2"],
+        GoogLeNet::Bvlc => ["pool3/3x3_s2", "pool4/3x3_s2"],
         _ => ["maxpool3", "maxpool4"],
     };
     let mut x = x;
@@ -170,7 +177,7 @@ pub fn build(variant: Variant, num_classes: u32) -> Graph {
         }
         x = b.inception(id, x, widths);
     }
-    let pool_name = if variant == Variant::Bvlc { "pool5/7x7_s1" } else { "avgpool" };
+    let pool_name = if variant == GoogLeNet::Bvlc { "pool5/7x7_s1" } else { "avgpool" };
     let x = b.graph.global_average_pool(pool_name, x);
     // Dropout is the identity at inference.
     let (weight, bias) = classifier(variant);

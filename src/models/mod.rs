@@ -1,8 +1,11 @@
 //! The networks the engine runs, each built from the graph description by plain functions.
 
 pub mod googlenet;
+pub mod inception_v3;
 
 use crate::graph::Graph;
+use googlenet::GoogLeNet;
+use crate::tensors::Tensors;
 use crate::Error;
 
 /// A network the engine knows how to build. The name is what the CLI and the page accept.
@@ -14,20 +17,35 @@ pub enum Variant {
     Seed,
     /// torchvision.models.googlenet (BN eps 1e-3, 3x3 third branch, transform_input).
     Torchvision,
+    /// torchvision.models.inception_v3 (299x299 input, transform_input, aux head ignored).
+    InceptionV3,
 }
 
 impl Variant {
-    pub const ALL: [Variant; 3] = [Variant::Bvlc, Variant::Seed, Variant::Torchvision];
+    pub const ALL: [Variant; 4] = [Variant::Bvlc, Variant::Seed, Variant::Torchvision, Variant::InceptionV3];
 
     pub fn name(self) -> &'static str {
         match self {
             Variant::Bvlc => "bvlc",
             Variant::Seed => "seed",
             Variant::Torchvision => "torchvision",
+            Variant::InceptionV3 => "inception_v3",
+        }
+    }
+
+    /// What the network is, in words, for pages and messages.
+    pub fn title(self) -> &'static str {
+        match self {
+            Variant::Bvlc => "GoogLeNet (BVLC, Caffe)",
+            Variant::Seed => "GoogLeNet (the tutorial's network)",
+            Variant::Torchvision => "GoogLeNet (torchvision)",
+            Variant::InceptionV3 => "Inception v3 (torchvision)",
         }
     }
 
     pub fn from_name(name: &str) -> Result<Variant, Error> {
+        // torchvision calls its GoogLeNet `googlenet`.
+        let name = if name == "googlenet" { "torchvision" } else { name };
         Variant::ALL.into_iter().find(|v| v.name() == name).ok_or_else(|| {
             let names: Vec<_> = Variant::ALL.iter().map(|v| v.name()).collect();
             Error::Usage(format!("unknown model `{name}`; the models are: {}", names.join(", ")))
@@ -36,12 +54,32 @@ impl Variant {
 
     /// The graph for `num_classes` outputs.
     pub fn graph(self, num_classes: u32) -> Graph {
-        googlenet::build(self, num_classes)
+        match self.googlenet() {
+            Some(flavour) => googlenet::build(flavour, num_classes),
+            None => inception_v3::build(num_classes),
+        }
     }
 
     /// The classifier's weight tensor, whose first dimension is the class count.
     pub fn classifier_weight(self) -> &'static str {
-        googlenet::classifier(self).0
+        match self.googlenet() {
+            Some(flavour) => googlenet::classifier(flavour).0,
+            None => inception_v3::CLASSIFIER.0,
+        }
+    }
+
+    fn googlenet(self) -> Option<GoogLeNet> {
+        match self {
+            Variant::Bvlc => Some(GoogLeNet::Bvlc),
+            Variant::Seed => Some(GoogLeNet::Seed),
+            Variant::Torchvision => Some(GoogLeNet::Torchvision),
+            Variant::InceptionV3 => None,
+        }
+    }
+
+    /// The variant whose weights these are, if any (by its signature tensor).
+    pub fn detect(tensors: &Tensors) -> Option<Variant> {
+        Variant::ALL.into_iter().find(|v| tensors.contains(v.signature_tensor()))
     }
 
     /// A tensor only this variant's weight files have, to recognise a file made for
@@ -51,6 +89,7 @@ impl Variant {
             Variant::Bvlc => "conv1/7x7_s2.weight",
             Variant::Seed => "conv1.batchnorm.running_var",
             Variant::Torchvision => "conv1.bn.running_var",
+            Variant::InceptionV3 => "Conv2d_1a_3x3.bn.running_var",
         }
     }
 
@@ -60,6 +99,7 @@ impl Variant {
         let prefixes: &[&str] = match self {
             Variant::Bvlc => &["loss1/", "loss2/"],
             Variant::Seed | Variant::Torchvision => &["aux1.", "aux2."],
+            Variant::InceptionV3 => &["AuxLogits."],
         };
         tensor.ends_with(".num_batches_tracked") || prefixes.iter().any(|p| tensor.starts_with(p))
     }

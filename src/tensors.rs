@@ -1,0 +1,65 @@
+//! Named tensors as a weights file holds them, whatever its format: the common ground of
+//! the safetensors reader and the PyTorch checkpoint reader ([`crate::pth`]). Data stays
+//! in the file's bytes where it can (contiguous tensors) and is copied only where it must
+//! be (views with strides, which only `.pth` files have).
+
+use safetensors::Dtype;
+use std::borrow::Cow;
+use std::collections::BTreeMap;
+
+/// One tensor: element type, shape, and its elements in row-major (C) order, little endian.
+#[derive(Clone, Debug, PartialEq)]
+pub struct RawTensor<'a> {
+    pub dtype: Dtype,
+    pub shape: Vec<usize>,
+    pub data: Cow<'a, [u8]>,
+}
+
+impl RawTensor<'_> {
+    pub fn elements(&self) -> usize {
+        self.shape.iter().product()
+    }
+
+    /// The values as f32, for the float types the engine accepts (F32, F16, BF16, F64);
+    /// `None` for any other type.
+    pub fn to_f32(&self) -> Option<Vec<f32>> {
+        let data = &self.data[..];
+        let halves = || data.chunks_exact(2).map(|b| u16::from_le_bytes([b[0], b[1]]));
+        Some(match self.dtype {
+            Dtype::F32 => data.chunks_exact(4).map(|b| f32::from_le_bytes(b.try_into().unwrap())).collect(),
+            Dtype::F16 => halves().map(|h| half::f16::from_bits(h).to_f32()).collect(),
+            Dtype::BF16 => halves().map(|h| half::bf16::from_bits(h).to_f32()).collect(),
+            Dtype::F64 => data.chunks_exact(8).map(|b| f64::from_le_bytes(b.try_into().unwrap()) as f32).collect(),
+            _ => return None,
+        })
+    }
+}
+
+/// A weights file's tensors by name (sorted, so that errors name tensors in a stable order).
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Tensors<'a> {
+    pub map: BTreeMap<String, RawTensor<'a>>,
+}
+
+impl<'a> Tensors<'a> {
+    pub fn get(&self, name: &str) -> Option<&RawTensor<'a>> {
+        self.map.get(name)
+    }
+
+    pub fn contains(&self, name: &str) -> bool {
+        self.map.contains_key(name)
+    }
+
+    pub fn names(&self) -> impl Iterator<Item = &str> {
+        self.map.keys().map(String::as_str)
+    }
+
+    /// Drops `prefix` from every name when every name has it: `module.` is what
+    /// `nn.DataParallel` and DistributedDataParallel put before each parameter.
+    pub fn strip_common_prefix(&mut self, prefix: &str) {
+        if !self.map.is_empty() && self.map.keys().all(|n| n.starts_with(prefix)) {
+            let map = std::mem::take(&mut self.map);
+            self.map = map.into_iter().map(|(n, t)| (n[prefix.len()..].to_string(), t)).collect();
+        }
+    }
+}
