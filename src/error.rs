@@ -51,7 +51,9 @@ impl fmt::Display for Error {
 impl fmt::Display for WeightsError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            WeightsError::Corrupt(m) => write!(f, "not a readable safetensors file ({m})"),
+            WeightsError::Corrupt(m) => {
+                write!(f, "not a weights file this engine reads ({m}); it reads safetensors files and PyTorch checkpoints")
+            }
             WeightsError::Truncated { tensor, needed_bytes, file_bytes } => write!(
                 f,
                 "the file is truncated: tensor `{tensor}` needs the file to be at least {needed_bytes} bytes, \

@@ -40,6 +40,10 @@ usage:
       from the tensor names, the class count from the classifier.
   inception info
       the GPU adapter, its features and limits
+  inception synthetic GOLDEN OUTPUT
+      for tests: the deterministic weights of a golden file of tools/golden.py
+      (tests/golden/*.json) as safetensors, or as the PyTorch checkpoint rebuilt from
+      PyTorch's pickle when OUTPUT ends in .pth
 
   Weights files may be safetensors or PyTorch checkpoints (torch.save of a state_dict,
   plain or wrapped in {state_dict: ...} or {model: ...}). --model is one of bvlc,
@@ -109,6 +113,7 @@ usage:
             "bench" => pollster::block_on(bench(&args)),
             "info" => pollster::block_on(info()),
             "convert" => convert(&args),
+            "synthetic" => synthetic(&args),
             "help" | "--help" | "-h" => {
                 println!("{USAGE}");
                 Ok(())
@@ -163,6 +168,15 @@ usage:
             network.release_unused_kernels(); // bench may tune first
         }
         Ok((gpu, model, network, names))
+    }
+
+    fn synthetic(args: &Args) -> Result<(), Error> {
+        let [golden, output] = &args.files[..] else {
+            return Err(Error::Usage(format!("synthetic takes a golden file and an output file\n\n{USAGE}")));
+        };
+        let checkpoint = output.extension().is_some_and(|e| e == "pth");
+        let bytes = inception::synthetic::golden_weights(golden, checkpoint).map_err(Error::Usage)?;
+        std::fs::write(output, bytes).map_err(|e| Error::Usage(format!("cannot write {}: {e}", output.display())))
     }
 
     fn convert(args: &Args) -> Result<(), Error> {

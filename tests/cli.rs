@@ -56,3 +56,89 @@ fn clear_errors_for_bad_input() {
     assert!(!ok && stderr.contains("notes.txt is not an image"), "{stderr}");
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+/// What `cargo xtask fetch-weights googlenet` does after the download: `inception convert`
+/// on torchvision's checkpoint. Here the checkpoint is made locally (PyTorch's own pickle of
+/// torchvision's googlenet, deterministic values; see tools/golden.py), so the converted
+/// file must give PyTorch's logits: exactly in float32, and within a stated tolerance in
+/// float16.
+#[test]
+fn convert_turns_a_torchvision_checkpoint_into_weights_that_give_pytorchs_logits() {
+    let dir = std::env::temp_dir().join(format!("inception-convert-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let pth = dir.join("googlenet-1378be20.pth");
+    std::fs::write(&pth, common::torch_checkpoint("torchvision")).unwrap();
+    let golden = common::golden_doc("torchvision");
+    let want: Vec<f32> = golden["logits"].as_array().unwrap().iter().map(|v| v.as_f64().unwrap() as f32).collect();
+    let top5: Vec<u64> = golden["top5"].as_array().unwrap().iter().map(|v| v.as_u64().unwrap()).collect();
+    let range = want.iter().cloned().fold(f32::MIN, f32::max) - want.iter().cloned().fold(f32::MAX, f32::min);
+    // float16 weights moved these logits by 4e-4 of their range, float32 by 3e-7.
+    for (flag, tolerance) in [(None, 1e-4), (Some("--f16"), 2e-3)] {
+        let out = dir.join("googlenet.safetensors");
+        let mut args = vec!["convert", "--model", "googlenet"];
+        args.extend(flag);
+        let (p, o) = (pth.display().to_string(), out.display().to_string());
+        args.extend([p.as_str(), o.as_str()]);
+        let (ok, stdout, stderr) = inception(&args);
+        assert!(ok, "{stderr}");
+        assert!(stdout.contains("GoogLeNet (torchvision) (1000 classes)"), "{stdout}");
+        let bytes = std::fs::read(&out).unwrap();
+        let model = inception::Model::load(&bytes, None).unwrap();
+        assert_eq!(model.variant, inception::Variant::Torchvision);
+        let mut net = inception::Network::new(common::gpu(), &model).unwrap();
+        let result = pollster::block_on(net.classify(&inception::synthetic::image(224, 224), 224, 224, true)).unwrap();
+        let d = common::diff(&result.logits.unwrap(), &want);
+        println!(
+            "convert {}: {:.1} MB, max abs logit diff {:.2e} (allowed {:.2e})",
+            flag.unwrap_or("(float32)"),
+            bytes.len() as f64 / 1e6,
+            d.max_abs,
+            tolerance * range
+        );
+        assert_eq!(common::top_classes(&result.top).iter().map(|&c| c as u64).collect::<Vec<_>>(), top5);
+        assert!(d.max_abs <= tolerance * range, "off by {}", d.max_abs);
+    }
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+/// A custom model: the tutorial's network with 10 classes from its checkpoint, class names
+/// from a labels file stored in the converted file, and files that fit no network.
+#[test]
+fn convert_keeps_labels_and_rejects_what_fits_no_network() {
+    let dir = std::env::temp_dir().join(format!("inception-labels-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = |name: &str| dir.join(name).display().to_string();
+    std::fs::write(path("tutorial.pth"), common::torch_checkpoint("seed")).unwrap();
+    let names: Vec<String> = (0..10).map(|i| format!("thing number {i}")).collect();
+    std::fs::write(path("classes.txt"), names.join("\n") + "\n").unwrap();
+    let image = path("input.png");
+    image::RgbaImage::from_raw(224, 224, inception::synthetic::image(224, 224)).unwrap().save(&image).unwrap();
+
+    let (ok, stdout, stderr) =
+        inception(&["convert", "--labels", &path("classes.txt"), &path("tutorial.pth"), &path("tutorial.safetensors")]);
+    assert!(ok, "{stderr}");
+    assert!(stdout.contains("the tutorial's network) (10 classes)"), "{stdout}");
+    // the classes come from the converted file, the network from its names
+    let (ok, stdout, stderr) = inception(&["classify", "--json", "--weights", &path("tutorial.safetensors"), &image]);
+    assert!(ok, "{stderr}");
+    let doc: serde_json::Value = serde_json::from_str(&stdout).unwrap();
+    let want_top = common::golden_doc("seed")["top5"][0].as_u64().unwrap();
+    assert_eq!(doc[0]["top5"][0]["class"], want_top);
+    assert_eq!(doc[0]["top5"][0]["label"], format!("thing number {want_top}"));
+    // the checkpoint itself classifies too, labels given on the command line
+    let (ok, stdout, stderr) = inception(&["classify", "--weights", &path("tutorial.pth"), "--labels", &path("classes.txt"), &image]);
+    assert!(ok, "{stderr}");
+    assert!(stdout.contains(&format!("thing number {want_top} ({want_top})")), "{stdout}");
+
+    std::fs::write(path("three.txt"), "a\nb\nc\n").unwrap();
+    let (ok, _, stderr) = inception(&["convert", "--labels", &path("three.txt"), &path("tutorial.pth"), &path("x.safetensors")]);
+    assert!(!ok && stderr.contains("the labels list has 3 classes but the model has 10"), "{stderr}");
+    let (ok, _, stderr) = inception(&["convert", "--model", "inception_v3", &path("tutorial.pth"), &path("x.safetensors")]);
+    assert!(!ok && stderr.contains("weights for the `seed` model, not `inception_v3`"), "{stderr}");
+    // safetensors holding something else entirely
+    let other = inception::synthetic::safetensors_file(&[("encoder.layer.0.weight".into(), vec![4, 4], "float32".into())]);
+    std::fs::write(path("other.safetensors"), other).unwrap();
+    let (ok, _, stderr) = inception(&["convert", &path("other.safetensors"), &path("x.safetensors")]);
+    assert!(!ok && stderr.contains("not the weights of any network") && stderr.contains("encoder.layer.0.weight"), "{stderr}");
+    std::fs::remove_dir_all(&dir).unwrap();
+}

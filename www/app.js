@@ -150,8 +150,11 @@ async function fetchWeights(entry) {
   return { bytes: data, cache, url, fresh: true };
 }
 
-/** Builds the classifier and compiles every shader with one warm-up pass. */
-async function loadClassifier(model, bytes, labels) {
+/**
+ * Builds the classifier and compiles every shader with one warm-up pass. `model` names the
+ * network the file must be for; null lets the engine recognise it (a user's own file).
+ */
+async function loadClassifier(model, bytes, labels, title) {
   setStatus('Checking the weights…');
   await nextPaint();
   if (state.classifier) { state.classifier.free(); state.classifier = null; }
@@ -159,14 +162,20 @@ async function loadClassifier(model, bytes, labels) {
     state.classifier = state.engine.load(model, bytes, labels);
   } catch (e) {
     const what = e.name === 'WeightsError' || e.name === 'UsageError' ? e.message : `${e.name}: ${e.message}`;
-    throw Object.assign(new Error(`These weights do not fit the ${model} model: ${what}`), { kind: 'weights' });
+    throw Object.assign(new Error(model
+      ? `These weights do not fit the ${title ?? model} model: ${what}`
+      : `This file does not fit any network the page runs (GoogLeNet in its BVLC, torchvision and tutorial forms, Inception v3): ${what}`),
+    { kind: 'weights' });
   }
+  const stats = JSON.parse(state.classifier.stats());
+  $('model-title').textContent = `${stats.title} on WebGPU`;
   setStatus('Compiling shaders…');
   await nextPaint();
-  state.classifier.texture(224, 224);
+  state.classifier.texture(stats.inputSize, stats.inputSize);
   await state.classifier.run();
-  await tuneKernels(model);
+  await tuneKernels(stats.model);
   clearMessage('weights');
+  return stats;
 }
 
 /** {"4x8": 40, "4x4": 17}: how many convolutions use each tile. */
@@ -202,7 +211,7 @@ async function tuneKernels(model) {
 async function loadSiteModel(entry) {
   const { bytes, cache, url, fresh } = await fetchWeights(entry);
   try {
-    await loadClassifier(entry.model, bytes, null);
+    await loadClassifier(entry.model, bytes, null, entry.title);
   } catch (e) {
     if (cache) await cache.delete(url); // never keep a file that failed
     throw e;
@@ -421,6 +430,7 @@ async function classifyFile(file) {
 
 function wireInputs() {
   $('file').addEventListener('change', (e) => classifyFile(e.target.files[0]));
+  $('weights-file').addEventListener('change', (e) => loadCustom(e.target.files[0]));
   $('pause').addEventListener('click', togglePause);
   $('camera').addEventListener('change', (e) => startCamera(e.target.value));
   $('flip').addEventListener('click', () => {
@@ -435,31 +445,46 @@ function wireInputs() {
   document.addEventListener('drop', (e) => {
     e.preventDefault();
     $('drop-hint').hidden = true;
-    classifyFile(e.dataTransfer.files[0]);
+    const file = e.dataTransfer.files[0];
+    if (file && WEIGHTS_FILE.test(file.name)) loadCustom(file);
+    else classifyFile(file);
   });
-  stage.addEventListener('click', () => { if (!state.classifier && !$('no-weights').hidden) $('weights-file').click(); });
+  stage.addEventListener('click', () => { if (!state.classifier && !$('custom').hidden) $('weights-file').click(); });
 }
 
-// ---------- weights from disk (no weights on the site) ----------
+// ---------- the user's own weights file ----------
 
-function offerLocalWeights() {
-  $('no-weights').hidden = false;
-  setStatus('No model loaded');
-  $('weights-file').addEventListener('change', async (e) => {
-    const file = e.target.files[0];
-    if (!file) return;
-    const labelsFile = $('labels-file').files[0];
-    try {
-      const bytes = new Uint8Array(await file.arrayBuffer());
-      const labels = labelsFile ? await labelsFile.text() : null;
-      await loadClassifier($('local-model').value, bytes, labels);
-      $('no-weights').hidden = true;
-      await afterLoad();
-    } catch (err) {
-      setStatus('No model loaded');
-      showMessage(err.kind || 'weights', 'These weights cannot be used', err.message);
-    }
-  });
+const WEIGHTS_FILE = /\.(pth|pt|tar|bin|safetensors)$/i;
+
+/** Shows the card for a weights file from disk; `reason` replaces its heading. */
+function showCustom(reason) {
+  $('custom').hidden = false;
+  if (reason) $('custom-title').textContent = reason;
+}
+
+/** Loads a weights file picked or dropped by the user, whatever network it is for. */
+async function loadCustom(file) {
+  if (!file) return;
+  stopCamera();
+  const labelsFile = $('labels-file').files[0];
+  try {
+    setStatus(`Reading ${file.name}…`);
+    const bytes = new Uint8Array(await file.arrayBuffer());
+    const labels = labelsFile ? await labelsFile.text() : null;
+    const stats = await loadClassifier(null, bytes, labels);
+    clearMessage('weights');
+    const picker = $('model');
+    if (![...picker.options].some((o) => o.value === 'file')) picker.add(new Option('', 'file'));
+    const option = [...picker.options].find((o) => o.value === 'file');
+    option.textContent = `${stats.title}, ${stats.classes} classes (${file.name})`;
+    picker.value = state.picked = 'file';
+    picker.hidden = false;
+    $('custom').hidden = true;
+    await afterLoad();
+  } catch (err) {
+    setStatus('No model loaded');
+    showMessage(err.kind || 'weights', `${file.name} cannot be used`, err.message);
+  }
 }
 
 // ---------- benchmark mode (?bench=N) ----------
@@ -551,17 +576,29 @@ async function main() {
   }
   const models = await siteModels();
   if (models.length === 0) {
-    offerLocalWeights();
+    showCustom('No model weights on this site');
+    setStatus('No model loaded');
     document.body.dataset.state = 'no-weights';
     return;
   }
   const picker = $('model');
-  picker.replaceChildren(...models.map((m) => new Option(m.title, m.model)));
-  picker.hidden = models.length < 2;
+  picker.replaceChildren(...models.map((m) => new Option(m.title, m.model)), new Option('Your own model…', 'custom'));
+  picker.hidden = false;
   const wanted = models.find((m) => m.model === params.get('model')) ?? models[0];
   picker.value = wanted.model;
+  state.picked = wanted.model; // what the picker shows when the custom entry is cancelled
   picker.addEventListener('change', async () => {
+    if (picker.value === 'custom') {
+      picker.value = state.picked;
+      showCustom();
+      $('weights-file').click();
+      return;
+    }
+    if (picker.value === 'file') return;
+    state.picked = picker.value;
+    [...picker.options].find((o) => o.value === 'file')?.remove(); // that model is replaced
     stopCamera();
+    $('custom').hidden = true;
     try {
       await loadSiteModel(models.find((m) => m.model === picker.value));
       await afterLoad();
@@ -577,7 +614,7 @@ async function main() {
     showMessage(e.kind || 'weights', 'The model could not be loaded', e.message,
       { label: 'Retry', run: () => location.reload() });
     document.body.dataset.state = 'error';
-    offerLocalWeights();
+    showCustom('Or use a weights file from your disk');
     return;
   }
   state.loadMs = performance.now() - start;

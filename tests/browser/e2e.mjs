@@ -4,12 +4,16 @@
 //
 //   node e2e.mjs --base http://127.0.0.1:PORT/inception/ --y4m tiger_cat.y4m
 //     --expected tiger_cat.native.json --pug pug.jpg --weights bvlc_googlenet.safetensors
-//     --artifacts DIR
+//     --png tiger_cat.224.png --v3-expected v3.native.json --tutorial tutorial.pth
+//     --tutorial-labels classes.txt --tutorial-expected tutorial.native.json --artifacts DIR
 import fs from 'node:fs';
 import path from 'node:path';
 import { launch, parseArgs, watchConsole, WEBGPU } from './common.mjs';
 
-const a = parseArgs(process.argv.slice(2), { base: '', y4m: '', expected: '', pug: '', weights: '', artifacts: '' });
+const a = parseArgs(process.argv.slice(2), {
+  base: '', y4m: '', expected: '', pug: '', weights: '', artifacts: '',
+  png: '', 'v3-expected': '', tutorial: '', 'tutorial-labels': '', 'tutorial-expected': '',
+});
 const origin = new URL(a.base).origin;
 const LONG = 300_000; // SwiftShader takes seconds per frame; loading compiles every shader
 // Camera frame vs the native program on the decoded frame: the browser's own YUV -> RGB
@@ -165,10 +169,56 @@ await inOwnBrowser('corrupt_weights', [WEBGPU, '--use-fake-ui-for-media-stream',
 await inOwnBrowser('weights_from_disk', [WEBGPU, '--use-fake-ui-for-media-stream', ...CAMERA], async (page) => {
   await page.route('**/weights/models.json', (route) => route.fulfill({ status: 200, contentType: 'application/json', body: '{"models": []}' }));
   await page.goto(a.base);
-  await page.waitForSelector('#no-weights:not([hidden])', { timeout: LONG });
-  await page.selectOption('#local-model', 'bvlc');
+  await page.waitForSelector('#custom:not([hidden])', { timeout: LONG });
   await page.setInputFiles('#weights-file', a.weights);
   await waitTop(page, 'tiger cat');
+});
+
+/** The top-5 the native program printed for the first image of a `classify --json` run. */
+const nativeTop = (file) => JSON.parse(fs.readFileSync(file, 'utf8'))[0].top5;
+
+/** Classifies `image` through the page's file input; returns the page's top-5. */
+async function classifyImage(page, image) {
+  const before = await frames(page);
+  await page.setInputFiles('#file', image);
+  await page.waitForFunction((n) => Number(document.body.dataset.frames || 0) > n, before, { timeout: LONG, polling: 250 });
+  return top5(page);
+}
+
+function sameTop(got, want, what) {
+  console.log(`  ${what}: page ${got.map((t) => `${t.index}:${t.p.toFixed(3)}`).join(' ')}; native ${want.map((t) => `${t.class}:${t.probability.toFixed(3)}`).join(' ')}`);
+  check(got[0].index === want[0].class, `${what}: top class ${got[0].index}, native ${want[0].class}`);
+  check(got[0].label === want[0].label, `${what}: top label "${got[0].label}", native "${want[0].label}"`);
+}
+
+// ---- Inception v3 (deterministic weights) from the site's model list, on a PNG ----
+await inOwnBrowser('inception_v3', [WEBGPU], async (page) => {
+  await page.goto(`${a.base}?model=inception_v3&autotune=0`);
+  await page.waitForFunction(() => document.querySelector('#model-title')?.textContent.startsWith('Inception v3'), null, { timeout: LONG });
+  sameTop(await classifyImage(page, a.png), nativeTop(a['v3-expected']), 'inception_v3');
+});
+
+// ---- the user's own model: the tutorial's network saved by torch.save, with class names ----
+await inOwnBrowser('custom_checkpoint', [WEBGPU], async (page) => {
+  await page.goto(`${a.base}?autotune=0`);
+  await page.waitForSelector('#model:not([hidden])', { timeout: LONG });
+  await page.selectOption('#model', 'custom');
+  await page.waitForSelector('#custom:not([hidden])');
+  await page.setInputFiles('#labels-file', a['tutorial-labels']);
+  await page.setInputFiles('#weights-file', a.tutorial);
+  await page.waitForFunction(() => document.querySelector('#model-title')?.textContent.includes("tutorial"), null, { timeout: LONG });
+  const picked = await page.$eval('#model', (s) => s.selectedOptions[0].textContent);
+  check(/10 classes/.test(picked), `the picker says "${picked}"`);
+  sameTop(await classifyImage(page, a.png), nativeTop(a['tutorial-expected']), 'tutorial checkpoint');
+});
+
+// ---- a file that is no network's weights ----
+await inOwnBrowser('custom_file_that_fits_nothing', [WEBGPU], async (page) => {
+  await page.goto(`${a.base}?autotune=0`);
+  await page.waitForSelector('#model:not([hidden])', { timeout: LONG });
+  await page.selectOption('#model', 'custom');
+  await page.setInputFiles('#weights-file', a.pug);
+  await expectMessage(page, 'weights', /does not fit any network[^]*(PyTorch checkpoint|safetensors)/, 'that the file fits no network');
 });
 
 // ---- the GPU device is lost while the camera runs ----

@@ -8,7 +8,7 @@ use std::process::Command;
 
 const CHROMIUM: &str = "/usr/bin/chromium";
 /// The scenarios of tests/browser/e2e.mjs, named for the skip report.
-const SCENARIOS: [&str; 10] = [
+const SCENARIOS: [&str; 13] = [
     "camera_tiger_cat",
     "no_requests_after_load",
     "upload_pug",
@@ -19,6 +19,9 @@ const SCENARIOS: [&str; 10] = [
     "weights_from_disk",
     "device_lost",
     "no_webgpu",
+    "inception_v3",
+    "custom_checkpoint",
+    "custom_file_that_fits_nothing",
 ];
 
 fn prerequisites() -> Result<PathBuf, String> {
@@ -51,8 +54,21 @@ pub fn test() -> Result<Vec<String>, String> {
     }
     let scripts = prerequisites()?;
     let work = root().join("target/web-test");
+    // Deterministic weights (tests/golden, made by tools/golden.py): Inception v3 for the
+    // site, and the tutorial's network as a torch.save checkpoint for the custom-model path.
+    let inception = root().join("target/release/inception");
+    let models = work.join("models");
+    std::fs::create_dir_all(&models).map_err(|e| e.to_string())?;
+    let golden = root().join("tests/golden");
+    let v3 = models.join("inception_v3.safetensors");
+    run(Command::new(&inception).arg("synthetic").arg(golden.join("inception_v3.json")).arg(&v3))?;
+    let tutorial = work.join("tutorial.pth");
+    run(Command::new(&inception).arg("synthetic").arg(golden.join("seed.json")).arg(&tutorial))?;
+    let labels = work.join("tutorial-classes.txt");
+    let names: Vec<String> = (0..10).map(|i| format!("tutorial class {i}")).collect();
+    std::fs::write(&labels, names.join("\n")).map_err(|e| e.to_string())?;
     // The site lives in a sub-folder of what is served, as on https://user.github.io/project/.
-    site::build(&work.join("site/inception"), Some(&weights))?;
+    site::build(&work.join("site/inception"), &[weights.clone(), models])?;
     let photo = root().join("../shared/images/tiger_cat.jpg");
     let (y4m, frame) = (work.join("tiger_cat.y4m"), work.join("tiger_cat.frame.png"));
     fake_camera(&photo, &y4m, &frame)?;
@@ -68,6 +84,15 @@ pub fn test() -> Result<Vec<String>, String> {
     }
     let expected = work.join("tiger_cat.native.json");
     std::fs::write(&expected, &native.stdout).map_err(|e| e.to_string())?;
+    // A PNG (decoded identically everywhere) through both synthetic networks.
+    let png = root().join("../shared/images/tiger_cat.224.png");
+    let v3_expected = native_json(&inception, &["--weights".as_ref(), v3.as_os_str()], &png, &work.join("v3.native.json"))?;
+    let tutorial_expected = native_json(
+        &inception,
+        &["--weights".as_ref(), tutorial.as_os_str(), "--labels".as_ref(), labels.as_os_str()],
+        &png,
+        &work.join("tutorial.native.json"),
+    )?;
 
     let server = Server::start(&work.join("site"), 0)?;
     let artifacts = root().join("artifacts");
@@ -84,9 +109,34 @@ pub fn test() -> Result<Vec<String>, String> {
         .arg(root().join("../shared/images/pug.jpg"))
         .arg("--weights")
         .arg(&weights_file)
+        .arg("--png")
+        .arg(&png)
+        .arg("--v3-expected")
+        .arg(&v3_expected)
+        .arg("--tutorial")
+        .arg(&tutorial)
+        .arg("--tutorial-labels")
+        .arg(&labels)
+        .arg("--tutorial-expected")
+        .arg(&tutorial_expected)
         .arg("--artifacts")
         .arg(&artifacts))?;
     Ok(Vec::new())
+}
+
+/// `inception classify --json ARGS IMAGE` written to `out`.
+fn native_json(inception: &Path, args: &[&std::ffi::OsStr], image: &Path, out: &Path) -> Result<PathBuf, String> {
+    let result = Command::new(inception)
+        .args(["classify", "--json"])
+        .args(args)
+        .arg(image)
+        .output()
+        .map_err(|e| format!("cannot run the native program: {e}"))?;
+    if !result.status.success() {
+        return Err(format!("native classify failed: {}", String::from_utf8_lossy(&result.stderr)));
+    }
+    std::fs::write(out, &result.stdout).map_err(|e| e.to_string())?;
+    Ok(out.to_path_buf())
 }
 
 /// `cargo xtask bench-web`: the page's benchmark mode in headless Chromium, and with
@@ -95,7 +145,7 @@ pub fn bench_web(options: &Options) -> Result<(), String> {
     let weights = options.weights.clone().ok_or("bench-web needs weights: --weights DIR or INCEPTION_WEIGHTS")?;
     let scripts = prerequisites()?;
     let work = root().join("target/web-bench");
-    site::build(&work.join("site"), Some(&weights))?;
+    site::build(&work.join("site"), &[weights])?;
     let server = Server::start(&work.join("site"), 0)?;
     let out = work.join("inception.json");
     run(Command::new("node")

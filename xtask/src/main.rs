@@ -7,11 +7,15 @@
 //!                                       the page's benchmark mode in headless Chromium, as JSON;
 //!                                       --per-layer adds per-layer GPU times, --peer also runs
 //!                                       ONNX Runtime Web on the same network (../shared/peers)
+//!   fetch-weights googlenet|inception_v3 [--from FILE]
+//!                                       torchvision's pretrained checkpoint, downloaded, verified
+//!                                       and converted into weights/
 //!
 //! Weights come from --weights DIR or $INCEPTION_WEIGHTS (a folder holding, for example,
-//! bvlc_googlenet.safetensors).
+//! bvlc_googlenet.safetensors), and from weights/ (what fetch-weights fetched).
 
 mod browser;
+mod fetch;
 mod server;
 mod site;
 
@@ -25,7 +29,10 @@ fn main() {
         Some("dist") => dist(&Options::parse(&args[1..])).map(|_| ()),
         Some("serve") => serve(&Options::parse(&args[1..])),
         Some("bench-web") => browser::bench_web(&Options::parse(&args[1..])),
-        _ => Err("usage: cargo xtask (serve|dist|test|bench-web) [--weights DIR] [--port P] [--out DIR] [--runs N] [--per-layer] [--peer]".into()),
+        Some("fetch-weights") => fetch::fetch_weights(&args[1..]),
+        _ => Err("usage: cargo xtask (serve|dist|test|bench-web|fetch-weights) [--weights DIR] [--port P] [--out DIR] \
+                  [--runs N] [--per-layer] [--peer]; see xtask/src/main.rs"
+            .into()),
     };
     if let Err(message) = result {
         eprintln!("xtask: {message}");
@@ -95,8 +102,16 @@ pub fn cargo() -> Command {
     c
 }
 
+impl Options {
+    /// The folders weights are taken from: --weights / $INCEPTION_WEIGHTS, then weights/.
+    pub fn weight_dirs(&self) -> Vec<PathBuf> {
+        let fetched = fetch::weights_dir();
+        self.weights.iter().cloned().chain(fetched.is_dir().then_some(fetched)).collect()
+    }
+}
+
 fn dist(options: &Options) -> Result<PathBuf, String> {
-    site::build(&options.out, options.weights.as_deref())?;
+    site::build(&options.out, &options.weight_dirs())?;
     Ok(options.out.clone())
 }
 
@@ -112,6 +127,8 @@ fn serve(options: &Options) -> Result<(), String> {
 fn test(extra: &[String]) -> Result<(), String> {
     // The library must keep building for the browser.
     run(cargo().args(["build", "--lib", "--release", "--target", "wasm32-unknown-unknown"]))?;
+    // xtask's own tests (fetch-weights up to the network), in the profile xtask runs in.
+    run(cargo().args(["test", "--package", "xtask"]))?;
     let mut args = vec!["test", "--release", "--package", "inception-webgpu"];
     args.extend(extra.iter().map(String::as_str));
     // Show what passing tests print: measured errors, and SKIPPED lines for tests whose

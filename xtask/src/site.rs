@@ -2,17 +2,20 @@
 //! page from www/, and the model weights that are at hand.
 
 use crate::{cargo, root, run};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::Command;
 
 /// The weights files the site knows, by model: (file name, model, title).
-const MODELS: [(&str, &str, &str); 3] = [
+const MODELS: [(&str, &str, &str); 4] = [
     ("bvlc_googlenet.safetensors", "bvlc", "GoogLeNet (BVLC, ImageNet)"),
     ("googlenet.safetensors", "torchvision", "GoogLeNet (torchvision, ImageNet)"),
+    ("inception_v3.safetensors", "inception_v3", "Inception v3 (torchvision, ImageNet)"),
     ("seed_googlenet.safetensors", "seed", "GoogLeNet (the tutorial's network)"),
 ];
 
-pub fn build(out: &Path, weights: Option<&Path>) -> Result<(), String> {
+/// Builds the site in `out` with the known weights files found in `weights` (the first
+/// folder holding a file wins).
+pub fn build(out: &Path, weights: &[PathBuf]) -> Result<(), String> {
     run(cargo().args(["build", "--lib", "--release", "--target", "wasm32-unknown-unknown", "--package", "inception-webgpu"]))?;
     let bindgen = wasm_bindgen()?;
     if out.exists() {
@@ -32,33 +35,36 @@ pub fn build(out: &Path, weights: Option<&Path>) -> Result<(), String> {
         "xtask: site in {} ({} KB of wasm; models: {})",
         out.display(),
         std::fs::metadata(out.join("pkg/inception_bg.wasm")).map(|m| m.len() / 1024).unwrap_or(0),
-        if models.is_empty() { "none, the page will ask for a weights file".into() } else { models.join(", ") }
+        if models.is_empty() {
+            "none, the page will ask for a weights file; `cargo xtask fetch-weights googlenet` (or inception_v3) \
+             downloads torchvision's"
+                .into()
+        } else {
+            models.join(", ")
+        }
     );
     Ok(())
 }
 
-/// Copies the known weights files found in `dir` into `out/weights` and lists them in
+/// Copies the known weights files found in `dirs` into `out/weights` and lists them in
 /// `weights/models.json` (with a content hash, which versions the page's cache).
-fn copy_weights(out: &Path, dir: Option<&Path>) -> Result<Vec<String>, String> {
+fn copy_weights(out: &Path, dirs: &[PathBuf]) -> Result<Vec<String>, String> {
     let target = out.join("weights");
     std::fs::create_dir_all(&target).map_err(|e| e.to_string())?;
+    if let Some(missing) = dirs.iter().find(|d| !d.is_dir()) {
+        return Err(format!("the weights folder {} does not exist", missing.display()));
+    }
     let mut entries = Vec::new();
     let mut names = Vec::new();
-    if let Some(dir) = dir {
-        if !dir.is_dir() {
-            return Err(format!("the weights folder {} does not exist", dir.display()));
-        }
-        for (file, model, title) in MODELS {
-            let source = dir.join(file);
-            let Ok(bytes) = std::fs::read(&source) else { continue };
-            std::fs::write(target.join(file), &bytes).map_err(|e| e.to_string())?;
-            entries.push(format!(
-                r#"{{"model": "{model}", "file": "{file}", "title": "{title}", "bytes": {}, "hash": "{:016x}"}}"#,
-                bytes.len(),
-                fnv1a64(&bytes)
-            ));
-            names.push(model.to_string());
-        }
+    for (file, model, title) in MODELS {
+        let Some(bytes) = dirs.iter().find_map(|d| std::fs::read(d.join(file)).ok()) else { continue };
+        std::fs::write(target.join(file), &bytes).map_err(|e| e.to_string())?;
+        entries.push(format!(
+            r#"{{"model": "{model}", "file": "{file}", "title": "{title}", "bytes": {}, "hash": "{:016x}"}}"#,
+            bytes.len(),
+            fnv1a64(&bytes)
+        ));
+        names.push(model.to_string());
     }
     let manifest = format!("{{\"models\": [\n  {}\n]}}\n", entries.join(",\n  "));
     std::fs::write(target.join("models.json"), manifest).map_err(|e| e.to_string())?;

@@ -1,0 +1,900 @@
+//! A pickle reader that only builds data: it runs the opcodes `torch.save` emits (pickle
+//! protocols 1 to 5) but never calls or imports anything. Globals are looked up in a fixed
+//! allowlist, the one `torch.load(weights_only=True)` uses by default, and become plain
+//! values ([`Global`]); applying one (REDUCE, NEWOBJ) is interpreted here, for the few
+//! whose meaning matters (dicts, tensors, storages) and as an opaque [`Obj::Other`] for the
+//! rest. Any other global stops the load.
+//!
+//! Objects live in an arena ([`Pickle::objs`]) and refer to each other by index, which
+//! makes shared and even cyclic references (the memo allows both) harmless: nothing here
+//! recurses over the object graph, and memory is at most proportional to the pickle's
+//! length, since each opcode creates at most one object.
+
+use super::PthError;
+use safetensors::Dtype;
+use std::collections::BTreeMap;
+
+/// Index of an object in [`Pickle::objs`].
+pub type Id = usize;
+
+/// The result of running a pickle: every object it created, and the one STOP returned.
+pub struct Pickle {
+    pub objs: Vec<Obj>,
+    pub root: Id,
+}
+
+impl Pickle {
+    pub fn get(&self, id: Id) -> &Obj {
+        &self.objs[id]
+    }
+
+    pub fn as_int(&self, id: Id) -> Option<i128> {
+        as_int(&self.objs, id)
+    }
+
+    pub fn as_str(&self, id: Id) -> Option<&str> {
+        as_str(&self.objs, id)
+    }
+
+    /// The items of a tuple or list.
+    pub fn as_seq(&self, id: Id) -> Option<&[Id]> {
+        match &self.objs[id] {
+            Obj::Tuple(v) | Obj::List(v) => Some(v),
+            _ => None,
+        }
+    }
+
+    /// What an object is, in a few words, for error messages.
+    pub fn describe(&self, id: Id) -> String {
+        describe(&self.objs, id)
+    }
+}
+
+fn as_int(objs: &[Obj], id: Id) -> Option<i128> {
+    match &objs[id] {
+        Obj::Int(i) => Some(*i),
+        _ => None,
+    }
+}
+
+fn as_u64(objs: &[Obj], id: Id) -> Option<u64> {
+    as_int(objs, id).and_then(|v| u64::try_from(v).ok())
+}
+
+fn as_str(objs: &[Obj], id: Id) -> Option<&str> {
+    match &objs[id] {
+        Obj::Str(s) => Some(s),
+        _ => None,
+    }
+}
+
+fn describe(objs: &[Obj], id: Id) -> String {
+    match &objs[id] {
+        Obj::None => "None".into(),
+        Obj::Bool(_) => "a bool".into(),
+        Obj::Int(_) | Obj::BigInt => "an int".into(),
+        Obj::Float => "a float".into(),
+        Obj::Str(_) => "a string".into(),
+        Obj::Bytes => "bytes".into(),
+        Obj::Tuple(_) => "a tuple".into(),
+        Obj::List(_) => "a list".into(),
+        Obj::Dict(_) => "a dict".into(),
+        Obj::Set(_) => "a set".into(),
+        Obj::Global(g) => format!("`{}`", g.name),
+        Obj::Storage(_) => "a bare storage".into(),
+        Obj::Tensor(_) => "a tensor".into(),
+        Obj::Other(what) => what.clone(),
+    }
+}
+
+pub enum Obj {
+    None,
+    Bool(bool),
+    /// Python ints; LONG opcodes can make them arbitrarily long, beyond i128 they are
+    /// [`Obj::BigInt`], whose value nothing here needs.
+    Int(i128),
+    BigInt,
+    /// Floats and bytes: their values are of no use here (optimizer settings, metrics).
+    Float,
+    Str(String),
+    Bytes,
+    Tuple(Vec<Id>),
+    List(Vec<Id>),
+    /// dict, OrderedDict or Counter: items in insertion order. A key set twice appears
+    /// twice; readers take the last, as Python would.
+    Dict(Vec<(Id, Id)>),
+    Set(Vec<Id>),
+    Global(Global),
+    /// What a persistent id `('storage', StorageClass, key, location, numel[, view])`
+    /// stands for: the data is looked up by the caller, who knows the file's format.
+    Storage(StorageRef),
+    Tensor(TensorRef),
+    /// Anything else an allowed global can make (a `torch.device`, a sparse tensor, ...),
+    /// described in words: fine where it is ignored, an error where a tensor is expected.
+    Other(String),
+}
+
+#[derive(Clone, Debug)]
+pub struct StorageRef {
+    /// Where the bytes are: `data/<key>` in a zip, the key's slot in a legacy file.
+    pub key: String,
+    /// The storage's element type, from its class (`torch.FloatStorage`: F32;
+    /// `torch.UntypedStorage`: bytes, so U8), `None` for types we cannot name.
+    pub dtype: Option<Dtype>,
+    /// The size of those elements in bytes.
+    pub elsize: usize,
+    /// Its length in those elements, as the persistent id says.
+    pub numel: u64,
+    /// Legacy files could save a tensor whose storage is a slice of another:
+    /// (offset, length) in elements within the storage `key`.
+    pub view: Option<(u64, u64)>,
+}
+
+#[derive(Clone, Debug)]
+pub struct TensorRef {
+    pub storage: StorageRef,
+    pub dtype: Dtype,
+    /// In elements of `dtype`, within the storage (after its view offset, if any).
+    pub offset: u64,
+    pub shape: Vec<u64>,
+    pub stride: Vec<u64>,
+}
+
+#[derive(Clone, Debug)]
+pub struct Global {
+    pub name: String,
+    pub kind: Kind,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum Kind {
+    /// `collections.OrderedDict`, `collections.Counter`: calling it makes an empty dict.
+    DictClass,
+    /// `torch._utils._rebuild_tensor` (PyTorch before 0.4), `_rebuild_tensor_v2` (what
+    /// torch saves plain tensors with), `_rebuild_tensor_v3` (dtypes without a storage
+    /// class, such as uint16 or float8: the storage is untyped and the dtype an argument).
+    RebuildTensor(u8),
+    /// `_rebuild_parameter(data, requires_grad, hooks)` and `..._with_state(..., state)`:
+    /// an nn.Parameter, which for weights is just its tensor.
+    RebuildParameter,
+    /// `torch._tensor._rebuild_from_type_v2(func, type, args, state)`: a tensor with
+    /// Python attributes, or of a subclass. Kept if the type is Tensor or Parameter.
+    RebuildFromType,
+    /// Rebuild functions for tensors we do not read (sparse, quantized, meta, nested,
+    /// wrapper subclasses, numpy-backed): what they make is described, not read.
+    RebuildOther(&'static str),
+    /// A storage class: element type (`None` for the types safetensors has no name
+    /// for) and size.
+    Storage(Option<Dtype>, usize),
+    /// A dtype object (`torch.float32`), argument of `_rebuild_tensor_v3`.
+    Dtype(Option<Dtype>),
+    /// `torch.Tensor`, `torch.nn.parameter.Parameter` and the legacy tensor classes.
+    TensorClass,
+    /// `torch.Size`: a tuple.
+    Size,
+    /// `_codecs.encode`: how protocol 2 pickles bytes (`encode(str, 'latin1')`).
+    Encode,
+    /// `builtins.set`.
+    Set,
+    /// Allowed by torch, without meaning here (`torch.device`, layouts, qschemes,
+    /// bytearray, complex): calling it makes an opaque object.
+    Opaque,
+}
+
+/// torch storage classes: element type (`None` where safetensors has no name for it) and
+/// size in bytes (needed even then, to skip the data in legacy files). These legacy class
+/// names are what torch still saves tensors of these dtypes with.
+const STORAGES: &[(&str, Option<Dtype>, usize)] = &[
+    ("FloatStorage", Some(Dtype::F32), 4),
+    ("HalfStorage", Some(Dtype::F16), 2),
+    ("BFloat16Storage", Some(Dtype::BF16), 2),
+    ("DoubleStorage", Some(Dtype::F64), 8),
+    ("LongStorage", Some(Dtype::I64), 8),
+    ("IntStorage", Some(Dtype::I32), 4),
+    ("ShortStorage", Some(Dtype::I16), 2),
+    ("CharStorage", Some(Dtype::I8), 1),
+    ("ByteStorage", Some(Dtype::U8), 1),
+    ("BoolStorage", Some(Dtype::BOOL), 1),
+    ("ComplexFloatStorage", Some(Dtype::C64), 8),
+    ("ComplexDoubleStorage", None, 16),
+    ("QInt8Storage", None, 1),
+    ("QUInt8Storage", None, 1),
+    ("QInt32Storage", None, 4),
+    ("QUInt4x2Storage", None, 1),
+    ("QUInt2x4Storage", None, 1),
+];
+
+/// torch dtype objects (`str(dtype)` without `torch.`).
+const DTYPES: &[(&str, Option<Dtype>)] = &[
+    ("float32", Some(Dtype::F32)),
+    ("float16", Some(Dtype::F16)),
+    ("bfloat16", Some(Dtype::BF16)),
+    ("float64", Some(Dtype::F64)),
+    ("int64", Some(Dtype::I64)),
+    ("int32", Some(Dtype::I32)),
+    ("int16", Some(Dtype::I16)),
+    ("int8", Some(Dtype::I8)),
+    ("uint8", Some(Dtype::U8)),
+    ("bool", Some(Dtype::BOOL)),
+    ("uint16", Some(Dtype::U16)),
+    ("uint32", Some(Dtype::U32)),
+    ("uint64", Some(Dtype::U64)),
+    ("complex64", Some(Dtype::C64)),
+    ("float8_e4m3fn", Some(Dtype::F8_E4M3)),
+    ("float8_e5m2", Some(Dtype::F8_E5M2)),
+    ("float8_e4m3fnuz", Some(Dtype::F8_E4M3FNUZ)),
+    ("float8_e5m2fnuz", Some(Dtype::F8_E5M2FNUZ)),
+    ("float8_e8m0fnu", Some(Dtype::F8_E8M0)),
+    ("complex32", None),
+    ("complex128", None),
+    ("qint8", None),
+    ("quint8", None),
+    ("qint32", None),
+    ("quint4x2", None),
+    ("quint2x4", None),
+    ("float4_e2m1fn_x2", None),
+    ("bits1x8", None),
+    ("bits2x4", None),
+    ("bits4x2", None),
+    ("bits8", None),
+    ("bits16", None),
+];
+
+/// The allowlist: what `module.name` stands for, or `None` if it is not allowed.
+fn lookup(module: &str, name: &str) -> Option<Kind> {
+    let module = if module == "__builtin__" { "builtins" } else { module }; // Python 2
+    Some(match (module, name) {
+        ("collections", "OrderedDict" | "Counter") => Kind::DictClass,
+        ("torch._utils", "_rebuild_tensor") => Kind::RebuildTensor(1),
+        ("torch._utils", "_rebuild_tensor_v2") => Kind::RebuildTensor(2),
+        ("torch._utils", "_rebuild_tensor_v3") => Kind::RebuildTensor(3),
+        ("torch._utils", "_rebuild_parameter" | "_rebuild_parameter_with_state") => Kind::RebuildParameter,
+        ("torch._tensor", "_rebuild_from_type_v2") => Kind::RebuildFromType,
+        ("torch._utils", "_rebuild_sparse_tensor") => Kind::RebuildOther("a sparse tensor"),
+        ("torch._utils", "_rebuild_qtensor") => Kind::RebuildOther("a quantized tensor"),
+        ("torch._utils", "_rebuild_meta_tensor_no_storage") => Kind::RebuildOther("a tensor without data (device `meta`)"),
+        ("torch._utils", "_rebuild_wrapper_subclass") => Kind::RebuildOther("a tensor subclass"),
+        ("torch._utils", "_rebuild_nested_tensor") => Kind::RebuildOther("a nested tensor"),
+        ("torch._utils", "_rebuild_device_tensor_from_numpy" | "_rebuild_device_tensor_from_cpu_tensor") => {
+            Kind::RebuildOther("a tensor of an accelerator without storage (XLA, MTIA...)")
+        }
+        // torch.cuda.*Storage: CUDA tensors in legacy files (torch.load moves them to
+        // the CPU; so does this reader, which never sees a device).
+        ("torch" | "torch.cuda", _) if STORAGES.iter().any(|s| s.0 == name) => {
+            let &(_, dtype, size) = STORAGES.iter().find(|s| s.0 == name).unwrap();
+            Kind::Storage(dtype, size)
+        }
+        ("torch.storage" | "torch", "UntypedStorage") => Kind::Storage(Some(Dtype::U8), 1),
+        ("torch", _) if DTYPES.iter().any(|d| d.0 == name) => Kind::Dtype(DTYPES.iter().find(|d| d.0 == name).and_then(|d| d.1)),
+        ("torch", "Tensor") | ("torch._tensor", "Tensor") | ("torch.nn.parameter", "Parameter") => Kind::TensorClass,
+        ("torch", "Size") => Kind::Size,
+        ("_codecs", "encode") => Kind::Encode,
+        ("builtins", "set") => Kind::Set,
+        ("torch", "device" | "per_tensor_affine" | "per_tensor_symmetric" | "per_channel_affine")
+        | ("torch", "per_channel_symmetric" | "per_channel_affine_float_qparams")
+        | ("torch.serialization", "_get_layout")
+        | ("builtins", "bytearray" | "complex") => Kind::Opaque,
+        _ => return None,
+    })
+}
+
+fn refuse(module: &str, name: &str, pickle: &[u8]) -> PthError {
+    let full = format!("{module}.{name}");
+    let contains = |needle: &[u8]| pickle.windows(needle.len()).any(|w| w == needle);
+    // A pickled nn.Module names its class, then its submodules' classes from torch.nn.
+    let model = ["torch.nn.", "torchvision.models", "timm.models", "__main__"].iter().any(|m| full.starts_with(m))
+        || contains(b"torch.nn.modules");
+    PthError(if module.starts_with("__torch__") {
+        format!("this is a TorchScript program (torch.jit.save), class `{full}`, not a torch.save checkpoint")
+    } else if model {
+        format!(
+            "the checkpoint holds a whole pickled model object (torch.save(model), class `{full}`); \
+             save model.state_dict() instead"
+        )
+    } else {
+        format!("pickle references `{full}`, which a weights file has no reason to contain; refusing to load it")
+    })
+}
+
+/// Runs the pickle at the start of `bytes`; returns it and how many bytes it took (legacy
+/// files are several pickles in a row). `what` names it in errors (`data.pkl`).
+pub fn run(bytes: &[u8], what: &str) -> Result<(Pickle, usize), PthError> {
+    let mut vm = Vm { bytes, pos: 0, what, objs: Vec::new(), stack: Vec::new(), marks: Vec::new(), memo: BTreeMap::new() };
+    let root = vm.run()?;
+    Ok((Pickle { objs: vm.objs, root }, vm.pos))
+}
+
+struct Vm<'b> {
+    bytes: &'b [u8],
+    pos: usize,
+    what: &'b str,
+    objs: Vec<Obj>,
+    stack: Vec<Id>,
+    /// Stack lengths at each MARK: the items pushed since are what TUPLE, SETITEMS... take.
+    marks: Vec<usize>,
+    /// BTreeMap, not Vec: a hostile LONG_BINPUT index must not size an allocation.
+    memo: BTreeMap<u32, Id>,
+}
+
+impl Vm<'_> {
+    fn bad(&self, why: impl std::fmt::Display) -> PthError {
+        PthError(format!("{} is malformed: {why} (at byte {})", self.what, self.pos))
+    }
+
+    fn take(&mut self, n: usize) -> Result<&[u8], PthError> {
+        let bytes = self.bytes;
+        let end = self.pos.checked_add(n).filter(|&e| e <= bytes.len());
+        let Some(end) = end else {
+            return Err(PthError(format!("{} ends early: the file is truncated or damaged", self.what)));
+        };
+        let out = &bytes[self.pos..end];
+        self.pos = end;
+        Ok(out)
+    }
+
+    fn take_array<const N: usize>(&mut self) -> Result<[u8; N], PthError> {
+        Ok(self.take(N)?.try_into().unwrap())
+    }
+
+    fn take_len(&mut self, n: usize) -> Result<usize, PthError> {
+        let v = match n {
+            1 => self.take(1)?[0] as u64,
+            4 => u32::from_le_bytes(self.take_array()?) as u64,
+            _ => u64::from_le_bytes(self.take_array()?),
+        };
+        // Longer than what is left cannot be right; take() would say so too, but this way
+        // the conversion to usize cannot truncate on 32-bit targets.
+        usize::try_from(v).map_err(|_| self.bad("length out of range"))
+    }
+
+    /// A text line (GLOBAL's operands, protocol 1's INT and LONG), without its newline.
+    fn line(&mut self) -> Result<&str, PthError> {
+        let rest = &self.bytes[self.pos..];
+        let Some(n) = rest.iter().position(|&b| b == b'\n') else {
+            return Err(PthError(format!("{} ends early: the file is truncated or damaged", self.what)));
+        };
+        self.pos += n + 1;
+        std::str::from_utf8(&rest[..n]).map_err(|_| self.bad("a text operand is not UTF-8"))
+    }
+
+    fn new(&mut self, obj: Obj) -> Id {
+        self.objs.push(obj);
+        self.objs.len() - 1
+    }
+
+    fn push(&mut self, obj: Obj) {
+        let id = self.new(obj);
+        self.stack.push(id);
+    }
+
+    fn pop(&mut self) -> Result<Id, PthError> {
+        // Items below the last MARK belong to an outer level: popping them means the
+        // pickle is corrupt (Python's unpickler is as strict).
+        if self.stack.len() <= self.marks.last().copied().unwrap_or(0) {
+            return Err(self.bad("stack underflow"));
+        }
+        Ok(self.stack.pop().unwrap())
+    }
+
+    fn top(&self) -> Result<Id, PthError> {
+        if self.stack.len() <= self.marks.last().copied().unwrap_or(0) {
+            return Err(self.bad("stack underflow"));
+        }
+        Ok(*self.stack.last().unwrap())
+    }
+
+    fn pop_mark(&mut self) -> Result<Vec<Id>, PthError> {
+        let mark = self.marks.pop().ok_or_else(|| self.bad("no MARK"))?;
+        Ok(self.stack.split_off(mark))
+    }
+
+    fn string(&mut self, n: usize) -> Result<(), PthError> {
+        // Python writes lone surrogates ("surrogatepass"); they cannot be names of tensors
+        // we need, so they are replaced rather than refused.
+        let s = String::from_utf8_lossy(self.take(n)?).into_owned();
+        self.push(Obj::Str(s));
+        Ok(())
+    }
+
+    fn bytes(&mut self, n: usize) -> Result<(), PthError> {
+        self.take(n)?;
+        self.push(Obj::Bytes);
+        Ok(())
+    }
+
+    fn int(&mut self, v: i128) {
+        self.push(Obj::Int(v));
+    }
+
+    /// LONG1 / LONG4: little-endian two's complement.
+    fn long(&mut self, n: usize) -> Result<(), PthError> {
+        let b = self.take(n)?;
+        let negative = b.last().is_some_and(|&x| x & 0x80 != 0);
+        // Beyond 16 bytes the value only fits in i128 if the rest is sign extension.
+        let fill = if negative { 0xFF } else { 0 };
+        let obj = if b.len() > 16 && b[16..].iter().any(|&x| x != fill) {
+            Obj::BigInt
+        } else {
+            let mut buf = [fill; 16];
+            let k = b.len().min(16);
+            buf[..k].copy_from_slice(&b[..k]);
+            let v = i128::from_le_bytes(buf);
+            if (v < 0) != negative && b.len() >= 16 { Obj::BigInt } else { Obj::Int(v) }
+        };
+        self.push(obj);
+        Ok(())
+    }
+
+    fn memo_put(&mut self, index: u32) -> Result<(), PthError> {
+        let top = self.top()?;
+        self.memo.insert(index, top);
+        Ok(())
+    }
+
+    fn memo_get(&mut self, index: u32) -> Result<(), PthError> {
+        let id = *self.memo.get(&index).ok_or_else(|| self.bad(format!("memo entry {index} is not defined")))?;
+        self.stack.push(id);
+        Ok(())
+    }
+
+    fn global(&mut self, module: &str, name: &str) -> Result<(), PthError> {
+        match lookup(module, name) {
+            Some(kind) => {
+                let name = format!("{module}.{name}");
+                self.push(Obj::Global(Global { name, kind }));
+                Ok(())
+            }
+            None => Err(refuse(module, name, self.bytes)),
+        }
+    }
+
+    fn run(&mut self) -> Result<Id, PthError> {
+        loop {
+            let op = self.take(1)?[0];
+            match op {
+                0x80 => {
+                    // PROTO
+                    let v = self.take(1)?[0];
+                    if v > 5 {
+                        return Err(self.bad(format!("unknown pickle protocol {v}")));
+                    }
+                }
+                0x95 => {
+                    // FRAME: a length prefix for buffered reading; the data is inline.
+                    self.take(8)?;
+                }
+                b'.' => {
+                    // STOP
+                    let id = self.pop()?;
+                    return Ok(id);
+                }
+                b'(' => self.marks.push(self.stack.len()),
+                b'0' => {
+                    self.pop()?;
+                }
+                b'1' => {
+                    self.pop_mark()?;
+                }
+                b'2' => {
+                    let top = self.top()?;
+                    self.stack.push(top);
+                }
+
+                // Scalars.
+                b'N' => self.push(Obj::None),
+                0x88 => self.push(Obj::Bool(true)),
+                0x89 => self.push(Obj::Bool(false)),
+                b'J' => {
+                    let v = i32::from_le_bytes(self.take_array()?);
+                    self.int(v.into());
+                }
+                b'K' => {
+                    let v = self.take(1)?[0];
+                    self.int(v.into());
+                }
+                b'M' => {
+                    let v = u16::from_le_bytes(self.take_array()?);
+                    self.int(v.into());
+                }
+                0x8a => {
+                    let n = self.take_len(1)?;
+                    self.long(n)?;
+                }
+                0x8b => {
+                    let n = self.take_len(4)?;
+                    self.long(n)?;
+                }
+                b'I' | b'L' => {
+                    // Protocol 0/1 text ints ("I01" and "I00" are True and False).
+                    let line = self.line()?;
+                    let obj = match line {
+                        "01" if op == b'I' => Obj::Bool(true),
+                        "00" if op == b'I' => Obj::Bool(false),
+                        _ => {
+                            let digits = line.strip_suffix('L').unwrap_or(line);
+                            match digits.parse::<i128>() {
+                                Ok(v) => Obj::Int(v),
+                                Err(_) if !digits.is_empty() && digits.trim_start_matches('-').bytes().all(|b| b.is_ascii_digit()) => Obj::BigInt,
+                                Err(_) => return Err(self.bad("invalid integer")),
+                            }
+                        }
+                    };
+                    self.push(obj);
+                }
+                b'G' => {
+                    self.take(8)?;
+                    self.push(Obj::Float);
+                }
+
+                // Strings and bytes. Python 2's str (BINSTRING) is read as text, as
+                // torch.load does by default.
+                b'X' => {
+                    let n = self.take_len(4)?;
+                    self.string(n)?;
+                }
+                0x8c | b'U' => {
+                    let n = self.take_len(1)?;
+                    self.string(n)?;
+                }
+                0x8d => {
+                    let n = self.take_len(8)?;
+                    self.string(n)?;
+                }
+                b'T' => {
+                    let n = self.take_len(4)?;
+                    self.string(n)?;
+                }
+                b'C' => {
+                    let n = self.take_len(1)?;
+                    self.bytes(n)?;
+                }
+                b'B' => {
+                    let n = self.take_len(4)?;
+                    self.bytes(n)?;
+                }
+                0x8e | 0x96 => {
+                    let n = self.take_len(8)?;
+                    self.bytes(n)?;
+                }
+
+                // Containers.
+                b')' => self.push(Obj::Tuple(Vec::new())),
+                b']' => self.push(Obj::List(Vec::new())),
+                b'}' => self.push(Obj::Dict(Vec::new())),
+                0x8f => self.push(Obj::Set(Vec::new())),
+                b't' => {
+                    let items = self.pop_mark()?;
+                    self.push(Obj::Tuple(items));
+                }
+                b'l' => {
+                    let items = self.pop_mark()?;
+                    self.push(Obj::List(items));
+                }
+                0x91 => {
+                    let items = self.pop_mark()?;
+                    self.push(Obj::Set(items));
+                }
+                b'd' => {
+                    let items = self.pop_mark()?;
+                    let pairs = self.pairs(items)?;
+                    self.push(Obj::Dict(pairs));
+                }
+                0x85..=0x87 => {
+                    let n = (op - 0x84) as usize;
+                    let mut items = Vec::with_capacity(n);
+                    for _ in 0..n {
+                        items.push(self.pop()?);
+                    }
+                    items.reverse();
+                    self.push(Obj::Tuple(items));
+                }
+                b'a' => {
+                    let item = self.pop()?;
+                    self.extend(vec![item])?;
+                }
+                b'e' => {
+                    let items = self.pop_mark()?;
+                    self.extend(items)?;
+                }
+                0x90 => {
+                    let items = self.pop_mark()?;
+                    let target = self.top()?;
+                    match &mut self.objs[target] {
+                        Obj::Set(v) => v.extend(items),
+                        _ => return Err(self.bad("ADDITEMS on something that is not a set")),
+                    }
+                }
+                b's' => {
+                    let value = self.pop()?;
+                    let key = self.pop()?;
+                    self.set_items(vec![(key, value)])?;
+                }
+                b'u' => {
+                    let items = self.pop_mark()?;
+                    let pairs = self.pairs(items)?;
+                    self.set_items(pairs)?;
+                }
+
+                // Memo.
+                b'q' => {
+                    let i = self.take(1)?[0];
+                    self.memo_put(i.into())?;
+                }
+                b'r' => {
+                    let i = u32::from_le_bytes(self.take_array()?);
+                    self.memo_put(i)?;
+                }
+                0x94 => {
+                    let i = u32::try_from(self.memo.len()).map_err(|_| self.bad("memo too large"))?;
+                    self.memo_put(i)?;
+                }
+                b'h' => {
+                    let i = self.take(1)?[0];
+                    self.memo_get(i.into())?;
+                }
+                b'j' => {
+                    let i = u32::from_le_bytes(self.take_array()?);
+                    self.memo_get(i)?;
+                }
+
+                // Globals and what is done with them.
+                b'c' => {
+                    let module = self.line()?.to_string();
+                    let name = self.line()?.to_string();
+                    self.global(&module, &name)?;
+                }
+                0x93 => {
+                    let name = self.pop()?;
+                    let module = self.pop()?;
+                    let (Obj::Str(module), Obj::Str(name)) = (&self.objs[module], &self.objs[name]) else {
+                        return Err(self.bad("STACK_GLOBAL operands are not strings"));
+                    };
+                    let (module, name) = (module.clone(), name.clone());
+                    self.global(&module, &name)?;
+                }
+                b'R' => {
+                    let args = self.pop()?;
+                    let func = self.pop()?;
+                    let obj = self.call(func, args, 0)?;
+                    self.push(obj);
+                }
+                0x81 | 0x92 => {
+                    // NEWOBJ(cls, args) / NEWOBJ_EX(cls, args, kwargs): cls.__new__(cls, *args)
+                    if op == 0x92 {
+                        self.pop()?;
+                    }
+                    let args = self.pop()?;
+                    let cls = self.pop()?;
+                    let obj = self.new_object(cls, args)?;
+                    self.push(obj);
+                }
+                b'b' => {
+                    // BUILD sets an object's state: OrderedDict's `_metadata` (the
+                    // state_dict version of each module), attributes of opaque objects.
+                    // Nothing needed here, so the state is dropped.
+                    let _state = self.pop()?;
+                    let inst = self.top()?;
+                    match self.objs[inst] {
+                        Obj::Dict(_) | Obj::Other(_) | Obj::Set(_) => {}
+                        _ => return Err(self.bad(format!("BUILD on {}", self.describe(inst)))),
+                    }
+                }
+                b'Q' => {
+                    let pid = self.pop()?;
+                    let obj = self.persistent_load(pid)?;
+                    self.push(obj);
+                }
+
+                0x97 | 0x98 => return Err(self.bad("out-of-band buffers (pickle protocol 5) are not supported")),
+                _ => return Err(self.bad(format!("unsupported pickle opcode 0x{op:02x}"))),
+            }
+        }
+    }
+
+    fn describe(&self, id: Id) -> String {
+        describe(&self.objs, id)
+    }
+
+    fn pairs(&self, items: Vec<Id>) -> Result<Vec<(Id, Id)>, PthError> {
+        if items.len() % 2 != 0 {
+            return Err(self.bad("odd number of items for a dict"));
+        }
+        Ok(items.chunks_exact(2).map(|p| (p[0], p[1])).collect())
+    }
+
+    fn extend(&mut self, items: Vec<Id>) -> Result<(), PthError> {
+        let target = self.top()?;
+        match &mut self.objs[target] {
+            Obj::List(v) => Ok(v.extend(items)),
+            _ => Err(self.bad(format!("APPEND to {}", self.describe(target)))),
+        }
+    }
+
+    fn set_items(&mut self, pairs: Vec<(Id, Id)>) -> Result<(), PthError> {
+        let target = self.top()?;
+        match &mut self.objs[target] {
+            Obj::Dict(v) => Ok(v.extend(pairs)),
+            _ => Err(self.bad(format!("SETITEM on {}", self.describe(target)))),
+        }
+    }
+
+    fn args(&self, args: Id) -> Result<Vec<Id>, PthError> {
+        match &self.objs[args] {
+            Obj::Tuple(v) => Ok(v.clone()),
+            _ => Err(self.bad("call arguments are not a tuple")),
+        }
+    }
+
+    /// REDUCE: what calling an allowed global would make. `depth` bounds the nesting of
+    /// `_rebuild_from_type_v2`, which calls another rebuild function.
+    fn call(&mut self, func: Id, args: Id, depth: u32) -> Result<Obj, PthError> {
+        let Obj::Global(g) = &self.objs[func] else {
+            return Err(self.bad(format!("REDUCE calls {}, which is not a function", self.describe(func))));
+        };
+        let g = g.clone();
+        let args = self.args(args)?;
+        let get = |i: usize| args.get(i).copied();
+        Ok(match g.kind {
+            Kind::DictClass => match get(0).map(|a| &self.objs[a]) {
+                // OrderedDict() or OrderedDict(dict) / Counter(dict).
+                None => Obj::Dict(Vec::new()),
+                Some(Obj::Dict(items)) => Obj::Dict(items.clone()),
+                Some(_) => Obj::Other(format!("`{}` of something else than a dict", g.name)),
+            },
+            Kind::RebuildTensor(version) => self.rebuild_tensor(version, &args),
+            Kind::RebuildParameter => match get(0) {
+                Some(data) if matches!(self.objs[data], Obj::Tensor(_) | Obj::Other(_)) => self.clone_obj(data),
+                _ => return Err(self.bad("nn.Parameter of something that is not a tensor")),
+            },
+            Kind::RebuildFromType => {
+                // (func, type, args, state): func(*args), when type is a plain tensor class.
+                let (Some(f), Some(t), Some(a)) = (get(0), get(1), get(2)) else {
+                    return Err(self.bad("_rebuild_from_type_v2 needs 4 arguments"));
+                };
+                let plain = matches!(&self.objs[t], Obj::Global(Global { kind: Kind::TensorClass, .. }));
+                if depth > 0 {
+                    return Err(self.bad("nested _rebuild_from_type_v2"));
+                }
+                let obj = self.call(f, a, depth + 1)?;
+                match obj {
+                    Obj::Tensor(_) if !plain => Obj::Other(format!("a tensor subclass ({})", self.describe(t))),
+                    obj => obj,
+                }
+            }
+            Kind::RebuildOther(what) => Obj::Other(what.into()),
+            Kind::Size => match get(0).map(|a| &self.objs[a]) {
+                Some(Obj::Tuple(v) | Obj::List(v)) => Obj::Tuple(v.clone()),
+                None => Obj::Tuple(Vec::new()),
+                _ => return Err(self.bad("torch.Size of something that is not a tuple")),
+            },
+            // encode(text, 'latin1'): bytes, whose value nothing here needs.
+            Kind::Encode => match get(0).map(|a| &self.objs[a]) {
+                Some(Obj::Str(_)) => Obj::Bytes,
+                _ => return Err(self.bad("_codecs.encode of something that is not a string")),
+            },
+            Kind::Set => match get(0).map(|a| &self.objs[a]) {
+                Some(Obj::List(v) | Obj::Tuple(v) | Obj::Set(v)) => Obj::Set(v.clone()),
+                None => Obj::Set(Vec::new()),
+                _ => Obj::Other("a set".into()),
+            },
+            Kind::Opaque => Obj::Other(format!("a `{}`", g.name)),
+            Kind::Storage(..) | Kind::Dtype(_) | Kind::TensorClass => {
+                return Err(self.bad(format!("`{}` is called directly, which torch.save never does", g.name)))
+            }
+        })
+    }
+
+    /// NEWOBJ: `cls.__new__(cls, *args)`.
+    fn new_object(&mut self, cls: Id, args: Id) -> Result<Obj, PthError> {
+        let Obj::Global(g) = &self.objs[cls] else {
+            return Err(self.bad(format!("NEWOBJ of {}, which is not a class", self.describe(cls))));
+        };
+        let g = g.clone();
+        let args = self.args(args)?;
+        Ok(match g.kind {
+            Kind::DictClass => Obj::Dict(Vec::new()),
+            Kind::Set => Obj::Set(Vec::new()),
+            Kind::Size => Obj::Tuple(args.first().and_then(|&a| match &self.objs[a] {
+                Obj::Tuple(v) | Obj::List(v) => Some(v.clone()),
+                _ => None,
+            }).unwrap_or_default()),
+            // nn.Parameter(data, requires_grad): the data.
+            Kind::TensorClass => match args.first() {
+                Some(&data) if matches!(self.objs[data], Obj::Tensor(_)) => self.clone_obj(data),
+                _ => Obj::Other(format!("a `{}` made without a tensor", g.name)),
+            },
+            _ => Obj::Other(format!("a `{}`", g.name)),
+        })
+    }
+
+    fn clone_obj(&self, id: Id) -> Obj {
+        match &self.objs[id] {
+            Obj::Tensor(t) => Obj::Tensor(t.clone()),
+            Obj::Other(s) => Obj::Other(s.clone()),
+            _ => Obj::None,
+        }
+    }
+
+    /// `('storage', StorageClass, key, location, numel)`, plus `view_metadata` (None or
+    /// `(view_key, offset, size)`) in legacy files.
+    fn persistent_load(&mut self, pid: Id) -> Result<Obj, PthError> {
+        let bad = |vm: &Self| vm.bad("a persistent id is not a storage reference");
+        let fields = match &self.objs[pid] {
+            Obj::Tuple(v) if v.len() == 5 || v.len() == 6 => v.clone(),
+            _ => return Err(bad(self)),
+        };
+        if as_str(&self.objs, fields[0]) != Some("storage") {
+            return Err(bad(self));
+        }
+        let Obj::Global(Global { kind: Kind::Storage(dtype, elsize), .. }) = self.objs[fields[1]] else {
+            return Err(bad(self));
+        };
+        let key = match &self.objs[fields[2]] {
+            Obj::Str(s) => s.clone(),
+            Obj::Int(i) => i.to_string(),
+            _ => return Err(bad(self)),
+        };
+        let Some(numel) = as_u64(&self.objs, fields[4]) else {
+            return Err(self.bad(format!("storage `{key}` has an invalid length")));
+        };
+        let view_meta = match fields.get(5).map(|&v| &self.objs[v]) {
+            None | Some(Obj::None) => None,
+            Some(Obj::Tuple(v)) if v.len() == 3 => {
+                match (as_u64(&self.objs, v[1]), as_u64(&self.objs, v[2])) {
+                    (Some(offset), Some(len)) => Some((offset, len)),
+                    _ => return Err(self.bad(format!("storage `{key}` has an invalid view"))),
+                }
+            }
+            Some(_) => return Err(bad(self)),
+        };
+        Ok(Obj::Storage(StorageRef { key, dtype, elsize, numel, view: view_meta }))
+    }
+
+    /// `_rebuild_tensor(storage, offset, size, stride)`, v2 adds `requires_grad, hooks[,
+    /// metadata]`, v3 adds `dtype[, metadata]` after those. The numbers are checked
+    /// against the storage later, where the caller knows the data.
+    fn rebuild_tensor(&self, version: u8, args: &[Id]) -> Obj {
+        let objs = &self.objs[..];
+        let expected: &[usize] = match version {
+            1 => &[4],
+            2 => &[6, 7],
+            _ => &[7, 8],
+        };
+        if !expected.contains(&args.len()) {
+            return Obj::Other("a tensor with malformed rebuild arguments".into());
+        }
+        let storage = match &self.objs[args[0]] {
+            Obj::Storage(s) => s.clone(),
+            Obj::Other(what) => return Obj::Other(what.clone()),
+            _ => return Obj::Other("a tensor whose storage is not a storage".into()),
+        };
+        let dtype = if version == 3 {
+            match &self.objs[args[6]] {
+                Obj::Global(Global { kind: Kind::Dtype(Some(d)), .. }) => *d,
+                Obj::Global(Global { kind: Kind::Dtype(None), name }) => {
+                    return Obj::Other(format!("a tensor of dtype `{name}`, which this reader does not support"))
+                }
+                _ => return Obj::Other("a tensor with malformed rebuild arguments".into()),
+            }
+        } else {
+            match storage.dtype {
+                Some(d) => d,
+                None => return Obj::Other("a tensor of a dtype this reader does not support (complex128 or quantized)".into()),
+            }
+        };
+        let numbers = |id: Id| -> Option<Vec<u64>> {
+            match &objs[id] {
+                Obj::Tuple(v) | Obj::List(v) => v.iter().map(|&x| as_u64(objs, x)).collect(),
+                _ => None,
+            }
+        };
+        let offset = as_u64(objs, args[1]);
+        match (offset, numbers(args[2]), numbers(args[3])) {
+            (Some(offset), Some(shape), Some(stride)) if shape.len() == stride.len() => {
+                Obj::Tensor(TensorRef { storage, dtype, offset, shape, stride })
+            }
+            _ => Obj::Other("a tensor with a negative, non-integer or mismatched offset, size or stride".into()),
+        }
+    }
+}
+
