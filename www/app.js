@@ -154,7 +154,13 @@ async function fetchWeights(entry) {
  * Builds the classifier and compiles every shader with one warm-up pass. `model` names the
  * network the file must be for; null lets the engine recognise it (a user's own file).
  */
-async function loadClassifier(model, bytes, labels, title) {
+function loadClassifier(model, bytes, labels, title) {
+  // Images picked meanwhile wait for this (the classifier is busy until it is done).
+  state.loading = buildClassifier(model, bytes, labels, title).finally(() => { state.loading = null; });
+  return state.loading;
+}
+
+async function buildClassifier(model, bytes, labels, title) {
   setStatus('Checking the weights…');
   await nextPaint();
   if (state.classifier) { state.classifier.free(); state.classifier = null; }
@@ -394,6 +400,7 @@ function togglePause() {
 
 async function classifyFile(file) {
   if (!file) return;
+  if (state.loading) await state.loading.catch(() => {});
   if (!state.classifier) {
     showMessage('image', 'The model is not loaded yet', 'Load weights first, then pick the image again.');
     return;

@@ -13,6 +13,7 @@ import { launch, parseArgs, watchConsole, WEBGPU } from './common.mjs';
 const a = parseArgs(process.argv.slice(2), {
   base: '', y4m: '', expected: '', pug: '', weights: '', artifacts: '',
   png: '', 'v3-expected': '', tutorial: '', 'tutorial-labels': '', 'tutorial-expected': '',
+  only: '', // comma-separated scenario names, to rerun a few while debugging
 });
 const origin = new URL(a.base).origin;
 const LONG = 300_000; // SwiftShader takes seconds per frame; loading compiles every shader
@@ -23,6 +24,7 @@ const CAMERA = ['--use-fake-device-for-media-stream', `--use-file-for-fake-video
 
 const results = [];
 async function scenario(name, body) {
+  if (a.only && !a.only.split(',').includes(name)) return;
   const t0 = Date.now();
   try {
     await body();
@@ -162,7 +164,7 @@ await inOwnBrowser('corrupt_weights', [WEBGPU, '--use-fake-ui-for-media-stream',
   const truncated = fs.readFileSync(a.weights).subarray(0, 3_000_000);
   await page.route('**/*.safetensors*', (route) => route.fulfill({ status: 200, contentType: 'application/octet-stream', body: truncated }));
   await page.goto(a.base);
-  await expectMessage(page, 'weights', /bvlc[^]*truncated/, 'what is wrong');
+  await expectMessage(page, 'weights', /BVLC[^]*truncated/, 'what is wrong');
 });
 
 // ---- a site without weights: the user picks the file from disk ----
@@ -189,12 +191,16 @@ function sameTop(got, want, what) {
   console.log(`  ${what}: page ${got.map((t) => `${t.index}:${t.p.toFixed(3)}`).join(' ')}; native ${want.map((t) => `${t.class}:${t.probability.toFixed(3)}`).join(' ')}`);
   check(got[0].index === want[0].class, `${what}: top class ${got[0].index}, native ${want[0].class}`);
   check(got[0].label === want[0].label, `${what}: top label "${got[0].label}", native "${want[0].label}"`);
+  // the same pixels (a PNG) through the same shaders: probabilities agree closely
+  const worst = Math.max(...want.map((w, i) => Math.abs(w.probability - got[i].p)));
+  console.log(`  ${what}: max probability difference ${worst.toExponential(2)}`);
+  check(worst < 1e-4, `${what}: probabilities differ by ${worst}`);
 }
 
 // ---- Inception v3 (deterministic weights) from the site's model list, on a PNG ----
 await inOwnBrowser('inception_v3', [WEBGPU], async (page) => {
   await page.goto(`${a.base}?model=inception_v3&autotune=0`);
-  await page.waitForFunction(() => document.querySelector('#model-title')?.textContent.startsWith('Inception v3'), null, { timeout: LONG });
+  await page.waitForFunction(() => document.querySelector('#model-title')?.textContent.startsWith('Inception v3'), null, { timeout: LONG, polling: 250 });
   sameTop(await classifyImage(page, a.png), nativeTop(a['v3-expected']), 'inception_v3');
 });
 
@@ -206,9 +212,8 @@ await inOwnBrowser('custom_checkpoint', [WEBGPU], async (page) => {
   await page.waitForSelector('#custom:not([hidden])');
   await page.setInputFiles('#labels-file', a['tutorial-labels']);
   await page.setInputFiles('#weights-file', a.tutorial);
-  await page.waitForFunction(() => document.querySelector('#model-title')?.textContent.includes("tutorial"), null, { timeout: LONG });
-  const picked = await page.$eval('#model', (s) => s.selectedOptions[0].textContent);
-  check(/10 classes/.test(picked), `the picker says "${picked}"`);
+  await page.waitForFunction(() => /tutorial.*10 classes/.test(document.querySelector('#model').selectedOptions[0]?.textContent),
+    null, { timeout: LONG, polling: 250 });
   sameTop(await classifyImage(page, a.png), nativeTop(a['tutorial-expected']), 'tutorial checkpoint');
 });
 
