@@ -18,9 +18,9 @@ mod pickle;
 mod zip;
 
 use crate::tensors::{RawTensor, Tensors};
-use pickle::{Id, Obj, Pickle, StorageRef, TensorRef};
+use pickle::{Id, Obj, Pickle, StorageRef, MAX_DIMS};
 use std::borrow::Cow;
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 /// Why a checkpoint could not be read, in words for whoever chose the file.
 #[derive(Clone, Debug, PartialEq)]
@@ -41,9 +41,6 @@ fn err<T>(msg: impl Into<String>) -> Result<T, PthError> {
 /// Entries of a training checkpoint that hold the model's weights, most likely first.
 const WRAPPER_KEYS: &[&str] =
     &["state_dict", "model_state_dict", "model", "net", "network", "module", "state_dict_ema", "model_ema", "ema", "params", "weights"];
-
-/// torch's dimension limit; also keeps the copy loop's bookkeeping small.
-const MAX_DIMS: usize = 64;
 
 /// The state_dict a checkpoint holds: its tensors by name, names exactly as stored.
 pub fn read(bytes: &[u8]) -> Result<Tensors<'_>, PthError> {
@@ -84,7 +81,7 @@ fn read_zip(bytes: &[u8]) -> Result<Tensors<'_>, PthError> {
 }
 
 const BIG_ENDIAN: &str = "the checkpoint was saved on a big-endian machine, which this reader does not support; \
-                          load it there and save model.state_dict() with safetensors instead";
+                          load it with PyTorch and save it again";
 
 /// torch.save's `_use_new_zipfile_serialization=False` format.
 fn read_legacy(bytes: &[u8]) -> Result<Tensors<'_>, PthError> {
@@ -154,7 +151,7 @@ fn read_legacy(bytes: &[u8]) -> Result<Tensors<'_>, PthError> {
         }
         at += 8 + stored.len();
     }
-    let storage = |s: &StorageRef| data.get(s.key.as_str()).map(|&d| Ok(d));
+    let storage = |s: &StorageRef| data.get(&*s.key).map(|&d| Ok(d));
     let storage_name = |s: &StorageRef| format!("storage `{}`", s.key);
     build(&main, bytes.len(), storage, storage_name, true)
 }
@@ -178,37 +175,60 @@ fn build<'a>(
     // a view with zero strides can repeat one element any number of times.
     let mut copy_budget = file_len.saturating_mul(8).saturating_add(8 << 20);
     let mut map = BTreeMap::new();
-    for &(k, v) in dict {
+    // A name set twice: the last one wins, as in the Python dict; so go backwards and skip
+    // names already read (first by identity, cheaply: a pickle can repeat one long name).
+    let mut seen = BTreeSet::new();
+    for &(k, v) in dict.iter().rev() {
         let Some(name) = pickle.as_str(k) else {
             return err(format!("the state_dict{within} has a key that is {}, not a name", pickle.describe(k)));
         };
+        if !seen.insert(k) || map.contains_key(name) {
+            continue;
+        }
         let t = match pickle.get(v) {
             Obj::Tensor(t) => t,
-            Obj::Other(what) => return err(format!("`{name}`{within} is {what}")),
+            Obj::Unreadable(what) => return err(format!("`{name}`{within} is {what}")),
+            Obj::PendingTensor => return err(format!("`{name}`{within} is a tensor without data")),
             _ => return err(format!("`{name}`{within} is {}, not a tensor", pickle.describe(v))),
         };
-        let what = storage_name(&t.storage);
-        let bytes = match storage(&t.storage) {
+        let Obj::Storage(s) = pickle.get(t.storage) else {
+            return err(format!("tensor `{name}` has no storage")); // the pickle reader ensures it has
+        };
+        let what = storage_name(s);
+        let bytes = match storage(s) {
             Some(b) => b?,
             None if legacy => return err(format!("tensor `{name}`: the checkpoint has no data for {what}")),
             None => return err(format!("tensor `{name}`: {what} is missing from the archive")),
         };
-        let tensor = materialize(t, bytes, &mut copy_budget).map_err(|e| PthError(format!("tensor `{name}` ({what}): {e}")))?;
-        // A name set twice: the last one wins, as in the Python dict.
+        let (Some(shape), Some(stride)) = (pickle.as_u64s(t.shape), pickle.as_u64s(t.stride)) else {
+            return err(format!("tensor `{name}` has a negative or non-integer size or stride"));
+        };
+        let view = View { dtype: t.dtype, offset: t.offset, shape, stride };
+        let tensor = materialize(&view, s, bytes, &mut copy_budget).map_err(|e| PthError(format!("tensor `{name}` ({what}): {e}")))?;
         map.insert(name.to_string(), tensor);
     }
     Ok(Tensors { map })
 }
 
+/// A dict's items, as (key, value) pairs.
+type Items<'p> = &'p [(Id, Id)];
+
 /// The dict of tensors, and the wrapper entry it was found in if any.
-fn find_state_dict(p: &Pickle) -> Result<(&[(Id, Id)], Option<&str>), PthError> {
-    let has_tensors = |id: Id| match p.get(id) {
-        Obj::Dict(items) => items.iter().any(|&(_, v)| matches!(p.get(v), Obj::Tensor(_))),
-        _ => false,
+fn find_state_dict(p: &Pickle) -> Result<(Items<'_>, Option<&str>), PthError> {
+    // Whether a dict holds tensors, once per dict: a hostile pickle can refer to one big
+    // dict many times.
+    let mut known = BTreeMap::new();
+    let mut has_tensors = |id: Id| {
+        *known.entry(id).or_insert_with(|| match p.get(id) {
+            Obj::Dict(items) => items.iter().any(|&(_, v)| matches!(p.get(v), Obj::Tensor(_) | Obj::Unreadable(_) | Obj::PendingTensor)),
+            _ => false,
+        })
     };
     let items = match p.get(p.root) {
         Obj::Dict(items) => items,
-        Obj::Tensor(_) => return err("the checkpoint holds a single tensor, not a state_dict of named tensors"),
+        Obj::Tensor(_) | Obj::Unreadable(_) | Obj::PendingTensor => {
+            return err("the checkpoint holds a single tensor, not a state_dict of named tensors")
+        }
         _ => return err(format!("the checkpoint holds {}, not a state_dict", p.describe(p.root))),
     };
     let entry = |key: &str| items.iter().rev().find(|&&(k, _)| p.as_str(k) == Some(key)).map(|&(_, v)| v);
@@ -238,42 +258,51 @@ fn find_state_dict(p: &Pickle) -> Result<(&[(Id, Id)], Option<&str>), PthError> 
     err(format!("the checkpoint holds a dict without tensors and without a state_dict in it (entries: {}{more})", names.join(", ")))
 }
 
-/// The tensor's elements in row-major order: a slice of `storage` when the view is
-/// contiguous, else a copy (charged to `budget`).
-fn materialize<'a>(t: &TensorRef, storage: &'a [u8], budget: &mut usize) -> Result<RawTensor<'a>, String> {
-    let s = &t.storage;
-    let overflow = || "its sizes overflow".to_string();
+/// A tensor as a view of a storage, in elements of `dtype`.
+struct View {
+    dtype: safetensors::Dtype,
+    offset: u64,
+    shape: Vec<u64>,
+    stride: Vec<u64>,
+}
+
+/// The tensor's elements in row-major order: a slice of `storage` (the bytes of `s`) when
+/// the view is contiguous, else a copy (charged to `budget`).
+fn materialize<'a>(t: &View, s: &StorageRef, storage: &'a [u8], budget: &mut usize) -> Result<RawTensor<'a>, String> {
     if t.shape.len() > MAX_DIMS {
         return Err(format!("{} dimensions, more than torch allows", t.shape.len()));
     }
     // The storage's bytes, narrowed to its view in legacy files.
-    let storage_len = s.numel.checked_mul(s.elsize as u64).ok_or_else(overflow)?;
-    if storage_len > storage.len() as u64 {
-        return Err(format!("the storage should hold {} elements ({storage_len} bytes) but has only {} bytes", s.numel, storage.len()));
-    }
-    let (view_start, view_len) = match s.view {
-        None => (0, s.numel),
-        Some((offset, len)) => {
-            if offset.checked_add(len).is_none_or(|end| end > s.numel) {
-                return Err(format!("its storage view [{offset}, +{len}) lies outside the storage of {} elements", s.numel));
-            }
-            (offset, len)
-        }
+    let storage_len = s.numel.checked_mul(s.elsize as u64).filter(|&n| n <= storage.len() as u64);
+    let Some(storage_len) = storage_len else {
+        return Err(format!("the storage should hold {} elements but has only {} bytes", s.numel, storage.len()));
     };
+    let (view_start, view_len) = s.view.unwrap_or((0, s.numel));
+    if view_start.checked_add(view_len).is_none_or(|end| end > s.numel) {
+        return Err(format!("its storage view [{view_start}, +{view_len}) lies outside the storage of {} elements", s.numel));
+    }
+    // In range: both ends are at most `storage_len`, which is at most `storage.len()`.
     let region = &storage[(view_start * s.elsize as u64) as usize..((view_start + view_len) * s.elsize as u64) as usize];
+    debug_assert!(region.len() as u64 <= storage_len);
 
     let elsize = t.dtype.bitsize() / 8;
-    let numel = t.shape.iter().try_fold(1u64, |n, &d| n.checked_mul(d)).ok_or_else(overflow)?;
-    let out_len = numel.checked_mul(elsize as u64).and_then(|n| usize::try_from(n).ok()).ok_or_else(overflow)?;
-    let shape = t.shape.iter().map(|&d| usize::try_from(d)).collect::<Result<Vec<usize>, _>>().map_err(|_| overflow())?;
+    let Some(numel) = t.shape.iter().try_fold(1u64, |n, &d| n.checked_mul(d)) else {
+        return Err(format!("its shape {:?} overflows", t.shape));
+    };
+    let shape: Vec<usize> = t.shape.iter().map(|&d| d as usize).collect();
     if numel == 0 {
-        // No element is read: torch does not check the offset either.
+        // No element is read: torch does not check the offset either. (A dimension
+        // that does not fit a usize on a 32-bit target cannot be real.)
+        if t.shape.iter().any(|&d| usize::try_from(d).is_err()) {
+            return Err(format!("its shape {:?} overflows", t.shape));
+        }
         return Ok(RawTensor { dtype: t.dtype, shape, data: Cow::Borrowed(&[]) });
     }
-    // The furthest element the view reaches (strides are never negative in torch).
+    // The furthest element the view reaches (strides are never negative in torch); an
+    // overflow means it reaches further than any storage.
     let last = t.shape.iter().zip(&t.stride).try_fold(t.offset, |acc, (&d, &st)| acc.checked_add((d - 1).checked_mul(st)?));
-    let end_byte = last.and_then(|l| l.checked_add(1)?.checked_mul(elsize as u64)).ok_or_else(overflow)?;
-    if end_byte > region.len() as u64 {
+    let end_byte = last.and_then(|l| l.checked_add(1)?.checked_mul(elsize as u64));
+    if end_byte.is_none_or(|end| end > region.len() as u64) {
         return Err(format!(
             "its view (offset {}, shape {:?}, strides {:?}) reaches past the end of its storage ({} bytes)",
             t.offset,
@@ -282,6 +311,10 @@ fn materialize<'a>(t: &TensorRef, storage: &'a [u8], budget: &mut usize) -> Resu
             region.len()
         ));
     }
+    // Not bounded by the storage's size: zero strides repeat elements.
+    let Some(out_len) = numel.checked_mul(elsize as u64).and_then(|n| usize::try_from(n).ok()) else {
+        return Err(format!("its shape {:?} overflows", t.shape));
+    };
     let start = (t.offset * elsize as u64) as usize; // <= end_byte
     // Row-major strides, where dimensions of size 1 may have any stride.
     let mut expected = 1u64;
@@ -304,7 +337,7 @@ fn materialize<'a>(t: &TensorRef, storage: &'a [u8], budget: &mut usize) -> Resu
 
 /// Copies a strided view (bounds already checked) into row-major order, by runs: the
 /// innermost dimensions that are contiguous are copied as one slice.
-fn gather(t: &TensorRef, elsize: usize, base: &[u8]) -> Vec<u8> {
+fn gather(t: &View, elsize: usize, base: &[u8]) -> Vec<u8> {
     // Dimensions of size 1 change nothing (and their stride may be anything). For the
     // others, size x stride is at most twice the storage, as checked by the caller.
     let dims: Vec<(usize, usize)> =

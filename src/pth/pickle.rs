@@ -7,12 +7,23 @@
 //!
 //! Objects live in an arena ([`Pickle::objs`]) and refer to each other by index, which
 //! makes shared and even cyclic references (the memo allows both) harmless: nothing here
-//! recurses over the object graph, and memory is at most proportional to the pickle's
-//! length, since each opcode creates at most one object.
+//! recurses over the object graph, and nothing copies a container or a string that a
+//! pickle could refer to many times. Each opcode creates at most one object, and objects,
+//! memo entries and stack depth are capped ([`MAX_OBJECTS`]), so memory stays within some
+//! hundreds of MB whatever the file.
 
 use super::PthError;
 use safetensors::Dtype;
 use std::collections::BTreeMap;
+use std::rc::Rc;
+
+/// Objects, memo entries and stack depth a pickle may reach: a torch.save pickle makes
+/// about 20 objects per tensor, so this allows some 400 000 tensors (models have a few
+/// thousand), and bounds memory to a few hundred MB.
+const MAX_OBJECTS: usize = 1 << 23;
+
+/// torch's limit on dimensions.
+pub const MAX_DIMS: usize = 64;
 
 /// Index of an object in [`Pickle::objs`].
 pub type Id = usize;
@@ -34,6 +45,11 @@ impl Pickle {
 
     pub fn as_str(&self, id: Id) -> Option<&str> {
         as_str(&self.objs, id)
+    }
+
+    /// A tuple or list of non-negative ints.
+    pub fn as_u64s(&self, id: Id) -> Option<Vec<u64>> {
+        self.as_seq(id)?.iter().map(|&x| as_u64(&self.objs, x)).collect()
     }
 
     /// The items of a tuple or list.
@@ -83,7 +99,8 @@ fn describe(objs: &[Obj], id: Id) -> String {
         Obj::Global(g) => format!("`{}`", g.name),
         Obj::Storage(_) => "a bare storage".into(),
         Obj::Tensor(_) => "a tensor".into(),
-        Obj::Other(what) => what.clone(),
+        Obj::PendingTensor => "a tensor without data".into(),
+        Obj::Other(what) | Obj::Unreadable(what) => what.clone(),
     }
 }
 
@@ -96,7 +113,8 @@ pub enum Obj {
     BigInt,
     /// Floats and bytes: their values are of no use here (optimizer settings, metrics).
     Float,
-    Str(String),
+    /// Shared: a key or a module name may be referenced many times.
+    Str(Rc<str>),
     Bytes,
     Tuple(Vec<Id>),
     List(Vec<Id>),
@@ -107,17 +125,24 @@ pub enum Obj {
     Global(Global),
     /// What a persistent id `('storage', StorageClass, key, location, numel[, view])`
     /// stands for: the data is looked up by the caller, who knows the file's format.
-    Storage(StorageRef),
+    Storage(Box<StorageRef>),
     Tensor(TensorRef),
-    /// Anything else an allowed global can make (a `torch.device`, a sparse tensor, ...),
-    /// described in words: fine where it is ignored, an error where a tensor is expected.
+    /// A tensor that cannot be read (sparse, quantized, unsupported dtype, malformed
+    /// arguments), described in words: fine where it is ignored (an optimizer's state), an
+    /// error in the state_dict.
+    Unreadable(String),
+    /// A tensor made empty by NEWOBJ, as the oldest PyTorch versions pickled them, until
+    /// BUILD sets its `(storage, offset, size, stride)`.
+    PendingTensor,
+    /// Anything else an allowed global can make (a `torch.device`, a Counter of something),
+    /// described in words.
     Other(String),
 }
 
 #[derive(Clone, Debug)]
 pub struct StorageRef {
     /// Where the bytes are: `data/<key>` in a zip, the key's slot in a legacy file.
-    pub key: String,
+    pub key: Rc<str>,
     /// The storage's element type, from its class (`torch.FloatStorage`: F32;
     /// `torch.UntypedStorage`: bytes, so U8), `None` for types we cannot name.
     pub dtype: Option<Dtype>,
@@ -130,14 +155,18 @@ pub struct StorageRef {
     pub view: Option<(u64, u64)>,
 }
 
+/// The arguments of a tensor rebuild function. Shape and stride are tuples (at most
+/// [`MAX_DIMS`] long) in the arena, not copied: a hostile pickle could rebuild many tensors
+/// from the same long tuples.
 #[derive(Clone, Debug)]
 pub struct TensorRef {
-    pub storage: StorageRef,
+    /// An [`Obj::Storage`].
+    pub storage: Id,
     pub dtype: Dtype,
     /// In elements of `dtype`, within the storage (after its view offset, if any).
     pub offset: u64,
-    pub shape: Vec<u64>,
-    pub stride: Vec<u64>,
+    pub shape: Id,
+    pub stride: Id,
 }
 
 #[derive(Clone, Debug)]
@@ -168,7 +197,9 @@ pub enum Kind {
     Storage(Option<Dtype>, usize),
     /// A dtype object (`torch.float32`), argument of `_rebuild_tensor_v3`.
     Dtype(Option<Dtype>),
-    /// `torch.Tensor`, `torch.nn.parameter.Parameter` and the legacy tensor classes.
+    /// `torch.Tensor`, `torch.nn.parameter.Parameter` and the legacy tensor classes:
+    /// `Parameter(data, requires_grad)` is its data; `torch.FloatTensor.__new__()` an
+    /// empty tensor that BUILD gives its data.
     TensorClass,
     /// `torch.Size`: a tuple.
     Size,
@@ -203,6 +234,10 @@ const STORAGES: &[(&str, Option<Dtype>, usize)] = &[
     ("QUInt4x2Storage", None, 1),
     ("QUInt2x4Storage", None, 1),
 ];
+
+/// Tensor classes of PyTorch before 0.4, one per element type.
+const LEGACY_TENSORS: &[&str] =
+    &["FloatTensor", "DoubleTensor", "HalfTensor", "LongTensor", "IntTensor", "ShortTensor", "CharTensor", "ByteTensor"];
 
 /// torch dtype objects (`str(dtype)` without `torch.`).
 const DTYPES: &[(&str, Option<Dtype>)] = &[
@@ -267,6 +302,8 @@ fn lookup(module: &str, name: &str) -> Option<Kind> {
         ("torch.storage" | "torch", "UntypedStorage") => Kind::Storage(Some(Dtype::U8), 1),
         ("torch", _) if DTYPES.iter().any(|d| d.0 == name) => Kind::Dtype(DTYPES.iter().find(|d| d.0 == name).and_then(|d| d.1)),
         ("torch", "Tensor") | ("torch._tensor", "Tensor") | ("torch.nn.parameter", "Parameter") => Kind::TensorClass,
+        // The typed tensor classes of PyTorch before 0.4 (see BUILD).
+        ("torch" | "torch.cuda", _) if LEGACY_TENSORS.contains(&name) => Kind::TensorClass,
         ("torch", "Size") => Kind::Size,
         ("_codecs", "encode") => Kind::Encode,
         ("builtins", "set") => Kind::Set,
@@ -282,7 +319,7 @@ fn refuse(module: &str, name: &str, pickle: &[u8]) -> PthError {
     let full = format!("{module}.{name}");
     let contains = |needle: &[u8]| pickle.windows(needle.len()).any(|w| w == needle);
     // A pickled nn.Module names its class, then its submodules' classes from torch.nn.
-    let model = ["torch.nn.", "torchvision.models", "timm.models", "__main__"].iter().any(|m| full.starts_with(m))
+    let model = ["torch.nn.", "torchvision.models", "timm.models"].iter().any(|m| full.starts_with(m))
         || contains(b"torch.nn.modules");
     PthError(if module.starts_with("__torch__") {
         format!("this is a TorchScript program (torch.jit.save), class `{full}`, not a torch.save checkpoint")
@@ -357,14 +394,26 @@ impl Vm<'_> {
         std::str::from_utf8(&rest[..n]).map_err(|_| self.bad("a text operand is not UTF-8"))
     }
 
-    fn new(&mut self, obj: Obj) -> Id {
+    /// Adds an object and pushes it. Memory is proportional to the pickle's length, but
+    /// a pickle is a few MB at most even for the largest models: a cap keeps a hostile one
+    /// from costing gigabytes.
+    fn push(&mut self, obj: Obj) -> Result<(), PthError> {
+        if self.objs.len() >= MAX_OBJECTS {
+            return Err(self.bad(format!("more than {MAX_OBJECTS} objects, which no weights file has")));
+        }
         self.objs.push(obj);
-        self.objs.len() - 1
+        self.stack.push(self.objs.len() - 1);
+        Ok(())
     }
 
-    fn push(&mut self, obj: Obj) {
-        let id = self.new(obj);
-        self.stack.push(id);
+    fn push_made(&mut self, made: Made) -> Result<(), PthError> {
+        match made {
+            Made::New(obj) => self.push(obj),
+            Made::Same(id) => {
+                self.stack.push(id);
+                Ok(())
+            }
+        }
     }
 
     fn pop(&mut self) -> Result<Id, PthError> {
@@ -391,19 +440,17 @@ impl Vm<'_> {
     fn string(&mut self, n: usize) -> Result<(), PthError> {
         // Python writes lone surrogates ("surrogatepass"); they cannot be names of tensors
         // we need, so they are replaced rather than refused.
-        let s = String::from_utf8_lossy(self.take(n)?).into_owned();
-        self.push(Obj::Str(s));
-        Ok(())
+        let s = String::from_utf8_lossy(self.take(n)?).into();
+        self.push(Obj::Str(s))
     }
 
     fn bytes(&mut self, n: usize) -> Result<(), PthError> {
         self.take(n)?;
-        self.push(Obj::Bytes);
-        Ok(())
+        self.push(Obj::Bytes)
     }
 
-    fn int(&mut self, v: i128) {
-        self.push(Obj::Int(v));
+    fn int(&mut self, v: i128) -> Result<(), PthError> {
+        self.push(Obj::Int(v))
     }
 
     /// LONG1 / LONG4: little-endian two's complement.
@@ -421,12 +468,14 @@ impl Vm<'_> {
             let v = i128::from_le_bytes(buf);
             if (v < 0) != negative && b.len() >= 16 { Obj::BigInt } else { Obj::Int(v) }
         };
-        self.push(obj);
-        Ok(())
+        self.push(obj)
     }
 
     fn memo_put(&mut self, index: u32) -> Result<(), PthError> {
         let top = self.top()?;
+        if self.memo.len() >= MAX_OBJECTS {
+            return Err(self.bad(format!("more than {MAX_OBJECTS} memo entries, which no weights file has")));
+        }
         self.memo.insert(index, top);
         Ok(())
     }
@@ -441,8 +490,7 @@ impl Vm<'_> {
         match lookup(module, name) {
             Some(kind) => {
                 let name = format!("{module}.{name}");
-                self.push(Obj::Global(Global { name, kind }));
-                Ok(())
+                self.push(Obj::Global(Global { name, kind }))
             }
             None => Err(refuse(module, name, self.bytes)),
         }
@@ -450,6 +498,10 @@ impl Vm<'_> {
 
     fn run(&mut self) -> Result<Id, PthError> {
         loop {
+            // DUP, BINGET and MARK grow the stacks without making objects.
+            if self.stack.len() + self.marks.len() > MAX_OBJECTS {
+                return Err(self.bad(format!("a stack deeper than {MAX_OBJECTS}, which no weights file has")));
+            }
             let op = self.take(1)?[0];
             match op {
                 0x80 => {
@@ -481,20 +533,20 @@ impl Vm<'_> {
                 }
 
                 // Scalars.
-                b'N' => self.push(Obj::None),
-                0x88 => self.push(Obj::Bool(true)),
-                0x89 => self.push(Obj::Bool(false)),
+                b'N' => self.push(Obj::None)?,
+                0x88 => self.push(Obj::Bool(true))?,
+                0x89 => self.push(Obj::Bool(false))?,
                 b'J' => {
                     let v = i32::from_le_bytes(self.take_array()?);
-                    self.int(v.into());
+                    self.int(v.into())?;
                 }
                 b'K' => {
                     let v = self.take(1)?[0];
-                    self.int(v.into());
+                    self.int(v.into())?;
                 }
                 b'M' => {
                     let v = u16::from_le_bytes(self.take_array()?);
-                    self.int(v.into());
+                    self.int(v.into())?;
                 }
                 0x8a => {
                     let n = self.take_len(1)?;
@@ -519,11 +571,11 @@ impl Vm<'_> {
                             }
                         }
                     };
-                    self.push(obj);
+                    self.push(obj)?;
                 }
                 b'G' => {
                     self.take(8)?;
-                    self.push(Obj::Float);
+                    self.push(Obj::Float)?;
                 }
 
                 // Strings and bytes. Python 2's str (BINSTRING) is read as text, as
@@ -558,26 +610,26 @@ impl Vm<'_> {
                 }
 
                 // Containers.
-                b')' => self.push(Obj::Tuple(Vec::new())),
-                b']' => self.push(Obj::List(Vec::new())),
-                b'}' => self.push(Obj::Dict(Vec::new())),
-                0x8f => self.push(Obj::Set(Vec::new())),
+                b')' => self.push(Obj::Tuple(Vec::new()))?,
+                b']' => self.push(Obj::List(Vec::new()))?,
+                b'}' => self.push(Obj::Dict(Vec::new()))?,
+                0x8f => self.push(Obj::Set(Vec::new()))?,
                 b't' => {
                     let items = self.pop_mark()?;
-                    self.push(Obj::Tuple(items));
+                    self.push(Obj::Tuple(items))?;
                 }
                 b'l' => {
                     let items = self.pop_mark()?;
-                    self.push(Obj::List(items));
+                    self.push(Obj::List(items))?;
                 }
                 0x91 => {
                     let items = self.pop_mark()?;
-                    self.push(Obj::Set(items));
+                    self.push(Obj::Set(items))?;
                 }
                 b'd' => {
                     let items = self.pop_mark()?;
                     let pairs = self.pairs(items)?;
-                    self.push(Obj::Dict(pairs));
+                    self.push(Obj::Dict(pairs))?;
                 }
                 0x85..=0x87 => {
                     let n = (op - 0x84) as usize;
@@ -586,7 +638,7 @@ impl Vm<'_> {
                         items.push(self.pop()?);
                     }
                     items.reverse();
-                    self.push(Obj::Tuple(items));
+                    self.push(Obj::Tuple(items))?;
                 }
                 b'a' => {
                     let item = self.pop()?;
@@ -649,14 +701,14 @@ impl Vm<'_> {
                     let (Obj::Str(module), Obj::Str(name)) = (&self.objs[module], &self.objs[name]) else {
                         return Err(self.bad("STACK_GLOBAL operands are not strings"));
                     };
-                    let (module, name) = (module.clone(), name.clone());
+                    let (module, name) = (Rc::clone(module), Rc::clone(name));
                     self.global(&module, &name)?;
                 }
                 b'R' => {
                     let args = self.pop()?;
                     let func = self.pop()?;
-                    let obj = self.call(func, args, 0)?;
-                    self.push(obj);
+                    let made = self.call(func, args, 0)?;
+                    self.push_made(made)?;
                 }
                 0x81 | 0x92 => {
                     // NEWOBJ(cls, args) / NEWOBJ_EX(cls, args, kwargs): cls.__new__(cls, *args)
@@ -665,24 +717,32 @@ impl Vm<'_> {
                     }
                     let args = self.pop()?;
                     let cls = self.pop()?;
-                    let obj = self.new_object(cls, args)?;
-                    self.push(obj);
+                    let made = self.new_object(cls, args)?;
+                    self.push_made(made)?;
                 }
                 b'b' => {
-                    // BUILD sets an object's state: OrderedDict's `_metadata` (the
-                    // state_dict version of each module), attributes of opaque objects.
-                    // Nothing needed here, so the state is dropped.
-                    let _state = self.pop()?;
+                    // BUILD sets an object's state: the data of a PendingTensor (what
+                    // torch.load does too, with `Tensor.set_`); otherwise nothing needed
+                    // here (OrderedDict's `_metadata`, the state_dict version of each
+                    // module; attributes of opaque objects), so the state is dropped.
+                    let state = self.pop()?;
                     let inst = self.top()?;
                     match self.objs[inst] {
-                        Obj::Dict(_) | Obj::Other(_) | Obj::Set(_) => {}
+                        Obj::PendingTensor => {
+                            let tensor = match &self.objs[state] {
+                                Obj::Tuple(args) => self.rebuild_tensor(1, args),
+                                _ => Obj::Unreadable("a tensor with malformed state".into()),
+                            };
+                            self.objs[inst] = tensor;
+                        }
+                        Obj::Dict(_) | Obj::Other(_) | Obj::Unreadable(_) | Obj::Set(_) => {}
                         _ => return Err(self.bad(format!("BUILD on {}", self.describe(inst)))),
                     }
                 }
                 b'Q' => {
                     let pid = self.pop()?;
                     let obj = self.persistent_load(pid)?;
-                    self.push(obj);
+                    self.push(obj)?;
                 }
 
                 0x97 | 0x98 => return Err(self.bad("out-of-band buffers (pickle protocol 5) are not supported")),
@@ -696,7 +756,7 @@ impl Vm<'_> {
     }
 
     fn pairs(&self, items: Vec<Id>) -> Result<Vec<(Id, Id)>, PthError> {
-        if items.len() % 2 != 0 {
+        if !items.len().is_multiple_of(2) {
             return Err(self.bad("odd number of items for a dict"));
         }
         Ok(items.chunks_exact(2).map(|p| (p[0], p[1])).collect())
@@ -705,7 +765,10 @@ impl Vm<'_> {
     fn extend(&mut self, items: Vec<Id>) -> Result<(), PthError> {
         let target = self.top()?;
         match &mut self.objs[target] {
-            Obj::List(v) => Ok(v.extend(items)),
+            Obj::List(v) => {
+                v.extend(items);
+                Ok(())
+            }
             _ => Err(self.bad(format!("APPEND to {}", self.describe(target)))),
         }
     }
@@ -713,146 +776,138 @@ impl Vm<'_> {
     fn set_items(&mut self, pairs: Vec<(Id, Id)>) -> Result<(), PthError> {
         let target = self.top()?;
         match &mut self.objs[target] {
-            Obj::Dict(v) => Ok(v.extend(pairs)),
+            Obj::Dict(v) => {
+                v.extend(pairs);
+                Ok(())
+            }
             _ => Err(self.bad(format!("SETITEM on {}", self.describe(target)))),
         }
     }
 
-    fn args(&self, args: Id) -> Result<Vec<Id>, PthError> {
+    /// The items of a call's argument tuple.
+    fn args(&self, args: Id) -> Result<&[Id], PthError> {
         match &self.objs[args] {
-            Obj::Tuple(v) => Ok(v.clone()),
+            Obj::Tuple(v) => Ok(v),
             _ => Err(self.bad("call arguments are not a tuple")),
         }
     }
 
-    /// REDUCE: what calling an allowed global would make. `depth` bounds the nesting of
-    /// `_rebuild_from_type_v2`, which calls another rebuild function.
-    fn call(&mut self, func: Id, args: Id, depth: u32) -> Result<Obj, PthError> {
+    /// REDUCE: what calling an allowed global would make. Never copies a container (a
+    /// hostile pickle could call the same one many times): `OrderedDict(d)` and the like
+    /// return the argument itself, which only reading follows. `depth` bounds the nesting
+    /// of `_rebuild_from_type_v2`, which calls another rebuild function.
+    fn call(&self, func: Id, args: Id, depth: u32) -> Result<Made, PthError> {
         let Obj::Global(g) = &self.objs[func] else {
             return Err(self.bad(format!("REDUCE calls {}, which is not a function", self.describe(func))));
         };
-        let g = g.clone();
         let args = self.args(args)?;
-        let get = |i: usize| args.get(i).copied();
-        Ok(match g.kind {
-            Kind::DictClass => match get(0).map(|a| &self.objs[a]) {
+        let arg = |i: usize| args.get(i).map(|&a| (a, &self.objs[a]));
+        Ok(Made::New(match g.kind {
+            Kind::DictClass => match arg(0) {
                 // OrderedDict() or OrderedDict(dict) / Counter(dict).
                 None => Obj::Dict(Vec::new()),
-                Some(Obj::Dict(items)) => Obj::Dict(items.clone()),
+                Some((a, Obj::Dict(_))) => return Ok(Made::Same(a)),
                 Some(_) => Obj::Other(format!("`{}` of something else than a dict", g.name)),
             },
-            Kind::RebuildTensor(version) => self.rebuild_tensor(version, &args),
-            Kind::RebuildParameter => match get(0) {
-                Some(data) if matches!(self.objs[data], Obj::Tensor(_) | Obj::Other(_)) => self.clone_obj(data),
+            Kind::RebuildTensor(version) => self.rebuild_tensor(version, args),
+            Kind::RebuildParameter => match arg(0) {
+                Some((data, Obj::Tensor(_) | Obj::Unreadable(_))) => return Ok(Made::Same(data)),
                 _ => return Err(self.bad("nn.Parameter of something that is not a tensor")),
             },
             Kind::RebuildFromType => {
                 // (func, type, args, state): func(*args), when type is a plain tensor class.
-                let (Some(f), Some(t), Some(a)) = (get(0), get(1), get(2)) else {
+                let (Some((f, _)), Some((_, t)), Some((a, _))) = (arg(0), arg(1), arg(2)) else {
                     return Err(self.bad("_rebuild_from_type_v2 needs 4 arguments"));
                 };
-                let plain = matches!(&self.objs[t], Obj::Global(Global { kind: Kind::TensorClass, .. }));
                 if depth > 0 {
                     return Err(self.bad("nested _rebuild_from_type_v2"));
                 }
-                let obj = self.call(f, a, depth + 1)?;
-                match obj {
-                    Obj::Tensor(_) if !plain => Obj::Other(format!("a tensor subclass ({})", self.describe(t))),
-                    obj => obj,
+                let made = self.call(f, a, depth + 1)?;
+                match (t, &made) {
+                    (Obj::Global(Global { kind: Kind::TensorClass, .. }), _) => return Ok(made),
+                    (_, Made::New(Obj::Tensor(_))) => Obj::Unreadable("a tensor subclass, which this reader does not support".into()),
+                    _ => return Ok(made),
                 }
             }
-            Kind::RebuildOther(what) => Obj::Other(what.into()),
-            Kind::Size => match get(0).map(|a| &self.objs[a]) {
-                Some(Obj::Tuple(v) | Obj::List(v)) => Obj::Tuple(v.clone()),
+            Kind::RebuildOther(what) => Obj::Unreadable(format!("{what}, which this reader does not support")),
+            Kind::Size => match arg(0) {
+                Some((a, Obj::Tuple(_))) => return Ok(Made::Same(a)),
                 None => Obj::Tuple(Vec::new()),
                 _ => return Err(self.bad("torch.Size of something that is not a tuple")),
             },
             // encode(text, 'latin1'): bytes, whose value nothing here needs.
-            Kind::Encode => match get(0).map(|a| &self.objs[a]) {
-                Some(Obj::Str(_)) => Obj::Bytes,
+            Kind::Encode => match arg(0) {
+                Some((_, Obj::Str(_))) => Obj::Bytes,
                 _ => return Err(self.bad("_codecs.encode of something that is not a string")),
             },
-            Kind::Set => match get(0).map(|a| &self.objs[a]) {
-                Some(Obj::List(v) | Obj::Tuple(v) | Obj::Set(v)) => Obj::Set(v.clone()),
-                None => Obj::Set(Vec::new()),
-                _ => Obj::Other("a set".into()),
-            },
+            // Sets are never looked into.
+            Kind::Set => Obj::Set(Vec::new()),
             Kind::Opaque => Obj::Other(format!("a `{}`", g.name)),
-            Kind::Storage(..) | Kind::Dtype(_) | Kind::TensorClass => {
+            Kind::TensorClass => match arg(0) {
+                Some((a, Obj::Tensor(_) | Obj::Unreadable(_))) => return Ok(Made::Same(a)),
+                _ => Obj::Unreadable(format!("a `{}` made without a tensor", g.name)),
+            },
+            Kind::Storage(..) | Kind::Dtype(_) => {
                 return Err(self.bad(format!("`{}` is called directly, which torch.save never does", g.name)))
             }
-        })
+        }))
     }
 
     /// NEWOBJ: `cls.__new__(cls, *args)`.
-    fn new_object(&mut self, cls: Id, args: Id) -> Result<Obj, PthError> {
+    fn new_object(&self, cls: Id, args: Id) -> Result<Made, PthError> {
         let Obj::Global(g) = &self.objs[cls] else {
             return Err(self.bad(format!("NEWOBJ of {}, which is not a class", self.describe(cls))));
         };
-        let g = g.clone();
         let args = self.args(args)?;
-        Ok(match g.kind {
-            Kind::DictClass => Obj::Dict(Vec::new()),
-            Kind::Set => Obj::Set(Vec::new()),
-            Kind::Size => Obj::Tuple(args.first().and_then(|&a| match &self.objs[a] {
-                Obj::Tuple(v) | Obj::List(v) => Some(v.clone()),
-                _ => None,
-            }).unwrap_or_default()),
+        let first = args.first().map(|&a| (a, &self.objs[a]));
+        Ok(match (g.kind, first) {
+            (Kind::DictClass, _) => Made::New(Obj::Dict(Vec::new())),
+            (Kind::Set, _) => Made::New(Obj::Set(Vec::new())),
+            (Kind::Size, Some((a, Obj::Tuple(_)))) => Made::Same(a),
             // nn.Parameter(data, requires_grad): the data.
-            Kind::TensorClass => match args.first() {
-                Some(&data) if matches!(self.objs[data], Obj::Tensor(_)) => self.clone_obj(data),
-                _ => Obj::Other(format!("a `{}` made without a tensor", g.name)),
-            },
-            _ => Obj::Other(format!("a `{}`", g.name)),
+            (Kind::TensorClass, Some((a, Obj::Tensor(_) | Obj::Unreadable(_)))) => Made::Same(a),
+            (Kind::TensorClass, None) => Made::New(Obj::PendingTensor),
+            (Kind::TensorClass, _) => Made::New(Obj::Unreadable(format!("a `{}` made without a tensor", g.name))),
+            _ => Made::New(Obj::Other(format!("a `{}`", g.name))),
         })
-    }
-
-    fn clone_obj(&self, id: Id) -> Obj {
-        match &self.objs[id] {
-            Obj::Tensor(t) => Obj::Tensor(t.clone()),
-            Obj::Other(s) => Obj::Other(s.clone()),
-            _ => Obj::None,
-        }
     }
 
     /// `('storage', StorageClass, key, location, numel)`, plus `view_metadata` (None or
     /// `(view_key, offset, size)`) in legacy files.
-    fn persistent_load(&mut self, pid: Id) -> Result<Obj, PthError> {
-        let bad = |vm: &Self| vm.bad("a persistent id is not a storage reference");
+    fn persistent_load(&self, pid: Id) -> Result<Obj, PthError> {
+        let bad = || self.bad("a persistent id is not a storage reference");
         let fields = match &self.objs[pid] {
-            Obj::Tuple(v) if v.len() == 5 || v.len() == 6 => v.clone(),
-            _ => return Err(bad(self)),
+            Obj::Tuple(v) if v.len() == 5 || v.len() == 6 => v,
+            _ => return Err(bad()),
         };
         if as_str(&self.objs, fields[0]) != Some("storage") {
-            return Err(bad(self));
+            return Err(bad());
         }
         let Obj::Global(Global { kind: Kind::Storage(dtype, elsize), .. }) = self.objs[fields[1]] else {
-            return Err(bad(self));
+            return Err(bad());
         };
-        let key = match &self.objs[fields[2]] {
+        let key: Rc<str> = match &self.objs[fields[2]] {
             Obj::Str(s) => s.clone(),
-            Obj::Int(i) => i.to_string(),
-            _ => return Err(bad(self)),
+            Obj::Int(i) => i.to_string().into(),
+            _ => return Err(bad()),
         };
         let Some(numel) = as_u64(&self.objs, fields[4]) else {
             return Err(self.bad(format!("storage `{key}` has an invalid length")));
         };
-        let view_meta = match fields.get(5).map(|&v| &self.objs[v]) {
+        let view = match fields.get(5).map(|&v| &self.objs[v]) {
             None | Some(Obj::None) => None,
-            Some(Obj::Tuple(v)) if v.len() == 3 => {
-                match (as_u64(&self.objs, v[1]), as_u64(&self.objs, v[2])) {
-                    (Some(offset), Some(len)) => Some((offset, len)),
-                    _ => return Err(self.bad(format!("storage `{key}` has an invalid view"))),
-                }
-            }
-            Some(_) => return Err(bad(self)),
+            Some(Obj::Tuple(v)) if v.len() == 3 => match (as_u64(&self.objs, v[1]), as_u64(&self.objs, v[2])) {
+                (Some(offset), Some(len)) => Some((offset, len)),
+                _ => return Err(self.bad(format!("storage `{key}` has an invalid view"))),
+            },
+            Some(_) => return Err(bad()),
         };
-        Ok(Obj::Storage(StorageRef { key, dtype, elsize, numel, view: view_meta }))
+        Ok(Obj::Storage(Box::new(StorageRef { key, dtype, elsize, numel, view })))
     }
 
     /// `_rebuild_tensor(storage, offset, size, stride)`, v2 adds `requires_grad, hooks[,
-    /// metadata]`, v3 adds `dtype[, metadata]` after those. The numbers are checked
-    /// against the storage later, where the caller knows the data.
+    /// metadata]`, v3 adds `dtype[, metadata]` after those. Only the types are checked
+    /// here; the numbers are checked where the data is known.
     fn rebuild_tensor(&self, version: u8, args: &[Id]) -> Obj {
         let objs = &self.objs[..];
         let expected: &[usize] = match version {
@@ -861,40 +916,43 @@ impl Vm<'_> {
             _ => &[7, 8],
         };
         if !expected.contains(&args.len()) {
-            return Obj::Other("a tensor with malformed rebuild arguments".into());
+            return Obj::Unreadable("a tensor with malformed rebuild arguments".into());
         }
-        let storage = match &self.objs[args[0]] {
-            Obj::Storage(s) => s.clone(),
-            Obj::Other(what) => return Obj::Other(what.clone()),
-            _ => return Obj::Other("a tensor whose storage is not a storage".into()),
+        let storage_dtype = match &objs[args[0]] {
+            Obj::Storage(s) => s.dtype,
+            Obj::Unreadable(what) => return Obj::Unreadable(what.clone()),
+            _ => return Obj::Unreadable("a tensor whose storage is not a storage".into()),
         };
         let dtype = if version == 3 {
-            match &self.objs[args[6]] {
+            match &objs[args[6]] {
                 Obj::Global(Global { kind: Kind::Dtype(Some(d)), .. }) => *d,
                 Obj::Global(Global { kind: Kind::Dtype(None), name }) => {
-                    return Obj::Other(format!("a tensor of dtype `{name}`, which this reader does not support"))
+                    return Obj::Unreadable(format!("a tensor of dtype `{name}`, which this reader does not support"))
                 }
-                _ => return Obj::Other("a tensor with malformed rebuild arguments".into()),
+                _ => return Obj::Unreadable("a tensor with malformed rebuild arguments".into()),
             }
         } else {
-            match storage.dtype {
+            match storage_dtype {
                 Some(d) => d,
-                None => return Obj::Other("a tensor of a dtype this reader does not support (complex128 or quantized)".into()),
+                None => return Obj::Unreadable("a tensor of a dtype this reader does not support (complex128 or quantized)".into()),
             }
         };
-        let numbers = |id: Id| -> Option<Vec<u64>> {
-            match &objs[id] {
-                Obj::Tuple(v) | Obj::List(v) => v.iter().map(|&x| as_u64(objs, x)).collect(),
-                _ => None,
-            }
+        let dims = |id: Id| match &objs[id] {
+            Obj::Tuple(v) | Obj::List(v) => Some(v.len()),
+            _ => None,
         };
-        let offset = as_u64(objs, args[1]);
-        match (offset, numbers(args[2]), numbers(args[3])) {
-            (Some(offset), Some(shape), Some(stride)) if shape.len() == stride.len() => {
-                Obj::Tensor(TensorRef { storage, dtype, offset, shape, stride })
+        match (as_u64(objs, args[1]), dims(args[2]), dims(args[3])) {
+            (Some(offset), Some(n), Some(m)) if n == m && n <= MAX_DIMS => {
+                Obj::Tensor(TensorRef { storage: args[0], dtype, offset, shape: args[2], stride: args[3] })
             }
-            _ => Obj::Other("a tensor with a negative, non-integer or mismatched offset, size or stride".into()),
+            (_, Some(n), _) if n > MAX_DIMS => Obj::Unreadable(format!("a tensor of {n} dimensions, more than torch allows")),
+            _ => Obj::Unreadable("a tensor with a negative, non-integer or mismatched offset, size or stride".into()),
         }
     }
 }
 
+/// What a call made: a new object, or one that already exists (`OrderedDict(d)`: `d`).
+enum Made {
+    New(Obj),
+    Same(Id),
+}

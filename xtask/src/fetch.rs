@@ -11,6 +11,7 @@ use std::process::Command;
 
 /// A published checkpoint: the name users type, its URL, the engine's model name, and the
 /// file the conversion writes.
+#[derive(Debug)]
 pub struct Checkpoint {
     pub name: &'static str,
     pub url: &'static str,
