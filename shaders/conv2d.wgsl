@@ -19,6 +19,11 @@ override CHANNELS: u32 = 8u; // output channels per invocation: 4, 8 or 16
 // computed once per position), or the reverse for layers with few input channels (the
 // first convolution has 3), where the inner channel loop would be too short.
 override CHANNELS_INSIDE: bool = true;
+// The 4 pixels of a tile are 4 consecutive floats starting on a vec4 boundary: 1x1
+// convolutions with stride 1 and no padding over planes of a multiple of 4 pixels (most
+// 1x1 layers, and Winograd's GEMMs). Their inputs are then read as one vec4 instead of
+// four scalars, which matters most on software adapters (each scalar is a gather).
+override CONTIGUOUS: bool = false;
 
 struct Params {
     in_c: u32, in_h: u32, in_w: u32, in_c_offset: u32,
@@ -35,6 +40,8 @@ struct Params {
 @group(0) @binding(2) var<storage, read> weights: array<vec4<f32>>;
 @group(0) @binding(3) var<storage, read> bias: array<vec4<f32>>;
 @group(0) @binding(4) var<storage, read_write> output: array<f32>;
+// The same buffer as `input`, seen as vec4s (only read when CONTIGUOUS).
+@group(0) @binding(5) var<storage, read> input4: array<vec4<f32>>;
 
 var<private> out_base: u32; // output offset of this invocation's batch
 
@@ -52,6 +59,14 @@ var<private> acc10: vec4<f32>; var<private> acc11: vec4<f32>;
 var<private> acc12: vec4<f32>; var<private> acc13: vec4<f32>;
 var<private> acc14: vec4<f32>; var<private> acc15: vec4<f32>;
 var<private> wcol: u32; // first weight vec4 of this invocation
+
+// The input values of the 4 pixels at indices `i` (zero where `inside` is false).
+fn load(i: vec4<u32>, inside: vec4<bool>) -> vec4<f32> {
+    if (CONTIGUOUS) {
+        return input4[i.x / 4u];
+    }
+    return select(vec4<f32>(0.0), vec4<f32>(input[i.x], input[i.y], input[i.z], input[i.w]), inside);
+}
 
 // One K step: input values `v` of the 4 pixels times the weights at `wi` (the vec4 index
 // of this invocation's first weight in row k: k * w_stride + wcol).
@@ -122,15 +137,15 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
                     let j = i + vec4<u32>(plane);
                     let l = j + vec4<u32>(plane);
                     let n = l + vec4<u32>(plane);
-                    accumulate(select(vec4<f32>(0.0), vec4<f32>(input[i.x], input[i.y], input[i.z], input[i.w]), inside), wi);
-                    accumulate(select(vec4<f32>(0.0), vec4<f32>(input[j.x], input[j.y], input[j.z], input[j.w]), inside), wi + p.w_stride);
-                    accumulate(select(vec4<f32>(0.0), vec4<f32>(input[l.x], input[l.y], input[l.z], input[l.w]), inside), wi + 2u * p.w_stride);
-                    accumulate(select(vec4<f32>(0.0), vec4<f32>(input[n.x], input[n.y], input[n.z], input[n.w]), inside), wi + 3u * p.w_stride);
+                    accumulate(load(i, inside), wi);
+                    accumulate(load(j, inside), wi + p.w_stride);
+                    accumulate(load(l, inside), wi + 2u * p.w_stride);
+                    accumulate(load(n, inside), wi + 3u * p.w_stride);
                     i = n + vec4<u32>(plane);
                     wi += 4u * p.w_stride;
                 }
                 for (; ci < p.in_c; ci++) {
-                    accumulate(select(vec4<f32>(0.0), vec4<f32>(input[i.x], input[i.y], input[i.z], input[i.w]), inside), wi);
+                    accumulate(load(i, inside), wi);
                     i += vec4<u32>(plane);
                     wi += p.w_stride;
                 }

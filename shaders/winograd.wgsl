@@ -8,7 +8,10 @@
 
 struct Params {
     channels: u32, h: u32, w: u32, c_offset: u32,
-    tiles_w: u32, tiles: u32, relu: u32, _pad: u32,
+    tiles_w: u32, tiles: u32, relu: u32,
+    // V and M rows hold `stride` tiles, the count rounded up to a multiple of 4, so that
+    // the GEMMs read them as aligned vec4s (the extra columns are never read back)
+    stride: u32,
 }
 
 @group(0) @binding(0) var<uniform> p: Params;
@@ -38,12 +41,12 @@ fn input_transform(@builtin(global_invocation_id) gid: vec3<u32>) {
     }
     // B^T d (rows), then (B^T d) B (columns)
     let rows = array<vec4<f32>, 4>(d[0] - d[2], d[1] + d[2], d[2] - d[1], d[1] - d[3]);
-    let plane = p.channels * p.tiles;
+    let plane = p.channels * p.stride;
     for (var i = 0u; i < 4u; i++) {
         let q = rows[i];
         let v = vec4<f32>(q.x - q.z, q.y + q.z, q.z - q.y, q.y - q.w);
         for (var j = 0u; j < 4u; j++) {
-            dst[(4u * i + j) * plane + c * p.tiles + t] = v[j];
+            dst[(4u * i + j) * plane + c * p.stride + t] = v[j];
         }
     }
 }
@@ -57,10 +60,10 @@ fn output_transform(@builtin(global_invocation_id) gid: vec3<u32>) {
     if (t >= p.tiles || c >= p.channels) {
         return;
     }
-    let plane = p.channels * p.tiles;
+    let plane = p.channels * p.stride;
     var m: array<vec4<f32>, 4>;
     for (var i = 0u; i < 4u; i++) {
-        let at = (4u * i) * plane + c * p.tiles + t;
+        let at = (4u * i) * plane + c * p.stride + t;
         m[i] = vec4<f32>(src[at], src[at + plane], src[at + 2u * plane], src[at + 3u * plane]);
     }
     // A^T m (rows), then (A^T m) A (columns)
@@ -152,8 +155,8 @@ fn input_transform_4x4(@builtin(global_invocation_id) gid: vec3<u32>) {
     let e4 = bt6(load_row6(base, y0 + 4, x0));
     let e5 = bt6(load_row6(base, y0 + 5, x0));
     // B^T (d B), column by column
-    let plane = p.channels * p.tiles;
-    let at = c * p.tiles + t;
+    let plane = p.channels * p.stride;
+    let at = c * p.stride + t;
     store_column6(0u, bt6(array<f32, 6>(e0[0], e1[0], e2[0], e3[0], e4[0], e5[0])), at, plane);
     store_column6(1u, bt6(array<f32, 6>(e0[1], e1[1], e2[1], e3[1], e4[1], e5[1])), at, plane);
     store_column6(2u, bt6(array<f32, 6>(e0[2], e1[2], e2[2], e3[2], e4[2], e5[2])), at, plane);
@@ -186,8 +189,8 @@ fn output_transform_4x4(@builtin(global_invocation_id) gid: vec3<u32>) {
     if (t >= p.tiles || c >= p.channels) {
         return;
     }
-    let plane = p.channels * p.tiles;
-    let at = c * p.tiles + t;
+    let plane = p.channels * p.stride;
+    let at = c * p.stride + t;
     // A^T m, column by column: u_j[k]
     let u0 = at6(load_column6(0u, at, plane));
     let u1 = at6(load_column6(1u, at, plane));

@@ -91,6 +91,9 @@ fn conv2d_matches_cpu() {
         // 1x1 (the pointwise fast path), with pixel and channel counts that leave tails
         (Shape::new(13, 9, 7), conv(21, (1, 1), 1, (0, 0), true)),
         (Shape::new(32, 7, 7), conv(48, (1, 1), 1, (0, 0), false)),
+        // 1x1 over planes of a multiple of 4 pixels: inputs read as vec4s (CONTIGUOUS)
+        (Shape::new(13, 4, 5), conv(21, (1, 1), 1, (0, 0), true)),
+        (Shape::new(32, 8, 8), conv(40, (1, 1), 1, (0, 0), false)),
         // 1x1 but strided or padded: the general path
         (Shape::new(6, 9, 9), conv(5, (1, 1), 2, (0, 0), true)),
         (Shape::new(5, 11, 10), conv(16, (3, 3), 1, (1, 1), true)),
@@ -100,6 +103,9 @@ fn conv2d_matches_cpu() {
         (Shape::new(6, 12, 9), conv(9, (7, 1), 1, (3, 0), false)),
         (Shape::new(3, 2, 3), conv(33, (5, 5), 1, (2, 2), true)),
     ];
+    let one = conv2d::Batch { count: 1, ..Default::default() };
+    let vec4_cases = cases.iter().filter(|(input, spec)| conv2d::contiguous(spec, *input, &one)).count();
+    assert_eq!(vec4_cases, 2, "both shader input paths are covered");
     for (input, spec) in cases {
         let (in_slice, out_slice) = whole(input, spec.out_c);
         conv_case(&ConvCase { input, spec, in_slice, out_slice });
@@ -108,6 +114,13 @@ fn conv2d_matches_cpu() {
 
 #[test]
 fn conv2d_reads_and_writes_channel_slices() {
+    // the contiguous 1x1 path on slices
+    conv_case(&ConvCase {
+        input: Shape::new(6, 4, 7),
+        spec: conv(11, (1, 1), 1, (0, 0), true),
+        in_slice: (9, 3),
+        out_slice: (16, 5),
+    });
     // the 1x1 fast path on slices
     conv_case(&ConvCase {
         input: Shape::new(6, 5, 7),

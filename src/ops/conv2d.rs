@@ -50,6 +50,8 @@ pub struct Variant {
     pub tile: Tile,
     /// Input channels in the inner loop (see `channels_inside`).
     pub channels_inside: bool,
+    /// Each tile's 4 input pixels are one aligned vec4 (see `contiguous`).
+    pub contiguous: bool,
 }
 
 impl Variant {
@@ -57,6 +59,7 @@ impl Variant {
         let constants = [
             ("CHANNELS", self.tile.channels as f64),
             ("CHANNELS_INSIDE", self.channels_inside as u32 as f64),
+            ("CONTIGUOUS", self.contiguous as u32 as f64),
         ];
         Kernel::with_constants(device, "conv2d", include_str!("../../shaders/conv2d.wgsl"), &constants)
     }
@@ -66,6 +69,14 @@ impl Variant {
 /// amortise the loop (the first layer's 3); the weights are packed to match.
 pub fn channels_inside(in_c: u32) -> bool {
     in_c >= 4
+}
+
+/// Whether each tile's 4 pixels are 4 consecutive input floats on a vec4 boundary: a 1x1
+/// convolution with stride 1 and no padding (output pixel m reads input pixel m) whose
+/// plane, and so every channel's start, is a multiple of 4 floats, as are the batches.
+pub fn contiguous(spec: &Conv2dSpec, input_shape: Shape, batch: &Batch) -> bool {
+    let one_to_one = spec.kernel == (1, 1) && spec.stride == (1, 1) && spec.pad == (0, 0);
+    one_to_one && input_shape.pixels() % 4 == 0 && batch.input_stride % 4 == 0
 }
 
 /// Packed output channels are padded to the largest tile's channel count, so one packing
@@ -205,8 +216,12 @@ pub fn dispatch_batched(
         out.c.div_ceil(tile.channels * WORKGROUP.1),
         batch.count,
     ];
-    let kernel = kernels.conv2d(Variant { tile, channels_inside: channels_inside(input_shape.c) });
-    kernel.dispatch(
+    let variant = Variant {
+        tile,
+        channels_inside: channels_inside(input_shape.c),
+        contiguous: contiguous(spec, input_shape, &batch),
+    };
+    kernels.conv2d(variant).dispatch(
         device,
         label,
         &params,
@@ -215,6 +230,7 @@ pub fn dispatch_batched(
             weights.as_entire_binding(),
             bias.as_entire_binding(),
             output.buffer.as_entire_binding(),
+            input.buffer.as_entire_binding(),
         ],
         workgroups,
     )

@@ -60,10 +60,16 @@ fn tiles(shape: Shape, size: Size) -> (u32, u32) {
     (tw, th * tw)
 }
 
+/// Tiles per row of V and M: the count rounded up to a multiple of 4, which makes every
+/// GEMM contiguous (vec4 loads, see conv2d::contiguous).
+fn stride(tiles: u32) -> u32 {
+    tiles.next_multiple_of(4)
+}
+
 /// Bytes of the two intermediate buffers: the transformed input V (positions x in_c x
 /// tiles) and the GEMM results M (positions x out_c x tiles).
 pub fn scratch_bytes(input: Shape, out_c: u32, size: Size) -> (u64, u64) {
-    let n = size.positions() as u64 * tiles(input, size).1 as u64;
+    let n = size.positions() as u64 * stride(tiles(input, size).1) as u64;
     (4 * n * input.c as u64, 4 * n * out_c as u64)
 }
 
@@ -104,7 +110,7 @@ struct Params {
     tiles_w: u32,
     tiles: u32,
     relu: u32,
-    _pad: u32,
+    stride: u32,
 }
 
 /// The buffers one Winograd convolution binds.
@@ -148,7 +154,7 @@ pub fn dispatch(
         tiles_w,
         tiles: t,
         relu: spec.relu as u32,
-        _pad: 0,
+        stride: stride(t),
     };
     let transform_in = input_kernel.dispatch(
         device,
@@ -160,9 +166,9 @@ pub fn dispatch(
     let gemm_spec = Conv2dSpec { out_c: spec.out_c, kernel: (1, 1), stride: (1, 1), pad: (0, 0), relu: false };
     let batch = Batch {
         count: size.positions(),
-        input_stride: input_shape.c * t,
+        input_stride: input_shape.c * stride(t),
         weight_stride: input_shape.c * conv2d::padded_out_c(spec.out_c),
-        output_stride: spec.out_c * t,
+        output_stride: spec.out_c * stride(t),
     };
     let gemm = conv2d::dispatch_batched(
         kernels,
@@ -170,7 +176,7 @@ pub fn dispatch(
         device,
         format!("{label} (winograd GEMMs)"),
         &gemm_spec,
-        Shape::new(input_shape.c, 1, t),
+        Shape::new(input_shape.c, 1, stride(t)),
         View { buffer: buffers.v, c_offset: 0 },
         buffers.transformed_weights,
         buffers.zero_bias,
