@@ -190,7 +190,7 @@ impl Network {
                     let in_features = input_shape.elements() as u32;
                     layers.push(vec![ops::linear::dispatch(&kernels.linear, device, label, spec, in_features, input, &w, &b, output)]);
                 }
-                Op::Pool(spec) => layers.push(vec![ops::pool::dispatch(&kernels.pool, device, label, spec, input_shape, input, output)]),
+                Op::Pool(spec) => layers.push(vec![ops::pool::dispatch(&kernels, device, label, spec, input_shape, input, output)]),
                 Op::Lrn(spec) => layers.push(vec![ops::lrn::dispatch(&kernels.lrn, device, label, spec, input_shape, input, output)]),
                 Op::Concat => continue,
             }

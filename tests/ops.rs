@@ -145,7 +145,7 @@ fn pool_case(spec: PoolSpec, input: Shape, in_slice: (u32, u32), out_slice: (u32
     pool::cpu(&spec, input, &x, in_slice.1, &mut want, out_slice.1);
     let (xb, yb) = (storage(&x), storage(&sentinel(want.len())));
     run(&pool::dispatch(
-        &kernels().pool,
+        kernels(),
         &gpu().device,
         name.clone(),
         &spec,
@@ -186,7 +186,15 @@ fn pool_matches_cpu() {
         (PoolSpec::average(3, 2, 1, true), Shape::new(2, 8, 8)),
         (PoolSpec::global_average(Shape::new(5, 7, 7)), Shape::new(5, 7, 7)),
         (PoolSpec::global_average(Shape::new(3, 5, 6)), Shape::new(3, 5, 6)),
+        // a window wider than 3 or a stride of 3: the general entry point
+        (PoolSpec::max(4, 3, 1, true), Shape::new(2, 10, 11)),
+        (PoolSpec::average(3, 3, 0, false), Shape::new(2, 9, 10)),
+        // 1 and 2 wide windows in the row kernel, rows of 1 to 3 groups of 4
+        (PoolSpec::max(1, 2, 0, false), Shape::new(2, 5, 9)),
+        (PoolSpec::average(2, 1, 0, false), Shape::new(2, 4, 3)),
     ];
+    let general = cases.iter().filter(|(spec, _)| pool::Variant::of(spec) == pool::Variant::General).count();
+    assert_eq!(general, 4, "both entry points are covered");
     for (spec, input) in cases {
         let (a, b) = whole(input.c);
         pool_case(spec, input, a, b);
@@ -203,7 +211,7 @@ fn max_pool_ignores_out_of_image_positions() {
     let spec = PoolSpec::max(3, 1, 1, false);
     let (xb, yb) = (storage(&x), storage(&sentinel(16)));
     let v = |b| View { buffer: b, c_offset: 0 };
-    run(&pool::dispatch(&kernels().pool, &gpu().device, "pool".into(), &spec, input, v(&xb), v(&yb)));
+    run(&pool::dispatch(kernels(), &gpu().device, "pool".into(), &spec, input, v(&xb), v(&yb)));
     let got = read(&yb);
     assert_eq!(got[0], -1.0);
     assert!(got.iter().all(|&v| v < 0.0), "{got:?}");

@@ -38,7 +38,7 @@ impl Kernel {
         Kernel::build(device, label, source, entry_point, &[])
     }
 
-    fn build(device: &wgpu::Device, label: &'static str, source: &str, entry_point: &str, constants: &[(&str, f64)]) -> Kernel {
+    pub fn build(device: &wgpu::Device, label: &'static str, source: &str, entry_point: &str, constants: &[(&str, f64)]) -> Kernel {
         let module = device.create_shader_module(wgpu::ShaderModuleDescriptor {
             label: Some(label),
             source: wgpu::ShaderSource::Wgsl(source.into()),
@@ -109,12 +109,12 @@ impl Dispatch {
     }
 }
 
-/// Every kernel of the engine, compiled once per device. Convolution variants (tiles) are
-/// compiled on first use.
+/// Every kernel of the engine, compiled once per device. Convolution and pooling variants
+/// are compiled on first use.
 pub struct Kernels {
     device: wgpu::Device,
     conv2d: std::sync::Mutex<std::collections::HashMap<conv2d::Variant, Kernel>>,
-    pub pool: Kernel,
+    pool: std::sync::Mutex<std::collections::HashMap<pool::Variant, Kernel>>,
     pub lrn: Kernel,
     pub linear: Kernel,
     pub softmax_topk: Kernel,
@@ -130,7 +130,7 @@ impl Kernels {
         Kernels {
             device: device.clone(),
             conv2d: Default::default(),
-            pool: Kernel::new(device, "pool", include_str!("../../shaders/pool.wgsl")),
+            pool: Default::default(),
             lrn: Kernel::new(device, "lrn", include_str!("../../shaders/lrn.wgsl")),
             linear: Kernel::new(device, "linear", include_str!("../../shaders/linear.wgsl")),
             softmax_topk: Kernel::new(device, "softmax_topk", include_str!("../../shaders/softmax_topk.wgsl")),
@@ -140,6 +140,12 @@ impl Kernels {
             winograd_input_4x4: Kernel::entry(device, "winograd input 4x4", winograd::SHADER, "input_transform_4x4"),
             winograd_output_4x4: Kernel::entry(device, "winograd output 4x4", winograd::SHADER, "output_transform_4x4"),
         }
+    }
+
+    /// The pooling pipeline of one variant.
+    pub fn pool(&self, variant: pool::Variant) -> Kernel {
+        let mut compiled = self.pool.lock().unwrap();
+        compiled.entry(variant).or_insert_with(|| variant.compile(&self.device)).clone()
     }
 
     /// The convolution pipeline of one variant.

@@ -1,6 +1,6 @@
 //! Max and average pooling, including global average pooling (`shaders/pool.wgsl`).
 
-use super::{Dispatch, Kernel, Shape, View};
+use super::{Dispatch, Kernel, Kernels, Shape, View};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum PoolMode {
@@ -73,8 +73,40 @@ struct Params {
     _pad: [u32; 2],
 }
 
+/// Which entry point of the shader computes a pool: `rows` (4 outputs per invocation,
+/// compiled per horizontal stride and window width) where the window is at most 3 wide
+/// with a stride of 1 or 2, else `main`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Variant {
+    General,
+    Rows { stride: u32, width: u32 },
+}
+
+impl Variant {
+    pub fn of(spec: &PoolSpec) -> Variant {
+        let (width, stride) = (spec.kernel.1, spec.stride.1);
+        if width <= 3 && (stride == 1 || stride == 2) {
+            Variant::Rows { stride, width }
+        } else {
+            Variant::General
+        }
+    }
+
+    pub(super) fn compile(self, device: &wgpu::Device) -> Kernel {
+        match self {
+            Variant::General => Kernel::new(device, "pool", SHADER),
+            Variant::Rows { stride, width } => {
+                let constants = [("STRIDE", stride as f64), ("WIDTH", width as f64)];
+                Kernel::build(device, "pool rows", SHADER, "rows", &constants)
+            }
+        }
+    }
+}
+
+const SHADER: &str = include_str!("../../shaders/pool.wgsl");
+
 pub fn dispatch(
-    kernel: &Kernel,
+    kernels: &Kernels,
     device: &wgpu::Device,
     label: String,
     spec: &PoolSpec,
@@ -103,12 +135,17 @@ pub fn dispatch(
         pad_w: spec.pad.1,
         _pad: [0; 2],
     };
-    kernel.dispatch(
+    let variant = Variant::of(spec);
+    let workgroups = match variant {
+        Variant::General => [out.pixels().div_ceil(64), out.c, 1],
+        Variant::Rows { .. } => [(out.h * out.w.div_ceil(4)).div_ceil(64), out.c, 1],
+    };
+    kernels.pool(variant).dispatch(
         device,
         label,
         &params,
         &[input.buffer.as_entire_binding(), output.buffer.as_entire_binding()],
-        [out.pixels().div_ceil(64), out.c, 1],
+        workgroups,
     )
 }
 
