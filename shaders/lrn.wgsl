@@ -11,21 +11,46 @@ struct Params {
 @group(0) @binding(1) var<storage, read> input: array<f32>;
 @group(0) @binding(2) var<storage, read_write> output: array<f32>;
 
+// Each invocation walks all channels of 4 neighbouring pixels, keeping the sum of squares
+// over the window as it slides (one load per channel instead of `size`); x runs over
+// groups of 4 pixels (the last group repeats its last pixel).
+
+fn load(c: u32, m: vec4<u32>) -> vec4<f32> {
+    let base = c * p.pixels;
+    return vec4<f32>(input[base + m.x], input[base + m.y], input[base + m.z], input[base + m.w]);
+}
+
 @compute @workgroup_size(64, 1, 1)
 fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
-    let m = gid.x;
-    let c = gid.y;
-    if (m >= p.pixels || c >= p.channels) {
+    let m0 = gid.x * 4u;
+    if (m0 >= p.pixels) {
         return;
     }
-    let half_lo = (p.size - 1u) / 2u;
-    let first = u32(max(i32(c) - i32(half_lo), 0));
-    let last = min(c + p.size - 1u - half_lo, p.channels - 1u);
-    var sum = 0.0;
-    for (var j = first; j <= last; j++) {
-        let a = input[j * p.pixels + m];
+    let m = min(vec4<u32>(m0) + vec4<u32>(0u, 1u, 2u, 3u), vec4<u32>(p.pixels - 1u));
+    let before = (p.size - 1u) / 2u; // channels below c in its window
+    let after = p.size - 1u - before; // and above
+    var sum = vec4<f32>(0.0);
+    for (var j = 0u; j < min(after, p.channels); j++) {
+        let a = load(j, m);
         sum += a * a;
     }
-    let scale = p.k + p.alpha / f32(p.size) * sum;
-    output[c * p.pixels + m] = input[c * p.pixels + m] * pow(scale, -p.beta);
+    let coefficient = p.alpha / f32(p.size);
+    for (var c = 0u; c < p.channels; c++) {
+        // the window of c: channels c - before ..= c + after, clipped
+        if (c + after < p.channels) {
+            let a = load(c + after, m);
+            sum += a * a;
+        }
+        if (c > before) {
+            let a = load(c - before - 1u, m);
+            sum -= a * a;
+        }
+        let y = load(c, m) * pow(vec4<f32>(p.k) + coefficient * sum, vec4<f32>(-p.beta));
+        let base = c * p.pixels;
+        for (var i = 0u; i < 4u; i++) {
+            if (m0 + i < p.pixels) {
+                output[base + m0 + i] = y[i];
+            }
+        }
+    }
 }

@@ -223,6 +223,9 @@ fn lrn_matches_cpu() {
         (Shape::new(13, 5, 7), LrnSpec { size: 5, alpha: 1e-4, beta: 0.75, k: 1.0 }),
         (Shape::new(4, 3, 3), LrnSpec { size: 5, alpha: 0.5, beta: 0.75, k: 2.0 }),
         (Shape::new(9, 2, 5), LrnSpec { size: 3, alpha: 0.1, beta: 0.5, k: 1.0 }),
+        // an even window (one more channel after c than before), and a long slide
+        (Shape::new(7, 3, 2), LrnSpec { size: 4, alpha: 0.2, beta: 0.75, k: 1.0 }),
+        (Shape::new(192, 4, 4), LrnSpec { size: 5, alpha: 1e-4, beta: 0.75, k: 1.0 }),
     ] {
         let name = format!("lrn {spec:?} on {shape}");
         let x: Vec<f32> = random(&name, shape.elements()).iter().map(|v| v * 100.0).collect();

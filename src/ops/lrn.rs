@@ -49,7 +49,7 @@ pub fn dispatch(
         label,
         &params,
         &[input.buffer.as_entire_binding(), output.buffer.as_entire_binding()],
-        [shape.pixels().div_ceil(64), shape.c, 1],
+        [shape.pixels().div_ceil(4 * 64), 1, 1],
     )
 }
 
