@@ -10,7 +10,9 @@
 // in registers (an array-based tile measured 1.8x slower on llvmpipe).
 //
 // Weights are pre-packed at load as [K][w_stride vec4s] (output channels padded to 16) in
-// the loop order below, so the weights of one K step are CHANNELS / 4 vec4 loads. The
+// the loop order below, as float32 or float16 (`Weights4`, declared by the prelude the
+// engine puts before this file: vec4<f32>, or vec4<f16> with `enable f16;`, halving the
+// weight bytes read; sums are float32 either way), so the weights of one K step are CHANNELS / 4 vec4 loads. The
 // output may be a channel slice of a larger tensor (concat is free), and the input may be
 // one too.
 
@@ -37,7 +39,7 @@ struct Params {
 
 @group(0) @binding(0) var<uniform> p: Params;
 @group(0) @binding(1) var<storage, read> input: array<f32>;
-@group(0) @binding(2) var<storage, read> weights: array<vec4<f32>>;
+@group(0) @binding(2) var<storage, read> weights: array<Weights4>;
 @group(0) @binding(3) var<storage, read> bias: array<vec4<f32>>;
 @group(0) @binding(4) var<storage, read_write> output: array<f32>;
 // The same buffer as `input`, seen as vec4s (only read when CONTIGUOUS).
@@ -71,16 +73,16 @@ fn load(i: vec4<u32>, inside: vec4<bool>) -> vec4<f32> {
 // One K step: input values `v` of the 4 pixels times the weights at `wi` (the vec4 index
 // of this invocation's first weight in row k: k * w_stride + wcol).
 fn accumulate(v: vec4<f32>, wi: u32) {
-    let wa = weights[wi];
+    let wa = vec4<f32>(weights[wi]);
     acc0 += v * wa.x; acc1 += v * wa.y; acc2 += v * wa.z; acc3 += v * wa.w;
     if (CHANNELS > 4u) {
-        let wb = weights[wi + 1u];
+        let wb = vec4<f32>(weights[wi + 1u]);
         acc4 += v * wb.x; acc5 += v * wb.y; acc6 += v * wb.z; acc7 += v * wb.w;
     }
     if (CHANNELS > 8u) {
-        let wc = weights[wi + 2u];
+        let wc = vec4<f32>(weights[wi + 2u]);
         acc8 += v * wc.x; acc9 += v * wc.y; acc10 += v * wc.z; acc11 += v * wc.w;
-        let wd = weights[wi + 3u];
+        let wd = vec4<f32>(weights[wi + 3u]);
         acc12 += v * wd.x; acc13 += v * wd.y; acc14 += v * wd.z; acc15 += v * wd.w;
     }
 }

@@ -56,8 +56,9 @@ impl Gpu {
             .map_err(|e| Error::Gpu(format!("no WebGPU adapter is available ({e})")))?;
         let adapter_features = adapter.features();
         let adapter_limits = adapter.limits();
-        // Timestamp queries only serve the benchmark; ask for them where they exist.
-        let required_features = adapter_features & wgpu::Features::TIMESTAMP_QUERY;
+        // Timestamp queries serve the benchmark and the autotuner, shader-f16 the float16
+        // weights; ask for them where they exist.
+        let required_features = adapter_features & (wgpu::Features::TIMESTAMP_QUERY | wgpu::Features::SHADER_F16);
         let (device, queue) = adapter
             .request_device(&wgpu::DeviceDescriptor {
                 label: Some("inception"),
@@ -80,6 +81,11 @@ impl Gpu {
             _instance: instance,
             _adapter: adapter,
         })
+    }
+
+    /// Whether shaders may use f16 (for float16 weights).
+    pub fn has_f16(&self) -> bool {
+        self.device.features().contains(wgpu::Features::SHADER_F16)
     }
 
     pub fn has_timestamps(&self) -> bool {

@@ -14,18 +14,21 @@ fn main() {
 
 #[cfg(not(target_arch = "wasm32"))]
 mod cli {
-    use inception::network::ConvKernel;
+    use inception::network::{ConvKernel, Options};
+    use inception::ops::conv2d::Precision;
     use inception::{labels, Error, Gpu, Model, Network, Variant};
     use std::path::{Path, PathBuf};
     use std::time::Instant;
 
     const USAGE: &str = "\
 usage:
-  inception classify [--model M] [--weights FILE] [--labels FILE] [--json] IMAGE...
+  inception classify [--model M] [--weights FILE] [--labels FILE] [--json] [--f16] IMAGE...
       top-5 classes of each image; --json prints per image the top-5 (class, label,
-      probability) and the logits; --labels names the classes (one per line)
+      probability) and the logits; --labels names the classes (one per line); --f16
+      stores the convolution weights as float16 on the GPU (needs shader-f16; the page
+      does this by itself where it can)
   inception bench [--model M] [--weights FILE] [--runs N] [--warmup N] [--per-layer]
-                  [--autotune | --conv KERNEL] [IMAGE]
+                  [--autotune | --conv KERNEL] [--f16] [IMAGE]
       milliseconds per image over N runs after warm-up (default 20 and 3), on IMAGE or a
       synthetic image of the network's input size; --per-layer adds each layer's GPU time (median over the
       runs), share of the total and achieved GFLOP/s; --autotune measures the convolution
@@ -163,7 +166,8 @@ usage:
         let names = labels::choose(read_labels(args)?, inception::convert::embedded_labels(&bytes), model.graph.num_classes())
             .map_err(in_file)?;
         let gpu = Gpu::new().await?;
-        let mut network = Network::new(&gpu, &model)?;
+        let precision = if args.half { Precision::F16 } else { Precision::F32 };
+        let mut network = Network::with_options(&gpu, &model, Options { precision, ..Options::default() })?;
         if args.command != "bench" {
             network.release_unused_kernels(); // bench may tune first
         }
@@ -286,7 +290,14 @@ usage:
         }
         let s = network.stats;
         println!("adapter      {}", gpu.describe());
-        println!("model        {} ({} classes), {} runs after {} warm-up", model.variant, model.graph.num_classes(), args.runs, args.warmup);
+        println!(
+            "model        {} ({} classes), {:?} weights, {} runs after {} warm-up",
+            model.variant,
+            model.graph.num_classes(),
+            network.precision(),
+            args.runs,
+            args.warmup
+        );
         println!("end to end   {}", summary(&mut wall));
         println!("CPU encode   {}", summary(&mut encode));
         if gpu_time.is_empty() {

@@ -7,7 +7,7 @@ use crate::arena::{Arena, Lifetime};
 use crate::error::Error;
 use crate::gpu::{map_read, ErrorLog, Gpu};
 use crate::graph::{Graph, Op, TensorId};
-use crate::ops::conv2d::{Conv2dSpec, Tile, DEFAULT_TILE, TILES};
+use crate::ops::conv2d::{Conv2dSpec, Precision, Tile, DEFAULT_TILE, TILES};
 use crate::ops::winograd;
 use crate::ops::{self, softmax_topk, Dispatch, Kernels, Shape, View};
 use crate::weights::Model;
@@ -24,11 +24,22 @@ pub struct Options {
     /// Share activation buffers between tensors whose lifetimes do not overlap. Off keeps
     /// every intermediate tensor readable after a pass (for debugging and layer tests).
     pub reuse_memory: bool,
+    /// How convolution weights are stored. Float32 by default (results as exact as the
+    /// engine gets); [`Options::fastest`] picks float16 where the adapter can.
+    pub precision: Precision,
 }
 
 impl Default for Options {
     fn default() -> Self {
-        Options { reuse_memory: true }
+        Options { reuse_memory: true, precision: Precision::F32 }
+    }
+}
+
+impl Options {
+    /// Float16 weights where the adapter has shader-f16: what the page uses.
+    pub fn fastest(gpu: &Gpu) -> Options {
+        let precision = if gpu.has_f16() { Precision::F16 } else { Precision::F32 };
+        Options { precision, ..Options::default() }
     }
 }
 
@@ -98,7 +109,10 @@ impl Network {
     pub fn with_options(gpu: &Gpu, model: &Model, options: Options) -> Result<Network, Error> {
         let graph = &model.graph;
         let device = &gpu.device;
-        let kernels = Kernels::new(device);
+        if options.precision == Precision::F16 && !gpu.has_f16() {
+            return Err(Error::Gpu("float16 weights need the shader-f16 feature, which this adapter lacks".into()));
+        }
+        let kernels = Kernels::with_precision(device, options.precision);
         let (placement, lifetimes) = place(graph)?;
         let arena = if options.reuse_memory {
             Arena::plan(&lifetimes)
@@ -139,26 +153,32 @@ impl Network {
             if !matches!(node.op, Op::Concat) {
                 assert_ne!(placement[node.inputs[0]].0, placement[node.output].0, "{}: reads and writes one buffer", node.name);
             }
-            let storage = |label: &str, data: &[f32]| {
-                if data.len() as u64 * 4 > max_binding {
+            let upload = |label: &str, bytes: &[u8]| {
+                if bytes.len() as u64 > max_binding {
                     return Err(Error::Gpu(format!("{label} needs more than the {max_binding} bytes this adapter can bind")));
                 }
-                Ok(gpu.buffer_init(label, bytemuck::cast_slice(data), wgpu::BufferUsages::STORAGE))
+                Ok(gpu.buffer_init(label, bytes, wgpu::BufferUsages::STORAGE))
+            };
+            let storage = |label: &str, data: &[f32]| upload(label, bytemuck::cast_slice(data));
+            let conv_weights = |label: &str, data: &[f32]| upload(label, &options.precision.bytes(data));
+            let weight_size = match options.precision {
+                Precision::F32 => 4,
+                Precision::F16 => 2,
             };
             let label = node.name.clone();
             match &node.op {
                 Op::Conv2d { spec, .. } => {
                     let p = params.as_ref().expect("conv parameters");
                     let packed = ops::conv2d::pack(spec, input_shape.c, &p.weight, &p.bias);
-                    let w = storage(&format!("{label} weights"), &packed.weights)?;
+                    let w = conv_weights(&format!("{label} weights"), &packed.weights)?;
                     let b = storage(&format!("{label} bias"), &packed.bias)?;
-                    weight_bytes += 4 * (packed.weights.len() + packed.bias.len()) as u64;
+                    weight_bytes += weight_size * packed.weights.len() as u64 + 4 * packed.bias.len() as u64;
                     let mut winograd_weights = Vec::new();
                     if winograd::applies(spec) {
                         for size in winograd::Size::ALL {
                             let u = winograd::pack(spec, input_shape.c, &p.weight, size);
-                            weight_bytes += 4 * u.len() as u64;
-                            winograd_weights.push((size, storage(&format!("{label} winograd weights"), &u)?));
+                            weight_bytes += weight_size * u.len() as u64;
+                            winograd_weights.push((size, conv_weights(&format!("{label} winograd weights"), &u)?));
                         }
                     }
                     // Winograd wherever it applies: it won on every adapter measured so far.
@@ -281,6 +301,11 @@ impl Network {
 
     pub fn graph(&self) -> &Graph {
         &self.graph
+    }
+
+    /// How the convolution weights are stored.
+    pub fn precision(&self) -> Precision {
+        self.kernels.precision
     }
 
     /// The texture the next pass classifies, (re)created for images of `width` x `height`.

@@ -4,7 +4,7 @@
 //! JavaScript or the wasm heap, and a failed copy (which some adapters refuse for video) is
 //! a catchable JavaScript exception rather than a wasm panic.
 
-use crate::network::ConvKernel;
+use crate::network::{ConvKernel, Options};
 use crate::{labels, Error, Gpu, Model, Network, Variant};
 use std::cell::RefCell;
 use std::rc::Rc;
@@ -65,7 +65,8 @@ impl Engine {
             model.graph.num_classes(),
         )
         .map_err(|e| js_error(e.into()))?;
-        let network = Network::new(&self.gpu, &model).map_err(js_error)?;
+        // float16 weights where the adapter has shader-f16 (same top-5, smaller and faster)
+        let network = Network::with_options(&self.gpu, &model, Options::fastest(&self.gpu)).map_err(js_error)?;
         Ok(Classifier { network: Rc::new(RefCell::new(network)), labels: Rc::new(labels), variant: model.variant })
     }
 }
@@ -161,6 +162,7 @@ impl Classifier {
             "weightBytes": s.weight_bytes,
             "activationBytes": s.activation_bytes,
             "dispatches": s.dispatches,
+            "weightPrecision": format!("{:?}", network.precision()).to_lowercase(),
             "multiplyAdds": s.multiply_adds,
         })
         .to_string()

@@ -52,6 +52,35 @@ pub struct Variant {
     pub channels_inside: bool,
     /// Each tile's 4 input pixels are one aligned vec4 (see `contiguous`).
     pub contiguous: bool,
+    /// Weights stored as float16 (see [`Precision`]).
+    pub half: bool,
+}
+
+/// How convolution weights are stored on the GPU. Float16 halves their size and the
+/// bandwidth the convolutions spend on them, where the adapter has `shader-f16`; sums
+/// stay float32.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Precision {
+    F32,
+    F16,
+}
+
+impl Precision {
+    /// The packed weights as the GPU buffer holds them.
+    pub fn bytes(self, packed: &[f32]) -> Vec<u8> {
+        match self {
+            Precision::F32 => bytemuck::cast_slice(packed).to_vec(),
+            Precision::F16 => packed.iter().flat_map(|v| half::f16::from_f32(*v).to_le_bytes()).collect(),
+        }
+    }
+
+    /// `weights` rounded as this precision stores them (for CPU twins and tolerances).
+    pub fn round(self, weights: &[f32]) -> Vec<f32> {
+        match self {
+            Precision::F32 => weights.to_vec(),
+            Precision::F16 => weights.iter().map(|v| half::f16::from_f32(*v).to_f32()).collect(),
+        }
+    }
 }
 
 impl Variant {
@@ -61,7 +90,9 @@ impl Variant {
             ("CHANNELS_INSIDE", self.channels_inside as u32 as f64),
             ("CONTIGUOUS", self.contiguous as u32 as f64),
         ];
-        Kernel::with_constants(device, "conv2d", include_str!("../../shaders/conv2d.wgsl"), &constants)
+        let prelude = if self.half { "enable f16;\nalias Weights4 = vec4<f16>;\n" } else { "alias Weights4 = vec4<f32>;\n" };
+        let source = format!("{prelude}{}", include_str!("../../shaders/conv2d.wgsl"));
+        Kernel::with_constants(device, "conv2d", &source, &constants)
     }
 }
 
@@ -220,6 +251,7 @@ pub fn dispatch_batched(
         tile,
         channels_inside: channels_inside(input_shape.c),
         contiguous: contiguous(spec, input_shape, &batch),
+        half: kernels.precision == Precision::F16,
     };
     kernels.conv2d(variant).dispatch(
         device,

@@ -113,6 +113,8 @@ impl Dispatch {
 /// are compiled on first use.
 pub struct Kernels {
     device: wgpu::Device,
+    /// How the convolutions this set records store their weights.
+    pub precision: conv2d::Precision,
     conv2d: std::sync::Mutex<std::collections::HashMap<conv2d::Variant, Kernel>>,
     pool: std::sync::Mutex<std::collections::HashMap<pool::Variant, Kernel>>,
     pub lrn: Kernel,
@@ -127,8 +129,13 @@ pub struct Kernels {
 
 impl Kernels {
     pub fn new(device: &wgpu::Device) -> Kernels {
+        Kernels::with_precision(device, conv2d::Precision::F32)
+    }
+
+    pub fn with_precision(device: &wgpu::Device, precision: conv2d::Precision) -> Kernels {
         Kernels {
             device: device.clone(),
+            precision,
             conv2d: Default::default(),
             pool: Default::default(),
             lrn: Kernel::new(device, "lrn", include_str!("../../shaders/lrn.wgsl")),
