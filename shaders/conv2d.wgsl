@@ -167,3 +167,90 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
         }
     }
 }
+
+// ---- `tiled`: workgroup-memory tiling, for GPUs whose barriers are cheap ----
+// A workgroup of 16x16 invocations computes 64 pixels x 64 output channels, each
+// invocation 4 x 4 of them. K advances 16 at a time: the workgroup first copies the
+// 16 x 64 input values (the implicit im2col) and 16 x 64 weights it needs into workgroup
+// memory, so that each is read from global memory once instead of by 16 invocations.
+// Software adapters run barriers very slowly (see README: Speed); the autotuner measures.
+
+var<workgroup> shared_x: array<array<f32, 64>, 16>; // [k][pixel]
+var<workgroup> shared_w: array<array<f32, 64>, 16>; // [k][output channel]
+
+// The input value of im2col row k, output pixel m (zero in the padding), in the K order
+// the weights were packed in.
+fn im2col(k: u32, m: u32, in_base: u32) -> f32 {
+    let window = p.kernel_h * p.kernel_w;
+    var ci: u32;
+    var pos: u32;
+    if (CHANNELS_INSIDE) {
+        pos = k / p.in_c;
+        ci = k % p.in_c;
+    } else {
+        ci = k / window;
+        pos = k % window;
+    }
+    let y = i32((m / p.out_w) * p.stride_h + pos / p.kernel_w) - i32(p.pad_h);
+    let x = i32((m % p.out_w) * p.stride_w + pos % p.kernel_w) - i32(p.pad_w);
+    if (y < 0 || y >= i32(p.in_h) || x < 0 || x >= i32(p.in_w)) {
+        return 0.0;
+    }
+    return input[in_base + ci * p.in_h * p.in_w + u32(y) * p.in_w + u32(x)];
+}
+
+@compute @workgroup_size(16, 16, 1)
+fn tiled(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_id) lid: vec3<u32>,
+         @builtin(local_invocation_index) li: u32) {
+    let pixels = p.out_h * p.out_w;
+    let k_len = p.in_c * p.kernel_h * p.kernel_w;
+    let m_base = wg.x * 64u;
+    let n_base = wg.y * 64u;
+    let in_base = wg.z * p.batch_in + p.in_c_offset * p.in_h * p.in_w;
+    let w_base = wg.z * p.batch_w;
+    out_base = wg.z * p.batch_out;
+    let padded_n = p.w_stride * 4u;
+    for (var k0 = 0u; k0 < k_len; k0 += 16u) {
+        // 256 invocations copy 1024 input values and 1024 weights, 4 each
+        for (var r = 0u; r < 4u; r++) {
+            let e = li + r * 256u;
+            let kk = e / 64u;
+            let j = e % 64u;
+            let k = k0 + kk;
+            var x = 0.0;
+            if (k < k_len && m_base + j < pixels) {
+                x = im2col(k, m_base + j, in_base);
+            }
+            shared_x[kk][j] = x;
+            var w = 0.0;
+            if (k < k_len && n_base + j < padded_n) {
+                let n = n_base + j;
+                w = f32(weights[w_base + k * p.w_stride + n / 4u][n % 4u]);
+            }
+            shared_w[kk][j] = w;
+        }
+        workgroupBarrier();
+        let mi = lid.x * 4u;
+        let ni = lid.y * 4u;
+        for (var kk = 0u; kk < 16u; kk++) {
+            let v = vec4<f32>(shared_x[kk][mi], shared_x[kk][mi + 1u], shared_x[kk][mi + 2u], shared_x[kk][mi + 3u]);
+            acc0 += v * shared_w[kk][ni];
+            acc1 += v * shared_w[kk][ni + 1u];
+            acc2 += v * shared_w[kk][ni + 2u];
+            acc3 += v * shared_w[kk][ni + 3u];
+        }
+        workgroupBarrier();
+    }
+    let m0 = m_base + lid.x * 4u;
+    let c0 = n_base + lid.y * 4u;
+    var acc = array<vec4<f32>, 4>(acc0, acc1, acc2, acc3);
+    for (var c = 0u; c < 4u; c++) {
+        if (c0 + c < p.out_c) {
+            for (var i = 0u; i < 4u; i++) {
+                if (m0 + i < pixels) {
+                    store(c0 + c, m0 + i, acc[c][i] + bias[(c0 + c) / 4u][(c0 + c) % 4u]);
+                }
+            }
+        }
+    }
+}

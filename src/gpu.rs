@@ -83,6 +83,12 @@ impl Gpu {
         })
     }
 
+    /// Whether the adapter is a CPU implementation (llvmpipe, SwiftShader, WARP): what the
+    /// adapter says of itself, or on the web whether the browser calls it a fallback.
+    pub fn is_software(&self) -> bool {
+        self.info.device_type == wgpu::DeviceType::Cpu
+    }
+
     /// Whether shaders may use f16 (for float16 weights).
     pub fn has_f16(&self) -> bool {
         self.device.features().contains(wgpu::Features::SHADER_F16)

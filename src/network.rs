@@ -7,7 +7,7 @@ use crate::arena::{Arena, Lifetime};
 use crate::error::Error;
 use crate::gpu::{map_read, ErrorLog, Gpu};
 use crate::graph::{Graph, Op, TensorId};
-use crate::ops::conv2d::{Conv2dSpec, Precision, Tile, DEFAULT_TILE, TILES};
+use crate::ops::conv2d::{Conv2dSpec, Precision, Tile, DEFAULT_TILE, TILES, WORKGROUP_TILE};
 use crate::ops::winograd;
 use crate::ops::{self, softmax_topk, Dispatch, Kernels, Shape, View};
 use crate::weights::Model;
@@ -97,6 +97,8 @@ pub struct Network {
     staging: wgpu::Buffer,
     image: Option<(wgpu::Texture, Dispatch)>,
     timer: Option<(wgpu::QuerySet, wgpu::Buffer, f32)>,
+    /// The adapter is a CPU (llvmpipe, SwiftShader), where barriers are slow.
+    software: bool,
     errors: ErrorLog,
     pub stats: Stats,
 }
@@ -289,6 +291,7 @@ impl Network {
             staging,
             image: None,
             timer,
+            software: gpu.is_software(),
             errors: gpu.errors.clone(),
             stats,
         };
@@ -504,12 +507,16 @@ impl Network {
         if self.convs.iter().any(|c| c.weights.is_none() || (c.winograd_weights.len() < 2 && winograd::applies(&c.spec))) {
             return Err(Error::Usage("autotune must come before release_unused_kernels".into()));
         }
-        // Winograd's GEMMs are large: only the wider tiles are worth a timed pass.
-        let wide = [TILES[0], TILES[2]];
+        // Winograd's GEMMs are large: only the wider tiles are worth a timed pass. The
+        // workgroup-memory kernel is for GPUs: on software adapters its barriers make it
+        // about ten times slower (../shared/peers: SwiftShader's matmul probe), and one
+        // timed pass of it would cost seconds.
+        let wide = [TILES[0], TILES[2], WORKGROUP_TILE];
         let candidates: Vec<ConvKernel> = TILES
             .iter()
             .map(|&t| ConvKernel::Direct(t))
             .chain(winograd::Size::ALL.into_iter().flat_map(|s| wide.map(|t| ConvKernel::Winograd(s, t))))
+            .filter(|k| !(self.software && k.tile() == WORKGROUP_TILE))
             .collect();
         // time[k][c]: milliseconds of convolution c with candidate k (None: not applicable)
         let mut time: Vec<Vec<Option<f64>>> = Vec::new();
@@ -641,6 +648,14 @@ pub enum ConvKernel {
 
 /// Winograd's default size.
 const DEFAULT_WINOGRAD: winograd::Size = winograd::Size::F2;
+
+impl ConvKernel {
+    pub fn tile(self) -> Tile {
+        match self {
+            ConvKernel::Direct(t) | ConvKernel::Winograd(_, t) => t,
+        }
+    }
+}
 
 impl std::fmt::Display for ConvKernel {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {

@@ -129,7 +129,18 @@ fn bvlc_every_convolution_kernel_reproduces_the_reference() {
     let want = &reference["tiger_cat.224.png"];
     let want_logits = floats(&want["logits"]);
     let img = image("tiger_cat.224.png");
-    for name in ["4x8", "4x4", "4x16", "winograd2 4x8", "winograd2 4x16", "winograd4 4x8", "winograd4 4x16"] {
+    for name in [
+        "4x8",
+        "4x4",
+        "4x16",
+        "64x64 shared",
+        "winograd2 4x8",
+        "winograd2 4x16",
+        "winograd2 64x64 shared",
+        "winograd4 4x8",
+        "winograd4 4x16",
+        "winograd4 64x64 shared",
+    ] {
         let kernel: ConvKernel = name.parse().unwrap();
         net.set_conv_kernels(&[kernel]).unwrap();
         let out = pollster::block_on(net.classify(img.as_raw(), img.width(), img.height(), true)).unwrap();

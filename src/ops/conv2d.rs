@@ -33,14 +33,25 @@ pub struct Tile {
 
 impl std::fmt::Display for Tile {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{}x{}", self.pixels, self.channels)
+        write!(f, "{}x{}", self.pixels, self.channels)?;
+        if *self == WORKGROUP_TILE {
+            f.write_str(" shared")?;
+        }
+        Ok(())
     }
 }
 
 /// The tiles the autotuner chooses from: wider ones reuse each input load for more
-/// channels, narrower ones give small layers more invocations.
-pub const TILES: [Tile; 3] =
-    [Tile { pixels: 4, channels: 8 }, Tile { pixels: 4, channels: 4 }, Tile { pixels: 4, channels: 16 }];
+/// channels, narrower ones give small layers more invocations. The last is the
+/// workgroup-memory kernel (`tiled` in the shader): 64 x 64 per workgroup.
+pub const TILES: [Tile; 4] = [
+    Tile { pixels: 4, channels: 8 },
+    Tile { pixels: 4, channels: 4 },
+    Tile { pixels: 4, channels: 16 },
+    WORKGROUP_TILE,
+];
+/// The workgroup-memory kernel's tile: pixels x channels of a whole workgroup.
+pub const WORKGROUP_TILE: Tile = Tile { pixels: 64, channels: 64 };
 /// The tile used before (or without) tuning.
 pub const DEFAULT_TILE: Tile = TILES[0];
 
@@ -92,7 +103,11 @@ impl Variant {
         ];
         let prelude = if self.half { "enable f16;\nalias Weights4 = vec4<f16>;\n" } else { "alias Weights4 = vec4<f32>;\n" };
         let source = format!("{prelude}{}", include_str!("../../shaders/conv2d.wgsl"));
-        Kernel::with_constants(device, "conv2d", &source, &constants)
+        if self.tile == WORKGROUP_TILE {
+            Kernel::build(device, "conv2d tiled", &source, "tiled", &constants[1..2])
+        } else {
+            Kernel::with_constants(device, "conv2d", &source, &constants)
+        }
     }
 }
 
@@ -242,30 +257,27 @@ pub fn dispatch_batched(
         batch_out: batch.output_stride,
         _pad: 0,
     };
-    let workgroups = [
-        out.pixels().div_ceil(tile.pixels * WORKGROUP.0),
-        out.c.div_ceil(tile.channels * WORKGROUP.1),
-        batch.count,
-    ];
+    let workgroups = if tile == WORKGROUP_TILE {
+        [out.pixels().div_ceil(tile.pixels), out.c.div_ceil(tile.channels), batch.count]
+    } else {
+        [out.pixels().div_ceil(tile.pixels * WORKGROUP.0), out.c.div_ceil(tile.channels * WORKGROUP.1), batch.count]
+    };
     let variant = Variant {
         tile,
         channels_inside: channels_inside(input_shape.c),
         contiguous: contiguous(spec, input_shape, &batch),
         half: kernels.precision == Precision::F16,
     };
-    kernels.conv2d(variant).dispatch(
-        device,
-        label,
-        &params,
-        &[
-            input.buffer.as_entire_binding(),
-            weights.as_entire_binding(),
-            bias.as_entire_binding(),
-            output.buffer.as_entire_binding(),
-            input.buffer.as_entire_binding(),
-        ],
-        workgroups,
-    )
+    let mut resources = vec![
+        input.buffer.as_entire_binding(),
+        weights.as_entire_binding(),
+        bias.as_entire_binding(),
+        output.buffer.as_entire_binding(),
+    ];
+    if tile != WORKGROUP_TILE {
+        resources.push(input.buffer.as_entire_binding()); // `input4`, which `tiled` does not read
+    }
+    kernels.conv2d(variant).dispatch(device, label, &params, &resources, workgroups)
 }
 
 /// CPU twin. `input` holds a tensor of `in_c_total` channels of which channels

@@ -142,24 +142,35 @@ fn native_json(inception: &Path, args: &[&std::ffi::OsStr], image: &Path, out: &
 /// `cargo xtask bench-web`: the page's benchmark mode in headless Chromium, and with
 /// `--peer` ONNX Runtime Web's WebGPU figure on the same network right after it.
 pub fn bench_web(options: &Options) -> Result<(), String> {
-    let weights = options.weights.clone().ok_or("bench-web needs weights: --weights DIR or INCEPTION_WEIGHTS")?;
+    let dirs = options.weight_dirs();
+    if dirs.is_empty() {
+        return Err("bench-web needs weights: --weights DIR, INCEPTION_WEIGHTS, or cargo xtask fetch-weights".into());
+    }
     let scripts = prerequisites()?;
     let work = root().join("target/web-bench");
-    site::build(&work.join("site"), &[weights])?;
+    site::build(&work.join("site"), &dirs)?;
     let server = Server::start(&work.join("site"), 0)?;
     let out = work.join("inception.json");
-    run(Command::new("node")
-        .arg(scripts.join("bench.mjs"))
-        .arg("--url")
-        .arg(server.url(&format!("?bench={}&warmup=2{}", options.runs, if options.per_layer { "&layers=1" } else { "" })))
-        .arg("--out")
-        .arg(&out))?;
+    let mut query = format!("?bench={}&warmup=2", options.runs);
+    if options.per_layer {
+        query += "&layers=1";
+    }
+    if let Some(model) = &options.model {
+        query += &format!("&model={model}");
+    }
+    run(Command::new("node").arg(scripts.join("bench.mjs")).arg("--url").arg(server.url(&query)).arg("--out").arg(&out))?;
     let ours = std::fs::read_to_string(&out).map_err(|e| e.to_string())?;
     println!("{ours}");
     if options.peer {
-        let peer = Command::new(root().join("../shared/peers/run"))
+        // the peer's name for the network: its models/<name>.onnx
+        let peer_model = match options.model.as_deref() {
+            None | Some("bvlc") => "bvlc_googlenet",
+            Some(other) => other,
+        };
+        let peer = Command::new(&options.peer_run)
+            .args(["--model", peer_model])
             .output()
-            .map_err(|e| format!("cannot run ../shared/peers/run: {e}"))?;
+            .map_err(|e| format!("cannot run {}: {e}", options.peer_run.display()))?;
         let peer_json = String::from_utf8_lossy(&peer.stdout).to_string();
         println!("{peer_json}");
         let ours_ms = median_of(&ours).ok_or("no median in our result")?;

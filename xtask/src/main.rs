@@ -3,10 +3,12 @@
 //!   serve [--weights DIR] [--port P]   build the site and serve it on http://127.0.0.1:8000
 //!   dist [--weights DIR] [--out DIR]   write the self-contained static site (default dist/)
 //!   test                                every test: native (llvmpipe) and in headless Chromium
-//!   bench-web [--runs N] [--per-layer] [--peer]
+//!   bench-web [--runs N] [--per-layer] [--model M] [--peer [--peer-run SCRIPT]]
 //!                                       the page's benchmark mode in headless Chromium, as JSON;
 //!                                       --per-layer adds per-layer GPU times, --peer also runs
-//!                                       ONNX Runtime Web on the same network (../shared/peers)
+//!                                       ONNX Runtime Web on the same network (../shared/peers/run,
+//!                                       or SCRIPT: a copy holding more models, for inception_v3
+//!                                       see tools/export_inception_v3_onnx.py)
 //!   fetch-weights googlenet|inception_v3 [--from FILE]
 //!                                       torchvision's pretrained checkpoint, downloaded, verified
 //!                                       and converted into weights/
@@ -47,6 +49,10 @@ pub struct Options {
     pub runs: u32,
     pub peer: bool,
     pub per_layer: bool,
+    /// bench-web: the model to measure (default: the site's first)
+    pub model: Option<String>,
+    /// bench-web --peer: the peer benchmark's run script
+    pub peer_run: PathBuf,
 }
 
 impl Options {
@@ -58,6 +64,8 @@ impl Options {
             runs: 10,
             peer: false,
             per_layer: false,
+            model: None,
+            peer_run: root().join("../shared/peers/run"),
         };
         let mut it = args.iter();
         while let Some(arg) = it.next() {
@@ -69,6 +77,8 @@ impl Options {
                 "--runs" => o.runs = value().parse().unwrap_or_else(|_| fail("--runs takes a number")),
                 "--peer" => o.peer = true,
                 "--per-layer" => o.per_layer = true,
+                "--model" => o.model = Some(value()),
+                "--peer-run" => o.peer_run = value().into(),
                 other => fail(&format!("unknown option {other}")),
             }
         }
