@@ -278,10 +278,10 @@ usage:
         let mut gpu_time = Vec::new();
         for i in 0..args.warmup + args.runs {
             let start = Instant::now();
-            let commands = network.encode(false)?;
+            let (commands, ticket) = network.encode(false)?;
             let encoded = start.elapsed();
             gpu.queue.submit([commands]);
-            let out = network.read_output(false).await?;
+            let out = network.read_output(ticket).await?;
             if i >= args.warmup {
                 wall.push(start.elapsed().as_secs_f64() * 1e3);
                 encode.push(encoded.as_secs_f64() * 1e3);

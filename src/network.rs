@@ -53,6 +53,13 @@ pub struct Output {
     pub gpu_ms: Option<f64>,
 }
 
+/// Which readback buffer a submitted pass writes to.
+#[derive(Clone, Copy, Debug)]
+pub struct Ticket {
+    slot: usize,
+    with_logits: bool,
+}
+
 /// GPU time of one dispatch.
 #[derive(Clone, Debug)]
 pub struct LayerTime {
@@ -94,7 +101,10 @@ pub struct Network {
     zero_bias: wgpu::Buffer,
     topk: Dispatch,
     result: wgpu::Buffer,
-    staging: wgpu::Buffer,
+    /// Two readback buffers used in turn, so that a pass can be submitted while the
+    /// previous one's result is still being read (the page overlaps camera frames so).
+    staging: [wgpu::Buffer; 2],
+    next_staging: std::cell::Cell<usize>,
     image: Option<(wgpu::Texture, Dispatch)>,
     timer: Option<(wgpu::QuerySet, wgpu::Buffer, f32)>,
     /// The adapter is a CPU (llvmpipe, SwiftShader), where barriers are slow.
@@ -246,11 +256,13 @@ impl Network {
             mapped_at_creation: false,
         });
         let topk = softmax_topk::dispatch(&kernels.softmax_topk, device, num_classes, k, view(graph.output), &result);
-        let staging = device.create_buffer(&wgpu::BufferDescriptor {
-            label: Some("readback"),
-            size: STAGING_LOGITS + 4 * num_classes as u64,
-            usage: wgpu::BufferUsages::COPY_DST | wgpu::BufferUsages::MAP_READ,
-            mapped_at_creation: false,
+        let staging = [0, 1].map(|i| {
+            device.create_buffer(&wgpu::BufferDescriptor {
+                label: Some(&format!("readback {i}")),
+                size: STAGING_LOGITS + 4 * num_classes as u64,
+                usage: wgpu::BufferUsages::COPY_DST | wgpu::BufferUsages::MAP_READ,
+                mapped_at_creation: false,
+            })
         });
         let timer = gpu.has_timestamps().then(|| {
             let set = device.create_query_set(&wgpu::QuerySetDescriptor {
@@ -289,6 +301,7 @@ impl Network {
             topk,
             result,
             staging,
+            next_staging: Default::default(),
             image: None,
             timer,
             software: gpu.is_software(),
@@ -309,6 +322,13 @@ impl Network {
     /// How the convolution weights are stored.
     pub fn precision(&self) -> Precision {
         self.kernels.precision
+    }
+
+    /// The input texture if it already has this size: unlike [`Network::image_texture`]
+    /// this needs no exclusive access, so a frame can be uploaded while the previous pass
+    /// is still being read back.
+    pub fn texture_of_size(&self, width: u32, height: u32) -> Option<&wgpu::Texture> {
+        self.image.as_ref().map(|(t, _)| t).filter(|t| (t.width(), t.height()) == (width, height))
     }
 
     /// The texture the next pass classifies, (re)created for images of `width` x `height`.
@@ -341,8 +361,13 @@ impl Network {
         Ok(())
     }
 
-    /// Records a whole forward pass (preprocessing to top-k) into one command buffer.
-    pub fn encode(&self, with_logits: bool) -> Result<wgpu::CommandBuffer, Error> {
+    /// Records a whole forward pass (preprocessing to top-k) into one command buffer, to
+    /// submit, then to read back with [`Network::read_output`] and the returned ticket. At
+    /// most two passes may await their readback at once.
+    pub fn encode(&self, with_logits: bool) -> Result<(wgpu::CommandBuffer, Ticket), Error> {
+        let slot = self.next_staging.get();
+        self.next_staging.set(1 - slot);
+        let staging = &self.staging[slot];
         let (_, preprocess) = self.image.as_ref().ok_or_else(|| Error::Usage("no image to classify yet".into()))?;
         let mut encoder = self.device.create_command_encoder(&wgpu::CommandEncoderDescriptor { label: Some("forward") });
         {
@@ -361,29 +386,38 @@ impl Network {
             }
             self.topk.encode(&mut pass);
         }
-        encoder.copy_buffer_to_buffer(&self.result, 0, &self.staging, 0, self.result.size());
+        encoder.copy_buffer_to_buffer(&self.result, 0, staging, 0, self.result.size());
         if let Some((set, resolve, _)) = &self.timer {
             encoder.resolve_query_set(set, 0..2, resolve, 0);
-            encoder.copy_buffer_to_buffer(resolve, 0, &self.staging, STAGING_TIMESTAMPS, 16);
+            encoder.copy_buffer_to_buffer(resolve, 0, staging, STAGING_TIMESTAMPS, 16);
         }
         if with_logits {
             let logits = &self.activations[self.placement[self.graph.output].0];
             let bytes = 4 * self.graph.num_classes() as u64;
-            encoder.copy_buffer_to_buffer(logits, 0, &self.staging, STAGING_LOGITS, bytes);
+            encoder.copy_buffer_to_buffer(logits, 0, staging, STAGING_LOGITS, bytes);
         }
-        Ok(encoder.finish())
+        Ok((encoder.finish(), Ticket { slot, with_logits }))
     }
 
-    /// Runs a forward pass on the current image and awaits its result.
+    /// Runs a forward pass on the current image and awaits its result. Two runs may be in
+    /// flight at once: the second is queued behind the first on the GPU.
     pub async fn run(&self, with_logits: bool) -> Result<Output, Error> {
-        let commands = self.encode(with_logits)?;
+        let ticket = self.submit(with_logits)?;
+        self.read_output(ticket).await
+    }
+
+    /// Encodes and submits a forward pass on the current image; the image texture may be
+    /// refilled for the next one as soon as this returns.
+    pub fn submit(&self, with_logits: bool) -> Result<Ticket, Error> {
+        let (commands, ticket) = self.encode(with_logits)?;
         self.queue.submit([commands]);
-        self.read_output(with_logits).await
+        Ok(ticket)
     }
 
     /// Awaits the result of a pass already submitted.
-    pub async fn read_output(&self, with_logits: bool) -> Result<Output, Error> {
-        let bytes = map_read(&self.device, &self.staging).await?;
+    pub async fn read_output(&self, ticket: Ticket) -> Result<Output, Error> {
+        let with_logits = ticket.with_logits;
+        let bytes = map_read(&self.device, &self.staging[ticket.slot]).await?;
         self.errors.check()?;
         let k = (self.result.size() / 8) as u32;
         let top = softmax_topk::decode(&bytes, k);

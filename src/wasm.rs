@@ -84,26 +84,37 @@ impl Classifier {
     /// The `GPUTexture` (rgba8unorm) the next `run` classifies, sized for an image of
     /// `width` x `height`; the page copies the frame into it.
     pub fn texture(&self, width: u32, height: u32) -> Result<JsValue, JsValue> {
+        let as_js = |t: &wgpu::Texture| t.as_webgpu().map(|t| t.clone().into()).unwrap_or(JsValue::NULL);
+        // Same size as before: no exclusive access needed, a previous run may be in flight.
+        if let Ok(network) = self.network.try_borrow() {
+            if let Some(texture) = network.texture_of_size(width, height) {
+                return Ok(as_js(texture));
+            }
+        }
         let mut network = self.network.try_borrow_mut().map_err(|_| busy())?;
         let texture = network.image_texture(width, height).map_err(js_error)?;
-        Ok(texture.as_webgpu().map(|t| t.clone().into()).unwrap_or(JsValue::NULL))
+        Ok(as_js(texture))
     }
 
-    /// Classifies the texture's contents. Resolves to a JSON string:
+    /// Classifies the texture's contents: submits the work at once (so the page may copy
+    /// the next frame into the texture right after this returns) and resolves, once it is
+    /// read back, to a JSON string:
     /// `{"top": [{"index", "label", "probability"}...], "gpuMs": number | null}`.
-    pub fn run(&self) -> js_sys::Promise {
+    /// Two runs may be in flight at once.
+    pub fn run(&self) -> Result<js_sys::Promise, JsValue> {
+        let ticket = self.network.try_borrow().map_err(|_| busy())?.submit(false).map_err(js_error)?;
         let network = self.network.clone();
         let labels = self.labels.clone();
-        wasm_bindgen_futures::future_to_promise(async move {
+        Ok(wasm_bindgen_futures::future_to_promise(async move {
             let network = network.try_borrow().map_err(|_| busy())?;
-            let out = network.run(false).await.map_err(js_error)?;
+            let out = network.read_output(ticket).await.map_err(js_error)?;
             let top: Vec<_> = out
                 .top
                 .iter()
                 .map(|&(index, p)| serde_json::json!({"index": index, "label": labels[index], "probability": p}))
                 .collect();
             Ok(JsValue::from_str(&serde_json::json!({"top": top, "gpuMs": out.gpu_ms}).to_string()))
-        })
+        }))
     }
 
     /// Measures the convolution kernel variants on this adapter and keeps the fastest per

@@ -163,7 +163,7 @@ function loadClassifier(model, bytes, labels, title) {
 async function buildClassifier(model, bytes, labels, title) {
   setStatus('Checking the weights…');
   await nextPaint();
-  if (state.classifier) { state.classifier.free(); state.classifier = null; }
+  if (state.classifier) { await settle(); state.classifier.free(); state.classifier = null; }
   try {
     state.classifier = state.engine.load(model, bytes, labels);
   } catch (e) {
@@ -306,14 +306,21 @@ function nextPaint() {
   return new Promise((resolve) => requestAnimationFrame(() => setTimeout(resolve, 0)));
 }
 
-// The camera loop takes a new frame only when the previous result is back.
+// The camera loop keeps at most two frames in flight: frame N+1 is copied into the GPU
+// texture and queued while frame N's result is still on its way back, so the GPU does not
+// wait for the page between frames. A new frame is taken only once frame N-1 is shown.
 async function cameraLoop() {
   if (!state.running || state.busy) return;
   const video = $('video');
   if (video.readyState >= 2 && video.videoWidth > 0) {
     state.busy = true;
     try {
-      await classify(video, video.videoWidth, video.videoHeight);
+      const t0 = performance.now();
+      await upload(video, video.videoWidth, video.videoHeight);
+      const result = state.classifier.run(); // submitted now: the texture may be refilled
+      const previous = state.inflight;
+      state.inflight = result.then((json) => showResult(JSON.parse(json), performance.now() - t0));
+      if (previous) await previous;
     } catch (e) {
       state.running = false;
       showMessage('gpu', 'Classification stopped', e.message,
@@ -323,6 +330,13 @@ async function cameraLoop() {
     }
   }
   if (state.running) requestAnimationFrame(cameraLoop);
+}
+
+/** Waits until no camera frame is being classified. */
+async function settle() {
+  while (state.busy) await nextPaint();
+  await state.inflight?.catch(() => {});
+  state.inflight = null;
 }
 
 // ---------- camera ----------
@@ -415,7 +429,7 @@ async function classifyFile(file) {
   clearMessage('image');
   // Pause the camera and show the picture in its place.
   if (state.running) togglePause();
-  while (state.busy) await nextPaint();
+  await settle();
   const canvas = $('still');
   canvas.width = bitmap.width;
   canvas.height = bitmap.height;
