@@ -119,6 +119,13 @@ impl Graph {
         self.push(name.into(), Op::Concat, xs.to_vec(), Shape::new(c, first.h, first.w))
     }
 
+    /// Places the outputs of convolutions that read the same input side by side in one
+    /// tensor (a concatenation nothing else reads): the scheduler then runs 1x1 siblings
+    /// as one GEMM. Inception's reduce convolutions, which feed different branches.
+    pub fn siblings(&mut self, name: &str, convs: &[TensorId]) -> TensorId {
+        self.concat(name, convs)
+    }
+
     pub fn num_classes(&self) -> u32 {
         self.shapes[self.output].c
     }

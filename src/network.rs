@@ -150,6 +150,7 @@ impl Network {
                 })
             })
             .collect();
+        let siblings = sibling_groups(graph, &placement);
         // A tensor's place: the slot of its root, and its channel offset in that root.
         let placement: Vec<(usize, u32)> = placement.iter().map(|&(root, c)| (arena.slot_of[root], c)).collect();
         let view = |t: TensorId| View { buffer: &activations[placement[t].0], c_offset: placement[t].1 };
@@ -159,7 +160,11 @@ impl Network {
         let mut layer_names = Vec::new();
         let mut convs = Vec::new();
         let mut weight_bytes = 0;
-        for (node, params) in graph.nodes.iter().zip(&model.params) {
+        for (i, (node, params)) in graph.nodes.iter().zip(&model.params).enumerate() {
+            let group = &siblings[i];
+            if group.is_empty() {
+                continue; // merged into an earlier sibling
+            }
             let input_shape = graph.shapes[node.inputs[0]];
             let (input, output) = (view(node.inputs[0]), view(node.output));
             if !matches!(node.op, Op::Concat) {
@@ -177,10 +182,20 @@ impl Network {
                 Precision::F32 => 4,
                 Precision::F16 => 2,
             };
-            let label = node.name.clone();
+            let label = label_of(graph, group);
             match &node.op {
                 Op::Conv2d { spec, .. } => {
-                    let p = params.as_ref().expect("conv parameters");
+                    // siblings become one convolution with their output channels one after
+                    // the other (weights are (out, in, kh, kw): concatenated on out)
+                    let mut spec = *spec;
+                    let mut p = params.clone().expect("conv parameters");
+                    for &j in &group[1..] {
+                        let sibling = model.params[j].as_ref().expect("conv parameters");
+                        p.weight.extend_from_slice(&sibling.weight);
+                        p.bias.extend_from_slice(&sibling.bias);
+                        spec.out_c += graph.shapes[graph.nodes[j].output].c;
+                    }
+                    let spec = &spec;
                     let packed = ops::conv2d::pack(spec, input_shape.c, &p.weight, &p.bias);
                     let w = conv_weights(&format!("{label} weights"), &packed.weights)?;
                     let b = storage(&format!("{label} bias"), &packed.bias)?;
@@ -226,8 +241,8 @@ impl Network {
                 Op::Lrn(spec) => layers.push(vec![ops::lrn::dispatch(&kernels.lrn, device, label, spec, input_shape, input, output)]),
                 Op::Concat => continue,
             }
-            layer_work.push(graph.node_multiply_adds(node));
-            layer_names.push(node.name.clone());
+            layer_work.push(group.iter().map(|&j| graph.node_multiply_adds(&graph.nodes[j])).sum());
+            layer_names.push(label_of(graph, group));
         }
 
         // One pair of Winograd buffers, as large as the largest layer that can use them needs.
@@ -317,6 +332,11 @@ impl Network {
 
     pub fn graph(&self) -> &Graph {
         &self.graph
+    }
+
+    /// What each layer (a group of dispatches) computes: node names, siblings joined.
+    pub fn layer_labels(&self) -> &[String] {
+        &self.layer_names
     }
 
     /// How the convolution weights are stored.
@@ -718,6 +738,48 @@ impl ConvLayer {
     fn shape_key(&self) -> (Conv2dSpec, Shape) {
         (self.spec, self.input_shape)
     }
+}
+
+/// "inception_3a/3x3_reduce + 5x5_reduce": the names of the nodes a layer computes, the
+/// block's prefix written once.
+fn label_of(graph: &Graph, group: &[usize]) -> String {
+    let first = &graph.nodes[group[0]].name;
+    let prefix = &first[..first.rfind(['/', '.']).map_or(0, |i| i + 1)];
+    let rest = group[1..].iter().map(|&j| graph.nodes[j].name.strip_prefix(prefix).unwrap_or(&graph.nodes[j].name));
+    std::iter::once(first.as_str()).chain(rest).collect::<Vec<_>>().join(" + ")
+}
+
+/// For each node, the nodes it computes: itself and the 1x1 convolutions (stride 1, no
+/// padding, same ReLU) that follow it reading the same tensor and writing the next channels
+/// of the same root, which become one GEMM (`Graph::siblings` arranges that); empty for a
+/// node merged so into an earlier one.
+fn sibling_groups(graph: &Graph, placement: &[(usize, u32)]) -> Vec<Vec<usize>> {
+    let pointwise = |i: usize| match &graph.nodes[i].op {
+        Op::Conv2d { spec, .. } if spec.kernel == (1, 1) && spec.stride == (1, 1) && spec.pad == (0, 0) => Some(spec.relu),
+        _ => None,
+    };
+    let mut groups: Vec<Vec<usize>> = (0..graph.nodes.len()).map(|i| vec![i]).collect();
+    let mut leader_of: Vec<usize> = (0..graph.nodes.len()).collect();
+    for j in 0..graph.nodes.len() {
+        let Some(relu) = pointwise(j) else { continue };
+        let node = &graph.nodes[j];
+        // the latest group before j that it can extend
+        let extends = (0..j).rev().map(|i| leader_of[i]).find(|&l| {
+            let last = *groups[l].last().unwrap();
+            let (root, offset) = placement[graph.nodes[last].output];
+            pointwise(l) == Some(relu)
+                && graph.nodes[l].inputs[0] == node.inputs[0]
+                && placement[node.output] == (root, offset + graph.shapes[graph.nodes[last].output].c)
+        });
+        if let Some(l) = extends {
+            if l != j {
+                groups[l].push(j);
+                groups[j].clear();
+                leader_of[j] = l;
+            }
+        }
+    }
+    groups
 }
 
 /// Resolves concatenation into channel slices and computes the lifetime of every storage

@@ -162,6 +162,20 @@ fn activation_memory_is_at_most_twice_the_largest_live_pair() {
     }
 }
 
+/// The reduce convolutions of each Inception block, which read the same tensor, run as one
+/// GEMM: 9 pairs in GoogLeNet, 10 in Inception v3 (blocks A, C, D, E; B has one).
+#[test]
+fn sibling_1x1_convolutions_run_as_one_layer() {
+    for (variant, pairs) in [(Variant::Bvlc, 9), (Variant::Torchvision, 9), (Variant::InceptionV3, 10)] {
+        let tensors: Vec<_> = variant.graph(1000).parameters().into_iter().map(|(n, s)| (n, s, "float32".to_owned())).collect();
+        let model = Model::from_safetensors(variant, &synthetic::safetensors_file(&tensors)).unwrap();
+        let net = Network::new(gpu(), &model).unwrap();
+        let fused: Vec<&String> = net.layer_labels().iter().filter(|l| l.contains(" + ")).collect();
+        println!("{variant}: {} fused layers, e.g. {}", fused.len(), fused[0]);
+        assert_eq!(fused.len(), pairs, "{variant}: {fused:?}");
+    }
+}
+
 /// Whatever kernels the autotuner picks, the network computes the same logits.
 #[test]
 fn autotuned_kernels_give_the_same_logits() {

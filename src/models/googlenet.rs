@@ -122,8 +122,9 @@ impl Builder {
         let k3 = if self.variant == GoogLeNet::Torchvision { 3 } else { 5 };
         let b1 = self.conv(&names[0], x, c1, 1, 1, 0);
         let b2 = self.conv(&names[1], x, r3, 1, 1, 0);
-        let b2 = self.conv(&names[2], b2, c3, 3, 1, 1);
         let b3 = self.conv(&names[3], x, r5, 1, 1, 0);
+        self.graph.siblings(&format!("{}+{}", names[1], names[3]), &[b2, b3]);
+        let b2 = self.conv(&names[2], b2, c3, 3, 1, 1);
         let b3 = self.conv(&names[4], b3, c5, k3, 1, k3 / 2);
         let ceil = self.variant != GoogLeNet::Seed; // no effect at stride 1, kept faithful
         let b4 = self.graph.pool(&names[6], x, PoolSpec::max(3, 1, 1, ceil));

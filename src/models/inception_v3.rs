@@ -64,8 +64,9 @@ impl Builder {
     fn block_a(&mut self, b: &str, x: TensorId, pool_features: u32) -> TensorId {
         let b1 = self.square(&format!("{b}.branch1x1"), x, 64, 1);
         let b5 = self.square(&format!("{b}.branch5x5_1"), x, 48, 1);
-        let b5 = self.square(&format!("{b}.branch5x5_2"), b5, 64, 5);
         let b3 = self.square(&format!("{b}.branch3x3dbl_1"), x, 64, 1);
+        self.graph.siblings(&format!("{b}.reduce"), &[b5, b3]);
+        let b5 = self.square(&format!("{b}.branch5x5_2"), b5, 64, 5);
         let b3 = self.square(&format!("{b}.branch3x3dbl_2"), b3, 96, 3);
         let b3 = self.square(&format!("{b}.branch3x3dbl_3"), b3, 96, 3);
         let bp = self.pool_branch(b, x, pool_features);
@@ -86,9 +87,10 @@ impl Builder {
     fn block_c(&mut self, b: &str, x: TensorId, c7: u32) -> TensorId {
         let b1 = self.square(&format!("{b}.branch1x1"), x, 192, 1);
         let b7 = self.square(&format!("{b}.branch7x7_1"), x, c7, 1);
+        let bd = self.square(&format!("{b}.branch7x7dbl_1"), x, c7, 1);
+        self.graph.siblings(&format!("{b}.reduce"), &[b7, bd]);
         let b7 = self.line(&format!("{b}.branch7x7_2"), b7, c7, 7, true);
         let b7 = self.line(&format!("{b}.branch7x7_3"), b7, 192, 7, false);
-        let bd = self.square(&format!("{b}.branch7x7dbl_1"), x, c7, 1);
         let bd = self.line(&format!("{b}.branch7x7dbl_2"), bd, c7, 7, false);
         let bd = self.line(&format!("{b}.branch7x7dbl_3"), bd, c7, 7, true);
         let bd = self.line(&format!("{b}.branch7x7dbl_4"), bd, c7, 7, false);
@@ -100,8 +102,9 @@ impl Builder {
     /// Grid reduction 17 -> 8.
     fn block_d(&mut self, b: &str, x: TensorId) -> TensorId {
         let b3 = self.square(&format!("{b}.branch3x3_1"), x, 192, 1);
-        let b3 = self.reduce(&format!("{b}.branch3x3_2"), b3, 320);
         let b7 = self.square(&format!("{b}.branch7x7x3_1"), x, 192, 1);
+        self.graph.siblings(&format!("{b}.reduce"), &[b3, b7]);
+        let b3 = self.reduce(&format!("{b}.branch3x3_2"), b3, 320);
         let b7 = self.line(&format!("{b}.branch7x7x3_2"), b7, 192, 7, true);
         let b7 = self.line(&format!("{b}.branch7x7x3_3"), b7, 192, 7, false);
         let b7 = self.reduce(&format!("{b}.branch7x7x3_4"), b7, 192);
@@ -113,8 +116,9 @@ impl Builder {
     fn block_e(&mut self, b: &str, x: TensorId) -> TensorId {
         let b1 = self.square(&format!("{b}.branch1x1"), x, 320, 1);
         let b3 = self.square(&format!("{b}.branch3x3_1"), x, 384, 1);
-        let b3 = self.split(b, "branch3x3_2", b3);
         let bd = self.square(&format!("{b}.branch3x3dbl_1"), x, 448, 1);
+        self.graph.siblings(&format!("{b}.reduce"), &[b3, bd]);
+        let b3 = self.split(b, "branch3x3_2", b3);
         let bd = self.square(&format!("{b}.branch3x3dbl_2"), bd, 384, 3);
         let bd = self.split(b, "branch3x3dbl_3", bd);
         let bp = self.pool_branch(b, x, 192);
