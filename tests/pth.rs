@@ -526,8 +526,8 @@ fn repeated_references_stay_cheap() {
     // that has no tensors.
     let mut p = P::new();
     p.op(b"}(");
-    for i in 0..n {
-        p.op(b"J").op(&(i as i32).to_le_bytes()).op(b"N");
+    for i in 0..n as i32 {
+        p.op(b"J").op(&i.to_le_bytes()).op(b"N");
     }
     p.op(b"ur\x00\x00\x00\x00").global("collections", "OrderedDict").op(b"r\x01\x00\x00\x000");
     p.op(b"}(");

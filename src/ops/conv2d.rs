@@ -122,7 +122,7 @@ pub fn channels_inside(in_c: u32) -> bool {
 /// plane, and so every channel's start, is a multiple of 4 floats, as are the batches.
 pub fn contiguous(spec: &Conv2dSpec, input_shape: Shape, batch: &Batch) -> bool {
     let one_to_one = spec.kernel == (1, 1) && spec.stride == (1, 1) && spec.pad == (0, 0);
-    one_to_one && input_shape.pixels() % 4 == 0 && batch.input_stride % 4 == 0
+    one_to_one && input_shape.pixels().is_multiple_of(4) && batch.input_stride.is_multiple_of(4)
 }
 
 /// Packed output channels are padded to the largest tile's channel count, so one packing

@@ -12,6 +12,13 @@ use crate::ops::winograd;
 use crate::ops::{self, softmax_topk, Dispatch, Kernels, Shape, View};
 use crate::weights::Model;
 
+mod placement;
+mod tuning;
+
+use placement::{label_of, place, sibling_groups};
+pub use tuning::ConvKernel;
+use tuning::DEFAULT_WINOGRAD;
+
 /// How many classes a forward pass ranks.
 pub const TOP_K: u32 = 5;
 
@@ -460,67 +467,6 @@ impl Network {
         self.run(with_logits).await
     }
 
-    /// Sets the kernel of each convolution (in layer order), or of all when one is given.
-    /// Winograd falls back to the direct kernel (same tile) where it does not apply; after
-    /// `release_unused_kernels`, a layer whose other algorithm was released keeps its kernel.
-    pub fn set_conv_kernels(&mut self, kernels: &[ConvKernel]) -> Result<(), Error> {
-        if kernels.len() != 1 && kernels.len() != self.convs.len() {
-            return Err(Error::Usage(format!("{} kernels for {} convolutions", kernels.len(), self.convs.len())));
-        }
-        for i in 0..self.convs.len() {
-            let wanted = kernels[if kernels.len() == 1 { 0 } else { i }];
-            let conv = &self.convs[i];
-            let kernel = match wanted {
-                ConvKernel::Winograd(size, tile) if conv.transformed(size).is_none() => match conv.weights {
-                    Some(_) => ConvKernel::Direct(tile),
-                    None => conv.kernel, // released: keep the algorithm
-                },
-                ConvKernel::Direct(_) if conv.weights.is_none() => conv.kernel,
-                k => k,
-            };
-            if self.convs[i].kernel != kernel {
-                self.convs[i].kernel = kernel;
-                self.layers[self.convs[i].layer] = self.record(&self.convs[i]);
-            }
-        }
-        self.count_dispatches();
-        Ok(())
-    }
-
-    fn count_dispatches(&mut self) {
-        // preprocessing, the layers, top-k
-        self.stats.dispatches = 2 + self.layers.iter().map(Vec::len).sum::<usize>();
-    }
-
-    /// Frees what the current choice of kernels does not use: the weights of the other
-    /// algorithm of each layer, and Winograd's buffers if no layer uses it. Afterwards a
-    /// layer keeps its algorithm.
-    pub fn release_unused_kernels(&mut self) {
-        for conv in &mut self.convs {
-            let keep = match conv.kernel {
-                ConvKernel::Direct(_) => None,
-                ConvKernel::Winograd(size, _) => Some(size),
-            };
-            let mut unused: Vec<wgpu::Buffer> = Vec::new();
-            if keep.is_some() {
-                unused.extend(conv.weights.take());
-            }
-            for (size, buffer) in std::mem::take(&mut conv.winograd_weights) {
-                if Some(size) == keep {
-                    conv.winograd_weights.push((size, buffer));
-                } else {
-                    unused.push(buffer);
-                }
-            }
-            self.stats.weight_bytes -= unused.iter().map(wgpu::Buffer::size).sum::<u64>();
-        }
-        if self.convs.iter().all(|c| matches!(c.kernel, ConvKernel::Direct(_))) {
-            if let Some((v, m)) = self.scratch.take() {
-                self.stats.activation_bytes -= v.size() + m.size();
-            }
-        }
-    }
-
     fn record(&self, conv: &ConvLayer) -> Vec<Dispatch> {
         let view = |(slot, c_offset): (usize, u32)| View { buffer: &self.activations[slot], c_offset };
         let (input, output) = (view(conv.input), view(conv.output));
@@ -552,101 +498,6 @@ impl Network {
         }
     }
 
-    /// Measures every kernel (each tile of [`TILES`], direct and Winograd) on every distinct
-    /// convolution shape of this network on this adapter (one timed pass per kernel, each
-    /// layer timed alone) and keeps the fastest for each. Returns the choice, which
-    /// [`Network::set_conv_kernels`] restores on a later visit without measuring. Needs
-    /// timestamp queries and an image set.
-    pub async fn autotune(&mut self) -> Result<Vec<ConvKernel>, Error> {
-        if self.convs.iter().any(|c| c.weights.is_none() || (c.winograd_weights.len() < 2 && winograd::applies(&c.spec))) {
-            return Err(Error::Usage("autotune must come before release_unused_kernels".into()));
-        }
-        // Winograd's GEMMs are large: only the wider tiles are worth a timed pass. The
-        // workgroup-memory kernel is for GPUs: on software adapters its barriers make it
-        // about ten times slower (../shared/peers: SwiftShader's matmul probe), and one
-        // timed pass of it would cost seconds.
-        let wide = [TILES[0], TILES[2], WORKGROUP_TILE];
-        let candidates: Vec<ConvKernel> = TILES
-            .iter()
-            .map(|&t| ConvKernel::Direct(t))
-            .chain(winograd::Size::ALL.into_iter().flat_map(|s| wide.map(|t| ConvKernel::Winograd(s, t))))
-            .filter(|k| !(self.software && k.tile() == WORKGROUP_TILE))
-            .collect();
-        // time[k][c]: milliseconds of convolution c with candidate k (None: not applicable)
-        let mut time: Vec<Vec<Option<f64>>> = Vec::new();
-        for &candidate in &candidates {
-            self.set_conv_kernels(&[candidate])?;
-            let layers = self.profile().await?;
-            // profile() lists preprocessing first, then the layers in order
-            time.push(self.convs.iter().map(|c| (c.kernel == candidate).then(|| layers[1 + c.layer].ms)).collect());
-        }
-        let mut best = Vec::with_capacity(self.convs.len());
-        for conv in &self.convs {
-            let same: Vec<usize> = (0..self.convs.len()).filter(|&j| self.convs[j].shape_key() == conv.shape_key()).collect();
-            let total = |k: usize| same.iter().map(|&j| time[k][j]).sum::<Option<f64>>();
-            let fastest = (0..candidates.len())
-                .filter_map(|k| total(k).map(|t| (k, t)))
-                .min_by(|a, b| a.1.total_cmp(&b.1))
-                .map(|(k, _)| candidates[k])
-                .unwrap_or(ConvKernel::Direct(DEFAULT_TILE));
-            best.push(fastest);
-        }
-        self.set_conv_kernels(&best)?;
-        Ok(best)
-    }
-
-    /// Times every dispatch of one forward pass on the GPU, each in its own compute pass
-    /// with timestamps (so the sum is a little above a normal pass). Needs an image set and
-    /// the adapter's timestamp queries.
-    pub async fn profile(&self) -> Result<Vec<LayerTime>, Error> {
-        let (_, _, period) = self.timer.as_ref().ok_or_else(|| Error::Usage("this adapter has no timestamp queries".into()))?;
-        let (_, preprocess) = self.image.as_ref().ok_or_else(|| Error::Usage("no image to classify yet".into()))?;
-        let mut all: Vec<(&str, &[Dispatch], u64)> = vec![("preprocess", std::slice::from_ref(preprocess), 0)];
-        for (i, layer) in self.layers.iter().enumerate() {
-            all.push((&self.layer_names[i], layer, self.layer_work[i]));
-        }
-        all.push(("softmax_topk", std::slice::from_ref(&self.topk), 0));
-        let count = 2 * all.len() as u32;
-        let queries = self.device.create_query_set(&wgpu::QuerySetDescriptor {
-            label: Some("per-layer timestamps"),
-            ty: wgpu::QueryType::Timestamp,
-            count,
-        });
-        let buffer = |usage| {
-            self.device.create_buffer(&wgpu::BufferDescriptor { label: Some("per-layer timestamps"), size: 8 * count as u64, usage, mapped_at_creation: false })
-        };
-        let resolve = buffer(wgpu::BufferUsages::QUERY_RESOLVE | wgpu::BufferUsages::COPY_SRC);
-        let staging = buffer(wgpu::BufferUsages::COPY_DST | wgpu::BufferUsages::MAP_READ);
-        let mut encoder = self.device.create_command_encoder(&Default::default());
-        for (i, (name, dispatches, _)) in all.iter().enumerate() {
-            let mut pass = encoder.begin_compute_pass(&wgpu::ComputePassDescriptor {
-                label: Some(name),
-                timestamp_writes: Some(wgpu::ComputePassTimestampWrites {
-                    query_set: &queries,
-                    beginning_of_pass_write_index: Some(2 * i as u32),
-                    end_of_pass_write_index: Some(2 * i as u32 + 1),
-                }),
-            });
-            dispatches.iter().for_each(|d| d.encode(&mut pass));
-        }
-        encoder.resolve_query_set(&queries, 0..count, &resolve, 0);
-        encoder.copy_buffer_to_buffer(&resolve, 0, &staging, 0, 8 * count as u64);
-        self.queue.submit([encoder.finish()]);
-        let ticks: Vec<u64> = bytemuck::pod_collect_to_vec(&map_read(&self.device, &staging).await?);
-        self.errors.check()?;
-        Ok(all
-            .iter()
-            .enumerate()
-            .map(|(i, (name, _, work))| LayerTime {
-                label: name.to_string(),
-                // entry i is layer i - 1 (preprocessing comes first)
-                kernel: self.convs.iter().find(|c| c.layer + 1 == i).map(|c| c.kernel),
-                ms: ticks[2 * i + 1].wrapping_sub(ticks[2 * i]) as f64 * *period as f64 / 1e6,
-                multiply_adds: *work,
-            })
-            .collect())
-    }
-
     /// Reads back a tensor of the last pass by the name of the node that produced it
     /// ("data" is the preprocessed input). Only meaningful with `reuse_memory: false`.
     pub async fn read_tensor(&self, gpu: &Gpu, name: &str) -> Result<Vec<f32>, Error> {
@@ -664,9 +515,6 @@ impl Network {
     }
 }
 
-/// Per tensor (number of its storage root, channel offset in the root), and the lifetime
-/// of each root by number.
-type Placement = (Vec<(usize, u32)>, Vec<Lifetime>);
 
 /// A convolution layer and the resources its dispatch binds.
 struct ConvLayer {
@@ -692,152 +540,9 @@ impl ConvLayer {
     }
 }
 
-/// How a convolution is computed: the direct implicit GEMM, or Winograd F(2x2, 3x3) or
-/// F(4x4, 3x3) whose GEMMs use the tile. Written "4x8", "winograd2 4x8", "winograd4 4x8".
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub enum ConvKernel {
-    Direct(Tile),
-    Winograd(winograd::Size, Tile),
-}
-
-/// Winograd's default size.
-const DEFAULT_WINOGRAD: winograd::Size = winograd::Size::F2;
-
-impl ConvKernel {
-    pub fn tile(self) -> Tile {
-        match self {
-            ConvKernel::Direct(t) | ConvKernel::Winograd(_, t) => t,
-        }
-    }
-}
-
-impl std::fmt::Display for ConvKernel {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            ConvKernel::Direct(t) => write!(f, "{t}"),
-            ConvKernel::Winograd(size, t) => write!(f, "winograd{} {t}", size.m()),
-        }
-    }
-}
-
-impl std::str::FromStr for ConvKernel {
-    type Err = Error;
-    fn from_str(s: &str) -> Result<ConvKernel, Error> {
-        let candidates = TILES
-            .iter()
-            .map(|&t| ConvKernel::Direct(t))
-            .chain(winograd::Size::ALL.into_iter().flat_map(|size| TILES.map(|t| ConvKernel::Winograd(size, t))));
-        candidates.into_iter().find(|k| k.to_string() == s).ok_or_else(|| {
-            Error::Usage(format!("unknown convolution kernel `{s}` (for example 4x8, 4x16, winograd2 4x8, winograd4 4x16)"))
-        })
-    }
-}
-
 impl ConvLayer {
     /// Layers with equal keys do equal work: one measurement serves them all.
     fn shape_key(&self) -> (Conv2dSpec, Shape) {
         (self.spec, self.input_shape)
     }
-}
-
-/// "inception_3a/3x3_reduce + 5x5_reduce": the names of the nodes a layer computes, the
-/// block's prefix written once.
-fn label_of(graph: &Graph, group: &[usize]) -> String {
-    let first = &graph.nodes[group[0]].name;
-    let prefix = &first[..first.rfind(['/', '.']).map_or(0, |i| i + 1)];
-    let rest = group[1..].iter().map(|&j| graph.nodes[j].name.strip_prefix(prefix).unwrap_or(&graph.nodes[j].name));
-    std::iter::once(first.as_str()).chain(rest).collect::<Vec<_>>().join(" + ")
-}
-
-/// For each node, the nodes it computes: itself and the 1x1 convolutions (stride 1, no
-/// padding, same ReLU) that follow it reading the same tensor and writing the next channels
-/// of the same root, which become one GEMM (`Graph::siblings` arranges that); empty for a
-/// node merged so into an earlier one.
-fn sibling_groups(graph: &Graph, placement: &[(usize, u32)]) -> Vec<Vec<usize>> {
-    let pointwise = |i: usize| match &graph.nodes[i].op {
-        Op::Conv2d { spec, .. } if spec.kernel == (1, 1) && spec.stride == (1, 1) && spec.pad == (0, 0) => Some(spec.relu),
-        _ => None,
-    };
-    let mut groups: Vec<Vec<usize>> = (0..graph.nodes.len()).map(|i| vec![i]).collect();
-    let mut leader_of: Vec<usize> = (0..graph.nodes.len()).collect();
-    for j in 0..graph.nodes.len() {
-        let Some(relu) = pointwise(j) else { continue };
-        let node = &graph.nodes[j];
-        // the latest group before j that it can extend
-        let extends = (0..j).rev().map(|i| leader_of[i]).find(|&l| {
-            let last = *groups[l].last().unwrap();
-            let (root, offset) = placement[graph.nodes[last].output];
-            pointwise(l) == Some(relu)
-                && graph.nodes[l].inputs[0] == node.inputs[0]
-                && placement[node.output] == (root, offset + graph.shapes[graph.nodes[last].output].c)
-        });
-        if let Some(l) = extends {
-            if l != j {
-                groups[l].push(j);
-                groups[j].clear();
-                leader_of[j] = l;
-            }
-        }
-    }
-    groups
-}
-
-/// Resolves concatenation into channel slices and computes the lifetime of every storage
-/// root (a tensor that is not a slice of another). Returns, per tensor, (number of its
-/// root, channel offset in the root), and the lifetime of each root by number.
-fn place(graph: &Graph) -> Result<Placement, Error> {
-    let n = graph.shapes.len();
-    let mut into: Vec<Option<(TensorId, u32)>> = vec![None; n];
-    let producer: Vec<Option<&Op>> = {
-        let mut p = vec![None; n];
-        graph.nodes.iter().for_each(|node| p[node.output] = Some(&node.op));
-        p
-    };
-    for node in graph.nodes.iter().filter(|n| matches!(n.op, Op::Concat)) {
-        let mut offset = 0;
-        for &t in &node.inputs {
-            let writes_slices = matches!(producer[t], Some(Op::Conv2d { .. } | Op::Pool(_) | Op::Concat));
-            if !writes_slices || into[t].is_some() {
-                return Err(Error::Usage(format!(
-                    "{}: each concatenated tensor must come from a convolution, pool or concat, and feed one concat",
-                    node.name
-                )));
-            }
-            into[t] = Some((node.output, offset));
-            offset += graph.shapes[t].c;
-        }
-    }
-    let placement: Vec<(TensorId, u32)> = (0..n)
-        .map(|mut t| {
-            let mut offset = 0;
-            while let Some((outer, o)) = into[t] {
-                offset += o;
-                t = outer;
-            }
-            (t, offset)
-        })
-        .collect();
-    // Step 0 is preprocessing, node i is step i + 1, top-k and the logits copy come last.
-    let mut lifetimes: Vec<Lifetime> = vec![Lifetime { bytes: 0, first: usize::MAX, last: 0 }; n];
-    let mut touch = |t: TensorId, step: usize| {
-        let root = placement[t].0;
-        let l = &mut lifetimes[root];
-        l.bytes = 4 * graph.shapes[root].elements() as u64;
-        l.first = l.first.min(step);
-        l.last = l.last.max(step);
-    };
-    touch(graph.input, 0);
-    for (i, node) in graph.nodes.iter().enumerate() {
-        if !matches!(node.op, Op::Concat) {
-            node.inputs.iter().for_each(|&t| touch(t, i + 1));
-            touch(node.output, i + 1);
-        }
-    }
-    touch(graph.output, graph.nodes.len() + 1);
-    // Only roots take memory: number them, and point every tensor at its root's number.
-    let roots: Vec<TensorId> = (0..n).filter(|&t| placement[t].0 == t && lifetimes[t].first != usize::MAX).collect();
-    let mut number = vec![usize::MAX; n];
-    roots.iter().enumerate().for_each(|(i, &r)| number[r] = i);
-    let placement = placement.into_iter().map(|(root, offset)| (number[root], offset)).collect();
-    Ok((placement, roots.iter().map(|&r| lifetimes[r]).collect()))
 }
