@@ -511,7 +511,7 @@ fn repeated_references_stay_cheap() {
     // again each time it is used.
     let start = std::time::Instant::now();
     let data = [("0", floats(6))];
-    let n = 100_000;
+    let n: i32 = 100_000;
     // One 1 MB name, used for n entries, and one tensor: one entry, the last.
     let long = "n".repeat(1 << 20);
     let mut p = P::new();
@@ -526,7 +526,7 @@ fn repeated_references_stay_cheap() {
     // that has no tensors.
     let mut p = P::new();
     p.op(b"}(");
-    for i in 0..n as i32 {
+    for i in 0..n {
         p.op(b"J").op(&i.to_le_bytes()).op(b"N");
     }
     p.op(b"ur\x00\x00\x00\x00").global("collections", "OrderedDict").op(b"r\x01\x00\x00\x000");
