@@ -1,4 +1,4 @@
-// Winograd F(2x2, 3x3) for 3x3 convolutions with stride 1 and padding 1: each 2x2 output
+// Winograd F(2x2, 3x3) for 3x3 convolutions with stride 1 and padding 1 or 0: each 2x2 output
 // tile costs 16 multiplies per channel pair instead of 36. Three steps, the middle one
 // being the convolution shader as 16 batched 1x1 GEMMs over the tiles:
 //   input_transform:  V[p][ci][t] = (B^T d B)[p] for the 4x4 input patch d of tile t
@@ -7,11 +7,14 @@
 // One invocation per (tile, channel); x runs over tiles, y over channels.
 
 struct Params {
+    // h, w: the input's size for the input transform, the output's for the output one
     channels: u32, h: u32, w: u32, c_offset: u32,
     tiles_w: u32, tiles: u32, relu: u32,
     // V and M rows hold `stride` tiles, the count rounded up to a multiple of 4, so that
     // the GEMMs read them as aligned vec4s (the extra columns are never read back)
     stride: u32,
+    // the convolution's padding, 1 ("same") or 0 ("valid"): where tile 0's patch starts
+    pad: u32, _pad0: u32, _pad1: u32, _pad2: u32,
 }
 
 @group(0) @binding(0) var<uniform> p: Params;
@@ -25,8 +28,8 @@ fn input_transform(@builtin(global_invocation_id) gid: vec3<u32>) {
     if (t >= p.tiles || c >= p.channels) {
         return;
     }
-    let y0 = i32(2u * (t / p.tiles_w)) - 1;
-    let x0 = i32(2u * (t % p.tiles_w)) - 1;
+    let y0 = i32(2u * (t / p.tiles_w)) - i32(p.pad);
+    let x0 = i32(2u * (t % p.tiles_w)) - i32(p.pad);
     let base = (p.c_offset + c) * p.h * p.w;
     // d: the 4x4 patch, one vec4 per row, zero outside the image. Branch-free: indices out
     // of the image (negative ones wrap to huge) are loaded and masked away.
@@ -144,8 +147,8 @@ fn input_transform_4x4(@builtin(global_invocation_id) gid: vec3<u32>) {
     if (t >= p.tiles || c >= p.channels) {
         return;
     }
-    let y0 = i32(4u * (t / p.tiles_w)) - 1;
-    let x0 = i32(4u * (t % p.tiles_w)) - 1;
+    let y0 = i32(4u * (t / p.tiles_w)) - i32(p.pad);
+    let x0 = i32(4u * (t % p.tiles_w)) - i32(p.pad);
     let base = (p.c_offset + c) * p.h * p.w;
     // d B, row by row
     let e0 = bt6(load_row6(base, y0, x0));

@@ -151,7 +151,7 @@ fn activation_memory_is_at_most_twice_the_largest_live_pair() {
         let pair = |n: &inception::graph::Node| match &n.op {
             Op::Conv2d { spec, .. } if winograd::applies(spec) => winograd::Size::ALL
                 .into_iter()
-                .map(|size| winograd::scratch_bytes(graph.shapes[n.inputs[0]], spec.out_c, size))
+                .map(|size| winograd::scratch_bytes(graph.shapes[n.inputs[0]], spec, size))
                 .map(|(v, m)| v + m)
                 .fold(bytes(n.inputs[0]) + bytes(n.output), u64::max),
             _ => bytes(n.inputs[0]) + bytes(n.output),

@@ -359,19 +359,22 @@ fn preprocess_geometry_matches_torchvision() {
 #[test]
 fn winograd_matches_direct_convolution() {
     use inception::ops::winograd;
-    // odd sizes (partial tiles), a slice in and out, and a GoogLeNet-like 7x7 layer
-    for (input, out_c, in_slice, out_slice) in [
-        (Shape::new(5, 7, 9), 6, (5, 0), (6, 0)),
-        (Shape::new(6, 5, 4), 9, (10, 3), (14, 4)),
-        (Shape::new(32, 7, 7), 40, (32, 0), (40, 0)),
-        (Shape::new(8, 14, 13), 12, (8, 0), (12, 0)),
+    // odd sizes (partial tiles), a slice in and out, a GoogLeNet-like 7x7 layer, and
+    // unpadded ("valid") convolutions as Inception v3's stem has
+    for (input, out_c, pad, in_slice, out_slice) in [
+        (Shape::new(5, 7, 9), 6, 1, (5, 0), (6, 0)),
+        (Shape::new(6, 5, 4), 9, 1, (10, 3), (14, 4)),
+        (Shape::new(32, 7, 7), 40, 1, (32, 0), (40, 0)),
+        (Shape::new(8, 14, 13), 12, 1, (8, 0), (12, 0)),
+        (Shape::new(5, 9, 11), 7, 0, (5, 0), (7, 0)),
+        (Shape::new(6, 7, 6), 9, 0, (8, 2), (12, 3)),
     ] {
-        let spec = conv(out_c, (3, 3), 1, (1, 1), true);
+        let spec = conv(out_c, (3, 3), 1, (pad, pad), true);
         let name = format!("winograd {spec:?} on {input}");
         let x = random(&format!("{name} x"), (in_slice.0 * input.pixels()) as usize);
         let w = random(&format!("{name} w"), (out_c * input.c * 9) as usize);
         let b = random(&format!("{name} b"), out_c as usize);
-        let mut want = sentinel((out_slice.0 * input.pixels()) as usize);
+        let mut want = sentinel((out_slice.0 * spec.output_shape(input).pixels()) as usize);
         conv2d::cpu(&spec, input, &x, in_slice.1, &w, &b, &mut want, out_slice.1);
 
         let packed = conv2d::pack(&spec, input.c, &w, &b);
@@ -379,7 +382,7 @@ fn winograd_matches_direct_convolution() {
         let zero = storage(&vec![0.0; packed.bias.len()]);
         for (size, tile) in winograd::Size::ALL.into_iter().flat_map(|s| conv2d::TILES.map(|t| (s, t))) {
         let u = storage(&winograd::pack(&spec, input.c, &w, size));
-        let (v_bytes, m_bytes) = winograd::scratch_bytes(input, out_c, size);
+        let (v_bytes, m_bytes) = winograd::scratch_bytes(input, &spec, size);
         let v = storage(&vec![0.0; v_bytes as usize / 4]);
         let m = storage(&vec![0.0; m_bytes as usize / 4]);
             let y = storage(&sentinel(want.len()));

@@ -255,7 +255,7 @@ impl Network {
         // One pair of Winograd buffers, as large as the largest layer that can use them needs.
         let sizes = convs
             .iter()
-            .flat_map(|c| c.winograd_weights.iter().map(|(size, _)| winograd::scratch_bytes(c.input_shape, c.spec.out_c, *size)));
+            .flat_map(|c| c.winograd_weights.iter().map(|(size, _)| winograd::scratch_bytes(c.input_shape, &c.spec, *size)));
         let (v_bytes, m_bytes) = sizes.fold((0, 0), |(v, m), (a, b)| (v.max(a), m.max(b)));
         if v_bytes.max(m_bytes) > max_binding {
             return Err(Error::Gpu(format!("Winograd needs a {}-byte buffer; this adapter binds at most {max_binding}", v_bytes.max(m_bytes))));

@@ -1,4 +1,4 @@
-//! Winograd convolution for 3x3 kernels with stride 1 and padding 1, in two sizes:
+//! Winograd convolution for 3x3 kernels with stride 1 and padding 1 or 0, in two sizes:
 //! F(2x2, 3x3), 16 multiplies per 2x2 output tile and channel pair instead of 36, and
 //! F(4x4, 3x3), 36 instead of 144 (larger tiles waste more at the edges of small images).
 //! The transforms are in `shaders/winograd.wgsl`; the GEMMs between them (one per tile
@@ -51,7 +51,7 @@ impl Size {
 
 /// Whether a convolution can use this algorithm.
 pub fn applies(spec: &Conv2dSpec) -> bool {
-    spec.kernel == (3, 3) && spec.stride == (1, 1) && spec.pad == (1, 1)
+    spec.kernel == (3, 3) && spec.stride == (1, 1) && (spec.pad == (1, 1) || spec.pad == (0, 0))
 }
 
 /// Output tiles per row, and in all.
@@ -68,9 +68,9 @@ fn stride(tiles: u32) -> u32 {
 
 /// Bytes of the two intermediate buffers: the transformed input V (positions x in_c x
 /// tiles) and the GEMM results M (positions x out_c x tiles).
-pub fn scratch_bytes(input: Shape, out_c: u32, size: Size) -> (u64, u64) {
-    let n = size.positions() as u64 * stride(tiles(input, size).1) as u64;
-    (4 * n * input.c as u64, 4 * n * out_c as u64)
+pub fn scratch_bytes(input: Shape, spec: &Conv2dSpec, size: Size) -> (u64, u64) {
+    let n = size.positions() as u64 * stride(tiles(spec.output_shape(input), size).1) as u64;
+    (4 * n * input.c as u64, 4 * n * spec.out_c as u64)
 }
 
 /// U = G g G^T for every (out, in) pair of PyTorch-layout 3x3 weights, packed for the
@@ -111,6 +111,8 @@ struct Params {
     tiles: u32,
     relu: u32,
     stride: u32,
+    pad: u32,
+    _pad: [u32; 3],
 }
 
 /// The buffers one Winograd convolution binds.
@@ -141,25 +143,28 @@ pub fn dispatch(
     output: View,
 ) -> Vec<Dispatch> {
     assert!(applies(spec));
-    let (tiles_w, t) = tiles(input_shape, size);
+    let out = spec.output_shape(input_shape);
+    let (tiles_w, t) = tiles(out, size); // over the output
     let (input_kernel, output_kernel) = match size {
         Size::F2 => (&kernels.winograd_input, &kernels.winograd_output),
         Size::F4 => (&kernels.winograd_input_4x4, &kernels.winograd_output_4x4),
     };
-    let params = |channels: u32, c_offset: u32| Params {
-        channels,
-        h: input_shape.h,
-        w: input_shape.w,
+    let params = |shape: Shape, c_offset: u32| Params {
+        channels: shape.c,
+        h: shape.h,
+        w: shape.w,
         c_offset,
         tiles_w,
         tiles: t,
         relu: spec.relu as u32,
         stride: stride(t),
+        pad: spec.pad.0,
+        _pad: [0; 3],
     };
     let transform_in = input_kernel.dispatch(
         device,
         format!("{label} (winograd input)"),
-        &params(input_shape.c, input.c_offset),
+        &params(input_shape, input.c_offset),
         &[input.buffer.as_entire_binding(), buffers.v.as_entire_binding()],
         [t.div_ceil(64), input_shape.c, 1],
     );
@@ -186,7 +191,7 @@ pub fn dispatch(
     let transform_out = output_kernel.dispatch(
         device,
         format!("{label} (winograd output)"),
-        &params(spec.out_c, output.c_offset),
+        &params(out, output.c_offset),
         &[buffers.m.as_entire_binding(), output.buffer.as_entire_binding(), buffers.bias.as_entire_binding()],
         [t.div_ceil(64), spec.out_c, 1],
     );
