@@ -176,6 +176,32 @@ fn sibling_1x1_convolutions_run_as_one_layer() {
     }
 }
 
+/// Two passes in flight (what the page does with camera frames on GPUs): the second image
+/// is uploaded and submitted before the first result is read, and each result is its own.
+#[test]
+fn two_passes_in_flight_each_give_their_own_result() {
+    let g = golden("torchvision");
+    let model = Model::from_safetensors(Variant::Torchvision, &synthetic::safetensors_file(&g.tensors)).unwrap();
+    let mut net = Network::new(gpu(), &model).unwrap();
+    let noise = synthetic::image(224, 224);
+    let grey = vec![128u8; noise.len()];
+    // each alone first
+    let alone: Vec<_> = [&noise, &grey]
+        .iter()
+        .map(|img| top_classes(&pollster::block_on(net.classify(img, 224, 224, false)).unwrap().top))
+        .collect();
+    assert_ne!(alone[0], alone[1], "the two images must be told apart");
+    net.set_image(&noise, 224, 224).unwrap();
+    let first = net.submit(true).unwrap();
+    net.set_image(&grey, 224, 224).unwrap();
+    let second = net.submit(false).unwrap();
+    let a = pollster::block_on(net.read_output(first)).unwrap();
+    let b = pollster::block_on(net.read_output(second)).unwrap();
+    assert_eq!(top_classes(&a.top), alone[0]);
+    assert_eq!(top_classes(&b.top), alone[1]);
+    assert!(diff(&a.logits.unwrap(), &g.logits).max_abs <= TOLERANCE_OF_RANGE * 3.4);
+}
+
 /// Whatever kernels the autotuner picks, the network computes the same logits.
 #[test]
 fn autotuned_kernels_give_the_same_logits() {

@@ -90,7 +90,7 @@ async function startEngine() {
   }
   state.device = state.engine.device();
   $('adapter').textContent = `GPU: ${adapterName()}`;
-  chooseVideoCopy();
+  adaptFramePath();
   state.device.lost.then((info) => {
     state.running = false;
     clearMessage('gpu'); // a frame that failed with the device says less than this
@@ -232,10 +232,12 @@ async function loadSiteModel(entry) {
 // Copying straight from the <video> element is the fast path, but on some adapters it
 // loses the whole device (SwiftShader does). Software adapters, and adapters on which an
 // attempt ended in a lost device (remembered per adapter), go through createImageBitmap.
+// Software adapters also get one camera frame in flight instead of two (see cameraLoop).
 const videoCopyKey = () => `inception.video-copy.${adapterName()}`;
 
-function chooseVideoCopy() {
+function adaptFramePath() {
   const software = state.device.adapterInfo?.isFallbackAdapter === true;
+  state.pipelined = params.has('inflight') ? params.get('inflight') === '2' : !software;
   state.fastVideoCopy = !software && localStorage.getItem(videoCopyKey()) !== 'broken';
 }
 
@@ -306,7 +308,7 @@ function nextPaint() {
   return new Promise((resolve) => requestAnimationFrame(() => setTimeout(resolve, 0)));
 }
 
-// The camera loop keeps at most two frames in flight: frame N+1 is copied into the GPU
+// On GPUs the camera loop keeps two frames in flight: frame N+1 is copied into the GPU
 // texture and queued while frame N's result is still on its way back, so the GPU does not
 // wait for the page between frames. A new frame is taken only once frame N-1 is shown.
 async function cameraLoop() {
@@ -320,7 +322,9 @@ async function cameraLoop() {
       const result = state.classifier.run(); // submitted now: the texture may be refilled
       const previous = state.inflight;
       state.inflight = result.then((json) => showResult(JSON.parse(json), performance.now() - t0));
-      if (previous) await previous;
+      // A software adapter computes on the same CPU cores as the page: a second frame in
+      // flight gains nothing there and doubles the delay (measured on SwiftShader).
+      await (state.pipelined ? previous : state.inflight);
     } catch (e) {
       state.running = false;
       showMessage('gpu', 'Classification stopped', e.message,

@@ -226,6 +226,19 @@ await inOwnBrowser('custom_file_that_fits_nothing', [WEBGPU], async (page) => {
   await expectMessage(page, 'weights', /does not fit any network[^]*(PyTorch checkpoint|safetensors)/, 'that the file fits no network');
 });
 
+// ---- two camera frames in flight (the GPU path; software adapters keep one) ----
+await inOwnBrowser('camera_two_frames_in_flight', [WEBGPU, '--use-fake-ui-for-media-stream', ...CAMERA], async (page) => {
+  const errors = [];
+  page.on('pageerror', (e) => errors.push(String(e)));
+  await page.goto(`${a.base}?inflight=2&autotune=0`);
+  await waitTop(page, 'tiger cat');
+  const first = await frames(page);
+  await page.waitForFunction((n) => Number(document.body.dataset.frames || 0) >= n + 3, first, { timeout: LONG, polling: 250 });
+  const got = await top5(page);
+  check(got[0].label === 'tiger cat', `top class ${got[0].label} after more frames`);
+  check(errors.length === 0 && !(await page.$('#messages [data-kind="gpu"]')), `errors: ${errors.join('; ')}`);
+});
+
 // ---- the GPU device is lost while the camera runs ----
 await inOwnBrowser('device_lost', [WEBGPU, '--use-fake-ui-for-media-stream', ...CAMERA], async (page) => {
   // keep a handle on the page's device, to lose it on purpose

@@ -8,7 +8,7 @@ use std::process::Command;
 
 const CHROMIUM: &str = "/usr/bin/chromium";
 /// The scenarios of tests/browser/e2e.mjs, named for the skip report.
-const SCENARIOS: [&str; 13] = [
+const SCENARIOS: [&str; 14] = [
     "camera_tiger_cat",
     "no_requests_after_load",
     "upload_pug",
@@ -17,6 +17,7 @@ const SCENARIOS: [&str; 13] = [
     "camera_denied",
     "corrupt_weights",
     "weights_from_disk",
+    "camera_two_frames_in_flight",
     "device_lost",
     "no_webgpu",
     "inception_v3",
