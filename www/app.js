@@ -155,17 +155,21 @@ async function fetchWeights(entry) {
  * network the file must be for; null lets the engine recognise it (a user's own file).
  */
 function loadClassifier(model, bytes, labels, title) {
-  // Images picked meanwhile wait for this (the classifier is busy until it is done).
-  state.loading = buildClassifier(model, bytes, labels, title).finally(() => { state.loading = null; });
-  return state.loading;
+  // One load at a time (a file may be picked while the site's model is still loading), and
+  // images picked meanwhile wait for the last one (the classifier is busy until then).
+  const load = (state.loading ?? Promise.resolve()).catch(() => {}).then(() => buildClassifier(model, bytes, labels, title));
+  const tracked = load.finally(() => { if (state.loading === tracked) state.loading = null; });
+  tracked.catch(() => {}); // the caller handles the failure
+  state.loading = tracked;
+  return load;
 }
 
 async function buildClassifier(model, bytes, labels, title) {
   setStatus('Checking the weights…');
   await nextPaint();
-  if (state.classifier) { await settle(); state.classifier.free(); state.classifier = null; }
+  let next;
   try {
-    state.classifier = state.engine.load(model, bytes, labels);
+    next = state.engine.load(model, bytes, labels);
   } catch (e) {
     const what = e.name === 'WeightsError' || e.name === 'UsageError' ? e.message : `${e.name}: ${e.message}`;
     throw Object.assign(new Error(model
@@ -173,6 +177,9 @@ async function buildClassifier(model, bytes, labels, title) {
       : `This file does not fit any network the page runs (GoogLeNet in its BVLC, torchvision and tutorial forms, Inception v3): ${what}`),
     { kind: 'weights' });
   }
+  // the new model is valid: only now replace the current one (a bad file keeps it)
+  if (state.classifier) { await settle(); state.classifier.free(); }
+  state.classifier = next;
   const stats = JSON.parse(state.classifier.stats());
   $('model-title').textContent = `${stats.title} on WebGPU`;
   setStatus('Compiling shaders…');
@@ -507,8 +514,12 @@ async function loadCustom(file) {
     $('custom').hidden = true;
     await afterLoad();
   } catch (err) {
-    setStatus('No model loaded');
     showMessage(err.kind || 'weights', `${file.name} cannot be used`, err.message);
+    if (state.classifier) {
+      await afterLoad(); // the model loaded before is still there: back to the camera
+    } else {
+      setStatus('No model loaded');
+    }
   }
 }
 
@@ -620,17 +631,19 @@ async function main() {
       return;
     }
     if (picker.value === 'file') return;
+    const previous = state.picked;
     state.picked = picker.value;
-    [...picker.options].find((o) => o.value === 'file')?.remove(); // that model is replaced
     stopCamera();
     $('custom').hidden = true;
     try {
       await loadSiteModel(models.find((m) => m.model === picker.value));
-      await afterLoad();
+      [...picker.options].find((o) => o.value === 'file')?.remove(); // that model is replaced
     } catch (e) {
-      setStatus('The model could not be loaded');
       showMessage(e.kind || 'weights', 'The model could not be loaded', e.message);
+      picker.value = state.picked = previous; // the model loaded before is still there
+      if (!state.classifier) return setStatus('The model could not be loaded');
     }
+    await afterLoad();
   });
   try {
     await loadSiteModel(wanted);

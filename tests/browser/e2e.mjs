@@ -224,6 +224,9 @@ await inOwnBrowser('custom_file_that_fits_nothing', [WEBGPU], async (page) => {
   await page.selectOption('#model', 'custom');
   await page.setInputFiles('#weights-file', a.pug);
   await expectMessage(page, 'weights', /does not fit any network[^]*(PyTorch checkpoint|safetensors)/, 'that the file fits no network');
+  // the model loaded before stays and still classifies
+  await page.setInputFiles('#file', a.pug);
+  await waitTop(page, 'pug');
 });
 
 // ---- two camera frames in flight (the GPU path; software adapters keep one) ----
