@@ -5,6 +5,7 @@
 
 use crate::error::WeightsError;
 use crate::models::Variant;
+use crate::ops::conv2d::Precision;
 use crate::tensors::Tensors;
 use crate::weights::{read_tensors, Model};
 use safetensors::{tensor::TensorView, Dtype};
@@ -35,18 +36,15 @@ pub fn convert(input: &[u8], variant: Option<Variant>, half: bool, labels: Optio
 }
 
 fn write(file: &Tensors, model: &Model, half: bool, labels: Option<&[String]>) -> Vec<u8> {
+    // the same float16 rounding as the GPU weights get
+    let precision = if half { Precision::F16 } else { Precision::F32 };
     let tensors: Vec<(String, Vec<usize>, Vec<u8>)> = model
         .graph
         .parameters()
         .into_iter()
         .map(|(name, shape)| {
             let values = file.get(&name).and_then(|t| t.to_f32()).expect("validated by Model::from_tensors");
-            let bytes = if half {
-                values.iter().flat_map(|v| half::f16::from_f32(*v).to_le_bytes()).collect()
-            } else {
-                bytemuck::cast_slice(&values).to_vec()
-            };
-            (name, shape, bytes)
+            (name, shape, precision.bytes(&values))
         })
         .collect();
     let dtype = if half { Dtype::F16 } else { Dtype::F32 };
