@@ -172,11 +172,15 @@ impl Network {
             if group.is_empty() {
                 continue; // merged into an earlier sibling
             }
+            if matches!(node.op, Op::Concat) {
+                continue; // free: its inputs were written into its slices
+            }
             let input_shape = graph.shapes[node.inputs[0]];
             let (input, output) = (view(node.inputs[0]), view(node.output));
-            if !matches!(node.op, Op::Concat) {
-                assert_ne!(placement[node.inputs[0]].0, placement[node.output].0, "{}: reads and writes one buffer", node.name);
-            }
+            assert_ne!(placement[node.inputs[0]].0, placement[node.output].0, "{}: reads and writes one buffer", node.name);
+            let label = label_of(graph, group);
+            layer_work.push(group.iter().map(|&j| graph.node_multiply_adds(&graph.nodes[j])).sum());
+            layer_names.push(label.clone());
             let upload = |label: &str, bytes: &[u8]| {
                 if bytes.len() as u64 > max_binding {
                     return Err(Error::Gpu(format!("{label} needs more than the {max_binding} bytes this adapter can bind")));
@@ -185,33 +189,36 @@ impl Network {
             };
             let storage = |label: &str, data: &[f32]| upload(label, bytemuck::cast_slice(data));
             let conv_weights = |label: &str, data: &[f32]| upload(label, &options.precision.bytes(data));
-            let weight_size = match options.precision {
-                Precision::F32 => 4,
-                Precision::F16 => 2,
-            };
-            let label = label_of(graph, group);
             match &node.op {
                 Op::Conv2d { spec, .. } => {
                     // siblings become one convolution with their output channels one after
                     // the other (weights are (out, in, kh, kw): concatenated on out)
                     let mut spec = *spec;
-                    let mut p = params.clone().expect("conv parameters");
-                    for &j in &group[1..] {
-                        let sibling = model.params[j].as_ref().expect("conv parameters");
-                        p.weight.extend_from_slice(&sibling.weight);
-                        p.bias.extend_from_slice(&sibling.bias);
-                        spec.out_c += graph.shapes[graph.nodes[j].output].c;
-                    }
+                    let own = params.as_ref().expect("conv parameters");
+                    let merged;
+                    let p = if group.len() == 1 {
+                        own
+                    } else {
+                        let mut m = own.clone();
+                        for &j in &group[1..] {
+                            let sibling = model.params[j].as_ref().expect("conv parameters");
+                            m.weight.extend_from_slice(&sibling.weight);
+                            m.bias.extend_from_slice(&sibling.bias);
+                            spec.out_c += graph.shapes[graph.nodes[j].output].c;
+                        }
+                        merged = m;
+                        &merged
+                    };
                     let spec = &spec;
                     let packed = ops::conv2d::pack(spec, input_shape.c, &p.weight, &p.bias);
                     let w = conv_weights(&format!("{label} weights"), &packed.weights)?;
                     let b = storage(&format!("{label} bias"), &packed.bias)?;
-                    weight_bytes += weight_size * packed.weights.len() as u64 + 4 * packed.bias.len() as u64;
+                    weight_bytes += options.precision.weight_bytes() * packed.weights.len() as u64 + 4 * packed.bias.len() as u64;
                     let mut winograd_weights = Vec::new();
                     if winograd::applies(spec) {
                         for size in winograd::Size::ALL {
                             let u = winograd::pack(spec, input_shape.c, &p.weight, size);
-                            weight_bytes += weight_size * u.len() as u64;
+                            weight_bytes += options.precision.weight_bytes() * u.len() as u64;
                             winograd_weights.push((size, conv_weights(&format!("{label} winograd weights"), &u)?));
                         }
                     }
@@ -246,10 +253,8 @@ impl Network {
                 }
                 Op::Pool(spec) => layers.push(vec![ops::pool::dispatch(&kernels, device, label, spec, input_shape, input, output)]),
                 Op::Lrn(spec) => layers.push(vec![ops::lrn::dispatch(&kernels.lrn, device, label, spec, input_shape, input, output)]),
-                Op::Concat => continue,
+                Op::Concat => unreachable!("skipped above"),
             }
-            layer_work.push(group.iter().map(|&j| graph.node_multiply_adds(&graph.nodes[j])).sum());
-            layer_names.push(label_of(graph, group));
         }
 
         // One pair of Winograd buffers, as large as the largest layer that can use them needs.

@@ -77,6 +77,14 @@ pub enum Precision {
 }
 
 impl Precision {
+    /// Bytes per stored weight.
+    pub fn weight_bytes(self) -> u64 {
+        match self {
+            Precision::F32 => 4,
+            Precision::F16 => 2,
+        }
+    }
+
     /// The packed weights as the GPU buffer holds them.
     pub fn bytes(self, packed: &[f32]) -> Vec<u8> {
         match self {
