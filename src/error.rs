@@ -20,21 +20,50 @@ pub enum WeightsError {
     /// Not a safetensors file at all, or its header is damaged.
     Corrupt(String),
     /// The file ends before the data of `tensor` does.
-    Truncated { tensor: String, needed_bytes: u64, file_bytes: u64 },
+    Truncated {
+        tensor: String,
+        needed_bytes: u64,
+        file_bytes: u64,
+    },
     /// A PyTorch checkpoint that could not be read (see `pth`).
     Checkpoint(String),
     /// The tensors match none of the networks (the first few names are kept).
-    Unrecognised { first: Vec<String> },
+    Unrecognised {
+        first: Vec<String>,
+    },
     /// The file holds weights of another network than the one asked for.
-    WrongVariant { expected: Variant, found: Variant },
-    Missing { tensor: String, expected: Vec<usize>, more: usize },
-    Unexpected { tensor: String, shape: Vec<usize> },
-    Shape { tensor: String, expected: Vec<usize>, found: Vec<usize> },
-    Dtype { tensor: String, found: String },
+    WrongVariant {
+        expected: Variant,
+        found: Variant,
+    },
+    Missing {
+        tensor: String,
+        expected: Vec<usize>,
+        more: usize,
+    },
+    Unexpected {
+        tensor: String,
+        shape: Vec<usize>,
+    },
+    Shape {
+        tensor: String,
+        expected: Vec<usize>,
+        found: Vec<usize>,
+    },
+    Dtype {
+        tensor: String,
+        found: String,
+    },
     /// A labels list whose length is not the model's class count.
-    Labels { found: usize, classes: u32 },
+    Labels {
+        found: usize,
+        classes: u32,
+    },
     /// A value that would poison the network (NaN or infinity), or a negative variance.
-    BadValue { tensor: String, detail: String },
+    BadValue {
+        tensor: String,
+        detail: String,
+    },
 }
 
 impl fmt::Display for Error {
@@ -66,10 +95,9 @@ impl fmt::Display for WeightsError {
                 Variant::ALL.map(|v| v.name()).join(", "),
                 if first.is_empty() { "nothing: it holds no tensors".into() } else { first.join(", ") }
             ),
-            WeightsError::WrongVariant { expected, found } => write!(
-                f,
-                "these are weights for the `{found}` model, not `{expected}` (try --model {found})"
-            ),
+            WeightsError::WrongVariant { expected, found } => {
+                write!(f, "these are weights for the `{found}` model, not `{expected}` (try --model {found})")
+            }
             WeightsError::Missing { tensor, expected, more } => {
                 write!(f, "tensor `{tensor}` is missing (expected shape {expected:?})")?;
                 if *more > 0 {
@@ -77,10 +105,9 @@ impl fmt::Display for WeightsError {
                 }
                 Ok(())
             }
-            WeightsError::Unexpected { tensor, shape } => write!(
-                f,
-                "unexpected tensor `{tensor}` with shape {shape:?}: the model has no such parameter"
-            ),
+            WeightsError::Unexpected { tensor, shape } => {
+                write!(f, "unexpected tensor `{tensor}` with shape {shape:?}: the model has no such parameter")
+            }
             WeightsError::Shape { tensor, expected, found } => {
                 write!(f, "tensor `{tensor}` has shape {found:?}, expected {expected:?}")
             }

@@ -14,11 +14,17 @@ pub type TensorId = usize;
 
 #[derive(Clone, Debug)]
 pub enum Op {
-    Conv2d { spec: Conv2dSpec, params: ConvParams },
+    Conv2d {
+        spec: Conv2dSpec,
+        params: ConvParams,
+    },
     Pool(PoolSpec),
     Lrn(LrnSpec),
     /// Flattens its input (C x H x W) into a vector.
-    Linear { spec: LinearSpec, params: LinearParams },
+    Linear {
+        spec: LinearSpec,
+        params: LinearParams,
+    },
     /// Concatenation on channels. It costs nothing: the scheduler makes each input's
     /// producer write straight into its channel slice of the output.
     Concat,
@@ -168,9 +174,7 @@ impl Graph {
         let input = self.shapes[node.inputs[0]];
         let output = self.shapes[node.output];
         match &node.op {
-            Op::Conv2d { spec, .. } => {
-                output.elements() as u64 * (input.c * spec.kernel.0 * spec.kernel.1) as u64
-            }
+            Op::Conv2d { spec, .. } => output.elements() as u64 * (input.c * spec.kernel.0 * spec.kernel.1) as u64,
             Op::Linear { .. } => output.elements() as u64 * input.elements() as u64,
             _ => 0,
         }

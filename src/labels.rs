@@ -25,7 +25,11 @@ pub fn parse(text: &str) -> Vec<String> {
 
 /// The class names to show for a model: `given` (a labels file) if any, else those stored
 /// in the weights file, else [`for_classes`]. A list of the wrong length is an error.
-pub fn choose(given: Option<Vec<String>>, embedded: Option<Vec<String>>, num_classes: u32) -> Result<Vec<String>, crate::WeightsError> {
+pub fn choose(
+    given: Option<Vec<String>>,
+    embedded: Option<Vec<String>>,
+    num_classes: u32,
+) -> Result<Vec<String>, crate::WeightsError> {
     match given.or(embedded) {
         Some(list) if list.len() != num_classes as usize => {
             Err(crate::WeightsError::Labels { found: list.len(), classes: num_classes })

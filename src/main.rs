@@ -197,8 +197,7 @@ usage:
         let labels = read_labels(args)?;
         let out = inception::convert::convert(&bytes, args.model, args.half, labels.as_deref())
             .map_err(|e| Error::Usage(format!("{}: {}", input.display(), Error::from(e))))?;
-        std::fs::write(output, &out.bytes)
-            .map_err(|e| Error::Usage(format!("cannot write {}: {e}", output.display())))?;
+        std::fs::write(output, &out.bytes).map_err(|e| Error::Usage(format!("cannot write {}: {e}", output.display())))?;
         println!(
             "{}: {} ({} classes), {} tensors, {:.1} MB ({})",
             output.display(),

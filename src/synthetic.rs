@@ -75,9 +75,9 @@ pub fn safetensors_file(tensors: &[(String, Vec<usize>, String)]) -> Vec<u8> {
 /// A zip archive with the given entries stored uncompressed, as `torch.save` writes them.
 pub fn stored_zip(entries: &[(String, Vec<u8>)]) -> Vec<u8> {
     fn crc32(data: &[u8]) -> u32 {
-        !data.iter().fold(!0u32, |crc, &b| {
-            (0..8).fold(crc ^ b as u32, |c, _| if c & 1 != 0 { (c >> 1) ^ 0xEDB8_8320 } else { c >> 1 })
-        })
+        !data
+            .iter()
+            .fold(!0u32, |crc, &b| (0..8).fold(crc ^ b as u32, |c, _| if c & 1 != 0 { (c >> 1) ^ 0xEDB8_8320 } else { c >> 1 }))
     }
     let (mut out, mut central) = (Vec::new(), Vec::new());
     for (name, data) in entries {
@@ -119,15 +119,12 @@ pub fn stored_zip(entries: &[(String, Vec<u8>)]) -> Vec<u8> {
     out
 }
 
-
 /// A `torch.save(model.state_dict())` checkpoint rebuilt from PyTorch's own pickle of it
 /// and storages filled with the deterministic values: `storages` says which tensor of
 /// `tensors` (name, shape, dtype) each storage key holds. Integer tensors are zeros.
 pub fn torch_checkpoint(pickle: &[u8], storages: &[(String, String)], tensors: &[(String, Vec<usize>, String)]) -> Vec<u8> {
-    let mut entries = vec![
-        ("archive/data.pkl".to_string(), pickle.to_vec()),
-        ("archive/byteorder".to_string(), b"little".to_vec()),
-    ];
+    let mut entries =
+        vec![("archive/data.pkl".to_string(), pickle.to_vec()), ("archive/byteorder".to_string(), b"little".to_vec())];
     for (key, name) in storages {
         let (_, shape, dtype) = tensors.iter().find(|t| &t.0 == name).expect("storage of a listed tensor");
         let bytes = match dtype.as_str() {

@@ -152,7 +152,8 @@ impl Classifier {
     /// Restores a choice made by `autotune` (JSON list of kernel names).
     #[wasm_bindgen(js_name = setTiles)]
     pub fn set_tiles(&self, json: &str) -> Result<(), JsValue> {
-        let names: Vec<String> = serde_json::from_str(json).map_err(|e| js_error(Error::Usage(format!("bad kernel list: {e}"))))?;
+        let names: Vec<String> =
+            serde_json::from_str(json).map_err(|e| js_error(Error::Usage(format!("bad kernel list: {e}"))))?;
         let kernels = names.iter().map(|n| n.parse::<ConvKernel>()).collect::<Result<Vec<_>, _>>().map_err(js_error)?;
         let mut network = self.network.try_borrow_mut().map_err(|_| busy())?;
         network.set_conv_kernels(&kernels).map_err(js_error)?;

@@ -43,9 +43,7 @@ impl Model {
     pub fn from_tensors(file: &Tensors, variant: Option<Variant>) -> Result<Model, WeightsError> {
         let found = Variant::detect(file);
         let variant = match (variant, found) {
-            (Some(expected), Some(found)) if expected != found => {
-                return Err(WeightsError::WrongVariant { expected, found })
-            }
+            (Some(expected), Some(found)) if expected != found => return Err(WeightsError::WrongVariant { expected, found }),
             (Some(v), _) | (None, Some(v)) => v,
             (None, None) => return Err(WeightsError::Unrecognised { first: file.names().take(3).map(String::from).collect() }),
         };
@@ -101,20 +99,14 @@ fn check_not_truncated(bytes: &[u8]) -> Result<(), WeightsError> {
         return Err(WeightsError::Corrupt("the header length is implausible".into()));
     }
     let Some(header) = bytes.get(8..8 + header_len as usize) else {
-        return Err(WeightsError::Truncated {
-            tensor: "(header)".into(),
-            needed_bytes: 8 + header_len,
-            file_bytes,
-        });
+        return Err(WeightsError::Truncated { tensor: "(header)".into(), needed_bytes: 8 + header_len, file_bytes });
     };
     // Anything malformed here is left to the safetensors crate to report.
     let Ok(serde_json::Value::Object(entries)) = serde_json::from_slice::<serde_json::Value>(header) else {
         return Ok(());
     };
-    let mut ends: Vec<(u64, &str)> = entries
-        .iter()
-        .filter_map(|(name, info)| Some((info.get("data_offsets")?.get(1)?.as_u64()?, name.as_str())))
-        .collect();
+    let mut ends: Vec<(u64, &str)> =
+        entries.iter().filter_map(|(name, info)| Some((info.get("data_offsets")?.get(1)?.as_u64()?, name.as_str()))).collect();
     ends.sort();
     match ends.into_iter().find(|(end, _)| 8 + header_len + end > file_bytes) {
         Some((end, tensor)) => {

@@ -64,7 +64,12 @@ fn check_crops(mut net: Network, tolerance: f32, what: &str) {
         let want_top5: Vec<usize> = want["top5"].as_array().unwrap().iter().map(|v| v.as_u64().unwrap() as usize).collect();
         let range = want_logits.iter().cloned().fold(f32::MIN, f32::max) - want_logits.iter().cloned().fold(f32::MAX, f32::min);
         let d = diff(out.logits.as_ref().unwrap(), &want_logits);
-        println!("{name}{what}: top5 {:?}, max abs logit diff {:.2e} (range {range:.2}, allowed {:.2e})", top_classes(&out.top), d.max_abs, tolerance * range);
+        println!(
+            "{name}{what}: top5 {:?}, max abs logit diff {:.2e} (range {range:.2}, allowed {:.2e})",
+            top_classes(&out.top),
+            d.max_abs,
+            tolerance * range
+        );
         assert_eq!(top_classes(&out.top), want_top5, "{name}: top-5");
         assert!(d.max_abs <= tolerance * range, "{name}: logit {} off by {}", d.worst, d.max_abs);
         // the probabilities are the softmax of those logits
@@ -92,7 +97,10 @@ fn bvlc_top1_on_full_photos_with_engine_resizing() {
 /// of every Caffe blob), to say which layer goes wrong when the logits do.
 #[test]
 fn bvlc_layers_match_reference_checkpoints() {
-    let Some(mut net) = load("bvlc_layers_match_reference_checkpoints", Options { reuse_memory: false, ..Options::default() }) else { return };
+    let Some(mut net) = load("bvlc_layers_match_reference_checkpoints", Options { reuse_memory: false, ..Options::default() })
+    else {
+        return;
+    };
     let img = image("tiger_cat.224.png");
     pollster::block_on(net.classify(img.as_raw(), img.width(), img.height(), false)).unwrap();
     let text = std::fs::read_to_string(shared().join("images/tiger_cat.224.bvlc_layers.json")).unwrap();
@@ -108,7 +116,11 @@ fn bvlc_layers_match_reference_checkpoints() {
         let want_abs_sum = want["abs_sum"].as_f64().unwrap();
         let max = got.iter().cloned().fold(f32::MIN, f32::max);
         // sums over up to 800k values: compare relative to the sum of magnitudes
-        assert!((sum - want["sum"].as_f64().unwrap()).abs() <= 1e-4 * want_abs_sum.max(1.0), "{name}: sum {sum} vs {}", want["sum"]);
+        assert!(
+            (sum - want["sum"].as_f64().unwrap()).abs() <= 1e-4 * want_abs_sum.max(1.0),
+            "{name}: sum {sum} vs {}",
+            want["sum"]
+        );
         assert!((abs_sum - want_abs_sum).abs() <= 1e-4 * want_abs_sum.max(1.0), "{name}: abs sum");
         assert!((max - want["max"].as_f64().unwrap() as f32).abs() <= 1e-4 * scale, "{name}: max {max} vs {}", want["max"]);
         let d = diff(&got[..8], &floats(&want["first8"]));

@@ -49,7 +49,8 @@ fn clear_errors_for_bad_input() {
     assert!(!ok && stderr.contains("unknown model `inception_v9`"), "{stderr}");
 
     // a non-image with valid weights (synthetic, so that no real weights are needed)
-    let tensors: Vec<_> = inception::Variant::Bvlc.graph(1000).parameters().into_iter().map(|(n, s)| (n, s, "float32".to_owned())).collect();
+    let tensors: Vec<_> =
+        inception::Variant::Bvlc.graph(1000).parameters().into_iter().map(|(n, s)| (n, s, "float32".to_owned())).collect();
     let weights = dir.join("synthetic.safetensors");
     std::fs::write(&weights, inception::synthetic::safetensors_file(&tensors)).unwrap();
     let (ok, _, stderr) = inception(&["classify", "--weights", &weights.display().to_string(), &text]);
@@ -126,7 +127,8 @@ fn convert_keeps_labels_and_rejects_what_fits_no_network() {
     assert_eq!(doc[0]["top5"][0]["class"], want_top);
     assert_eq!(doc[0]["top5"][0]["label"], format!("thing number {want_top}"));
     // the checkpoint itself classifies too, labels given on the command line
-    let (ok, stdout, stderr) = inception(&["classify", "--weights", &path("tutorial.pth"), "--labels", &path("classes.txt"), &image]);
+    let (ok, stdout, stderr) =
+        inception(&["classify", "--weights", &path("tutorial.pth"), "--labels", &path("classes.txt"), &image]);
     assert!(ok, "{stderr}");
     assert!(stdout.contains(&format!("thing number {want_top} ({want_top})")), "{stdout}");
 

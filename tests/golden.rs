@@ -113,12 +113,8 @@ fn float16_weights_keep_pytorchs_top5() {
 /// weights file; the real-weights tests cover the same graph against Caffe's outputs.
 #[test]
 fn bvlc_graph_matches_cpu_twins_layer_by_layer() {
-    let tensors: Vec<_> = Variant::Bvlc
-        .graph(1000)
-        .parameters()
-        .into_iter()
-        .map(|(name, shape)| (name, shape, "float32".to_owned()))
-        .collect();
+    let tensors: Vec<_> =
+        Variant::Bvlc.graph(1000).parameters().into_iter().map(|(name, shape)| (name, shape, "float32".to_owned())).collect();
     let model = Model::from_safetensors(Variant::Bvlc, &synthetic::safetensors_file(&tensors)).unwrap();
     let options = Options { reuse_memory: false, ..Options::default() };
     let mut net = Network::with_options(gpu(), &model, options).unwrap();

@@ -381,10 +381,10 @@ fn winograd_matches_direct_convolution() {
         let (xb, bias) = (storage(&x), storage(&packed.bias));
         let zero = storage(&vec![0.0; packed.bias.len()]);
         for (size, tile) in winograd::Size::ALL.into_iter().flat_map(|s| conv2d::TILES.map(|t| (s, t))) {
-        let u = storage(&winograd::pack(&spec, input.c, &w, size));
-        let (v_bytes, m_bytes) = winograd::scratch_bytes(input, &spec, size);
-        let v = storage(&vec![0.0; v_bytes as usize / 4]);
-        let m = storage(&vec![0.0; m_bytes as usize / 4]);
+            let u = storage(&winograd::pack(&spec, input.c, &w, size));
+            let (v_bytes, m_bytes) = winograd::scratch_bytes(input, &spec, size);
+            let v = storage(&vec![0.0; v_bytes as usize / 4]);
+            let m = storage(&vec![0.0; m_bytes as usize / 4]);
             let y = storage(&sentinel(want.len()));
             let buffers = winograd::Buffers { transformed_weights: &u, zero_bias: &zero, bias: &bias, v: &v, m: &m };
             for d in winograd::dispatch(

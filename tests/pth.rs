@@ -416,7 +416,10 @@ fn absurd_sizes_are_refused() {
     // A storage claiming more elements than its entry has.
     assert_error(pth::read(&checkpoint(one_tensor(1000, 0, &[6], &[1]), &data)), &["`w`", "data/0", "1000 elements", "24 bytes"]);
     // A storage claiming 2^62 elements.
-    assert_error(pth::read(&checkpoint(one_tensor(1 << 62, 0, &[6], &[1]), &data)), &["`w`", "data/0", "4611686018427387904 elements"]);
+    assert_error(
+        pth::read(&checkpoint(one_tensor(1 << 62, 0, &[6], &[1]), &data)),
+        &["`w`", "data/0", "4611686018427387904 elements"],
+    );
     // Negative strides, sizes, offsets (torch has none).
     for (offset, size, stride) in [(0, [2, 3], [-3, 1]), (0, [-2, 3], [3, 1]), (-1, [2, 3], [3, 1])] {
         assert_error(pth::read(&checkpoint(one_tensor(6, offset, &size, &stride), &data)), &["`w`", "negative"]);
@@ -501,7 +504,10 @@ fn deep_and_large_pickles_are_harmless() {
     let pkl = P::new().op(b"]r\xff\xff\xff\xff0j\xff\xff\xff\xff").stop();
     assert_error(pth::read(&checkpoint(pkl, &[])), &["holds a list"]);
     assert_error(pth::read(&checkpoint(P::new().op(b"X\xff\xff\xff\xff").stop(), &[])), &["data.pkl", "ends early"]);
-    assert_error(pth::read(&checkpoint(P::new().op(&[0x8d, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff]).stop(), &[])), &["data.pkl"]);
+    assert_error(
+        pth::read(&checkpoint(P::new().op(&[0x8d, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff]).stop(), &[])),
+        &["data.pkl"],
+    );
     assert_error(pth::read(&checkpoint(P::new().op(&[0x8b, 0xff, 0xff, 0xff, 0x7f]).stop(), &[])), &["data.pkl"]);
 }
 

@@ -98,12 +98,8 @@ fn unexpected_tensor_is_named() {
 #[test]
 fn wrong_variant_is_recognised() {
     // BVLC's tensor names, loaded as torchvision and as the tutorial's network
-    let bvlc: TensorList = Variant::Bvlc
-        .graph(1000)
-        .parameters()
-        .into_iter()
-        .map(|(name, shape)| (name, shape, "float32".to_owned()))
-        .collect();
+    let bvlc: TensorList =
+        Variant::Bvlc.graph(1000).parameters().into_iter().map(|(name, shape)| (name, shape, "float32".to_owned())).collect();
     let file = synthetic::safetensors_file(&bvlc);
     for asked in [Variant::Torchvision, Variant::Seed] {
         let e = error(Model::from_safetensors(asked, &file));
@@ -140,11 +136,8 @@ fn nan_weights_are_refused() {
     let tensors = torchvision_tensors();
     let file = synthetic::safetensors_file(&tensors);
     let parsed = safetensors::SafeTensors::deserialize(&file).unwrap();
-    let mut owned: Vec<(String, Dtype, Vec<usize>, Vec<u8>)> = parsed
-        .tensors()
-        .into_iter()
-        .map(|(n, t)| (n, t.dtype(), t.shape().to_vec(), t.data().to_vec()))
-        .collect();
+    let mut owned: Vec<(String, Dtype, Vec<usize>, Vec<u8>)> =
+        parsed.tensors().into_iter().map(|(n, t)| (n, t.dtype(), t.shape().to_vec(), t.data().to_vec())).collect();
     let fc = owned.iter_mut().find(|t| t.0 == "fc.weight").unwrap();
     fc.3[8..12].copy_from_slice(&f32::NAN.to_le_bytes());
     let views: Vec<(&str, TensorView)> =

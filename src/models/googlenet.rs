@@ -42,22 +42,18 @@ fn input_spec(variant: GoogLeNet) -> InputSpec {
         // ImageNet mean/std, then torchvision's transform_input, which together are
         // exactly (x - 0.5) / 0.5 per channel.
         GoogLeNet::Torchvision => InputSpec { mul: [2.0; 3], add: [-1.0; 3], ..base },
-        GoogLeNet::Seed => InputSpec {
-            mul: IMAGENET_STD.map(|s| 1.0 / s),
-            add: [0, 1, 2].map(|c| -IMAGENET_MEAN[c] / IMAGENET_STD[c]),
-            ..base
-        },
+        GoogLeNet::Seed => {
+            InputSpec { mul: IMAGENET_STD.map(|s| 1.0 / s), add: [0, 1, 2].map(|c| -IMAGENET_MEAN[c] / IMAGENET_STD[c]), ..base }
+        }
     }
 }
 
 /// Where a convolution module's tensors are, given its name in the variant's files.
 fn conv_params(variant: GoogLeNet, module: &str) -> ConvParams {
     match variant {
-        GoogLeNet::Bvlc => ConvParams {
-            weight: format!("{module}.weight"),
-            bias: Some(format!("{module}.bias")),
-            batch_norm: None,
-        },
+        GoogLeNet::Bvlc => {
+            ConvParams { weight: format!("{module}.weight"), bias: Some(format!("{module}.bias")), batch_norm: None }
+        }
         GoogLeNet::Seed => ConvParams {
             weight: format!("{module}.conv.weight"),
             bias: Some(format!("{module}.conv.bias")),
@@ -111,8 +107,9 @@ impl Builder {
     fn inception(&mut self, id: &str, x: TensorId, [c1, r3, c3, r5, c5, pp]: [u32; 6]) -> TensorId {
         // Module names of the six convolutions, and the pool's name.
         let names: [String; 7] = match self.variant {
-            GoogLeNet::Bvlc => ["1x1", "3x3_reduce", "3x3", "5x5_reduce", "5x5", "pool_proj", "pool"]
-                .map(|n| format!("inception_{id}/{n}")),
+            GoogLeNet::Bvlc => {
+                ["1x1", "3x3_reduce", "3x3", "5x5_reduce", "5x5", "pool_proj", "pool"].map(|n| format!("inception_{id}/{n}"))
+            }
             GoogLeNet::Seed | GoogLeNet::Torchvision => {
                 ["branch1", "branch2.0", "branch2.1", "branch3.0", "branch3.1", "branch4.1", "branch4.0"]
                     .map(|n| format!("inception{id}.{n}"))

@@ -4,9 +4,9 @@ pub mod googlenet;
 pub mod inception_v3;
 
 use crate::graph::Graph;
-use googlenet::GoogLeNet;
 use crate::tensors::Tensors;
 use crate::Error;
+use googlenet::GoogLeNet;
 
 /// A network the engine knows how to build. The name is what the CLI and the page accept.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]

@@ -249,10 +249,24 @@ impl Network {
                     let b = storage(&format!("{label} bias"), &p.bias)?;
                     weight_bytes += 4 * (p.weight.len() + p.bias.len()) as u64;
                     let in_features = input_shape.elements() as u32;
-                    layers.push(vec![ops::linear::dispatch(&kernels.linear, device, label, spec, in_features, input, &w, &b, output)]);
+                    layers.push(vec![ops::linear::dispatch(
+                        &kernels.linear,
+                        device,
+                        label,
+                        spec,
+                        in_features,
+                        input,
+                        &w,
+                        &b,
+                        output,
+                    )]);
                 }
-                Op::Pool(spec) => layers.push(vec![ops::pool::dispatch(&kernels, device, label, spec, input_shape, input, output)]),
-                Op::Lrn(spec) => layers.push(vec![ops::lrn::dispatch(&kernels.lrn, device, label, spec, input_shape, input, output)]),
+                Op::Pool(spec) => {
+                    layers.push(vec![ops::pool::dispatch(&kernels, device, label, spec, input_shape, input, output)])
+                }
+                Op::Lrn(spec) => {
+                    layers.push(vec![ops::lrn::dispatch(&kernels.lrn, device, label, spec, input_shape, input, output)])
+                }
                 Op::Concat => unreachable!("skipped above"),
             }
         }
@@ -263,11 +277,19 @@ impl Network {
             .flat_map(|c| c.winograd_weights.iter().map(|(size, _)| winograd::scratch_bytes(c.input_shape, &c.spec, *size)));
         let (v_bytes, m_bytes) = sizes.fold((0, 0), |(v, m), (a, b)| (v.max(a), m.max(b)));
         if v_bytes.max(m_bytes) > max_binding {
-            return Err(Error::Gpu(format!("Winograd needs a {}-byte buffer; this adapter binds at most {max_binding}", v_bytes.max(m_bytes))));
+            return Err(Error::Gpu(format!(
+                "Winograd needs a {}-byte buffer; this adapter binds at most {max_binding}",
+                v_bytes.max(m_bytes)
+            )));
         }
         let scratch = (v_bytes > 0).then(|| {
             let buffer = |label, size| {
-                device.create_buffer(&wgpu::BufferDescriptor { label: Some(label), size, usage: wgpu::BufferUsages::STORAGE, mapped_at_creation: false })
+                device.create_buffer(&wgpu::BufferDescriptor {
+                    label: Some(label),
+                    size,
+                    usage: wgpu::BufferUsages::STORAGE,
+                    mapped_at_creation: false,
+                })
             };
             (buffer("winograd V", v_bytes), buffer("winograd M", m_bytes))
         });
@@ -377,7 +399,8 @@ impl Network {
         if current != Some((width, height)) {
             let texture = ops::preprocess::create_texture(&self.device, width, height);
             let input = View { buffer: &self.activations[self.placement[self.graph.input].0], c_offset: 0 };
-            let dispatch = ops::preprocess::dispatch(&self.kernels.preprocess, &self.device, &self.graph.input_spec, &texture, input);
+            let dispatch =
+                ops::preprocess::dispatch(&self.kernels.preprocess, &self.device, &self.graph.input_spec, &texture, input);
             self.image = Some((texture, dispatch));
         }
         Ok(&self.image.as_ref().unwrap().0)
@@ -408,8 +431,7 @@ impl Network {
                 beginning_of_pass_write_index: Some(0),
                 end_of_pass_write_index: Some(1),
             });
-            let mut pass =
-                encoder.begin_compute_pass(&wgpu::ComputePassDescriptor { label: Some("forward"), timestamp_writes });
+            let mut pass = encoder.begin_compute_pass(&wgpu::ComputePassDescriptor { label: Some("forward"), timestamp_writes });
             preprocess.encode(&mut pass);
             let mut previous = preprocess;
             for dispatch in self.layers.iter().flatten() {
@@ -498,7 +520,18 @@ impl Network {
                     v,
                     m,
                 };
-                winograd::dispatch(&self.kernels, size, tile, &self.device, &label, &conv.spec, conv.input_shape, input, buffers, output)
+                winograd::dispatch(
+                    &self.kernels,
+                    size,
+                    tile,
+                    &self.device,
+                    &label,
+                    &conv.spec,
+                    conv.input_shape,
+                    input,
+                    buffers,
+                    output,
+                )
             }
         }
     }
@@ -519,7 +552,6 @@ impl Network {
         Ok(all[start..start + shape.elements()].to_vec())
     }
 }
-
 
 /// A convolution layer and the resources its dispatch binds.
 struct ConvLayer {

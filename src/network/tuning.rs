@@ -126,7 +126,12 @@ impl Network {
             count,
         });
         let buffer = |usage| {
-            self.device.create_buffer(&wgpu::BufferDescriptor { label: Some("per-layer timestamps"), size: 8 * count as u64, usage, mapped_at_creation: false })
+            self.device.create_buffer(&wgpu::BufferDescriptor {
+                label: Some("per-layer timestamps"),
+                size: 8 * count as u64,
+                usage,
+                mapped_at_creation: false,
+            })
         };
         let resolve = buffer(wgpu::BufferUsages::QUERY_RESOLVE | wgpu::BufferUsages::COPY_SRC);
         let staging = buffer(wgpu::BufferUsages::COPY_DST | wgpu::BufferUsages::MAP_READ);
@@ -159,7 +164,6 @@ impl Network {
             })
             .collect())
     }
-
 }
 
 /// How a convolution is computed: the direct implicit GEMM, or Winograd F(2x2, 3x3) or

@@ -44,12 +44,8 @@ impl std::fmt::Display for Tile {
 /// The tiles the autotuner chooses from: wider ones reuse each input load for more
 /// channels, narrower ones give small layers more invocations. The last is the
 /// workgroup-memory kernel (`tiled` in the shader): 64 x 64 per workgroup.
-pub const TILES: [Tile; 4] = [
-    Tile { pixels: 4, channels: 8 },
-    Tile { pixels: 4, channels: 4 },
-    Tile { pixels: 4, channels: 16 },
-    WORKGROUP_TILE,
-];
+pub const TILES: [Tile; 4] =
+    [Tile { pixels: 4, channels: 8 }, Tile { pixels: 4, channels: 4 }, Tile { pixels: 4, channels: 16 }, WORKGROUP_TILE];
 /// The workgroup-memory kernel's tile: pixels x channels of a whole workgroup.
 pub const WORKGROUP_TILE: Tile = Tile { pixels: 64, channels: 64 };
 /// The tile used before (or without) tuning.
@@ -322,8 +318,8 @@ pub fn cpu(
                             if x < 0 || x >= iw {
                                 continue;
                             }
-                            let w = weights[((o * input_shape.c as usize + ci) * kh as usize + ky as usize) * kw as usize
-                                + kx as usize];
+                            let w = weights
+                                [((o * input_shape.c as usize + ci) * kh as usize + ky as usize) * kw as usize + kx as usize];
                             acc += w as f64 * input[base + (y * iw + x) as usize] as f64;
                         }
                     }

@@ -38,7 +38,13 @@ impl Kernel {
         Kernel::build(device, label, source, entry_point, &[])
     }
 
-    pub fn build(device: &wgpu::Device, label: &'static str, source: &str, entry_point: &str, constants: &[(&str, f64)]) -> Kernel {
+    pub fn build(
+        device: &wgpu::Device,
+        label: &'static str,
+        source: &str,
+        entry_point: &str,
+        constants: &[(&str, f64)],
+    ) -> Kernel {
         let module = device.create_shader_module(wgpu::ShaderModuleDescriptor {
             label: Some(label),
             source: wgpu::ShaderSource::Wgsl(source.into()),

@@ -36,12 +36,7 @@ impl InputSpec {
             ((self.resize as u64 * width as u64 / height as u64) as u32, self.resize)
         };
         let offset = |resized: u32| ((resized as f64 - self.crop as f64) / 2.0).round_ties_even().max(0.0) as u32;
-        Geometry {
-            crop_x: offset(rw),
-            crop_y: offset(rh),
-            scale_x: width as f32 / rw as f32,
-            scale_y: height as f32 / rh as f32,
-        }
+        Geometry { crop_x: offset(rw), crop_y: offset(rh), scale_x: width as f32 / rw as f32, scale_y: height as f32 / rh as f32 }
     }
 }
 
@@ -84,9 +79,7 @@ pub fn create_texture(device: &wgpu::Device, width: u32, height: u32) -> wgpu::T
         sample_count: 1,
         dimension: wgpu::TextureDimension::D2,
         format: wgpu::TextureFormat::Rgba8Unorm,
-        usage: wgpu::TextureUsages::TEXTURE_BINDING
-            | wgpu::TextureUsages::COPY_DST
-            | wgpu::TextureUsages::RENDER_ATTACHMENT,
+        usage: wgpu::TextureUsages::TEXTURE_BINDING | wgpu::TextureUsages::COPY_DST | wgpu::TextureUsages::RENDER_ATTACHMENT,
         view_formats: &[],
     })
 }

@@ -39,8 +39,19 @@ fn err<T>(msg: impl Into<String>) -> Result<T, PthError> {
 }
 
 /// Entries of a training checkpoint that hold the model's weights, most likely first.
-const WRAPPER_KEYS: &[&str] =
-    &["state_dict", "model_state_dict", "model", "net", "network", "module", "state_dict_ema", "model_ema", "ema", "params", "weights"];
+const WRAPPER_KEYS: &[&str] = &[
+    "state_dict",
+    "model_state_dict",
+    "model",
+    "net",
+    "network",
+    "module",
+    "state_dict_ema",
+    "model_ema",
+    "ema",
+    "params",
+    "weights",
+];
 
 /// The state_dict a checkpoint holds: its tensors by name, names exactly as stored.
 pub fn read(bytes: &[u8]) -> Result<Tensors<'_>, PthError> {
@@ -204,7 +215,8 @@ fn build<'a>(
             return err(format!("tensor `{name}` has a negative or non-integer size or stride"));
         };
         let view = View { dtype: t.dtype, offset: t.offset, shape, stride };
-        let tensor = materialize(&view, s, bytes, &mut copy_budget).map_err(|e| PthError(format!("tensor `{name}` ({what}): {e}")))?;
+        let tensor =
+            materialize(&view, s, bytes, &mut copy_budget).map_err(|e| PthError(format!("tensor `{name}` ({what}): {e}")))?;
         map.insert(name.to_string(), tensor);
     }
     Ok(Tensors { map })
@@ -220,7 +232,9 @@ fn find_state_dict(p: &Pickle) -> Result<(Items<'_>, Option<&str>), PthError> {
     let mut known = BTreeMap::new();
     let mut has_tensors = |id: Id| {
         *known.entry(id).or_insert_with(|| match p.get(id) {
-            Obj::Dict(items) => items.iter().any(|&(_, v)| matches!(p.get(v), Obj::Tensor(_) | Obj::Unreadable(_) | Obj::PendingTensor)),
+            Obj::Dict(items) => {
+                items.iter().any(|&(_, v)| matches!(p.get(v), Obj::Tensor(_) | Obj::Unreadable(_) | Obj::PendingTensor))
+            }
             _ => false,
         })
     };
@@ -253,9 +267,13 @@ fn find_state_dict(p: &Pickle) -> Result<(Items<'_>, Option<&str>), PthError> {
     if items.is_empty() {
         return err("the checkpoint holds an empty dict");
     }
-    let names: Vec<String> = items.iter().take(8).map(|&(k, _)| p.as_str(k).map_or_else(|| p.describe(k), |s| format!("`{s}`"))).collect();
+    let names: Vec<String> =
+        items.iter().take(8).map(|&(k, _)| p.as_str(k).map_or_else(|| p.describe(k), |s| format!("`{s}`"))).collect();
     let more = if items.len() > 8 { ", ..." } else { "" };
-    err(format!("the checkpoint holds a dict without tensors and without a state_dict in it (entries: {}{more})", names.join(", ")))
+    err(format!(
+        "the checkpoint holds a dict without tensors and without a state_dict in it (entries: {}{more})",
+        names.join(", ")
+    ))
 }
 
 /// A tensor as a view of a storage, in elements of `dtype`.
@@ -316,7 +334,7 @@ fn materialize<'a>(t: &View, s: &StorageRef, storage: &'a [u8], budget: &mut usi
         return Err(format!("its shape {:?} overflows", t.shape));
     };
     let start = (t.offset * elsize as u64) as usize; // <= end_byte
-    // Row-major strides, where dimensions of size 1 may have any stride.
+                                                     // Row-major strides, where dimensions of size 1 may have any stride.
     let mut expected = 1u64;
     let mut contiguous = true;
     for (&d, &st) in t.shape.iter().zip(&t.stride).rev() {

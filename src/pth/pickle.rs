@@ -319,8 +319,8 @@ fn refuse(module: &str, name: &str, pickle: &[u8]) -> PthError {
     let full = format!("{module}.{name}");
     let contains = |needle: &[u8]| pickle.windows(needle.len()).any(|w| w == needle);
     // A pickled nn.Module names its class, then its submodules' classes from torch.nn.
-    let model = ["torch.nn.", "torchvision.models", "timm.models"].iter().any(|m| full.starts_with(m))
-        || contains(b"torch.nn.modules");
+    let model =
+        ["torch.nn.", "torchvision.models", "timm.models"].iter().any(|m| full.starts_with(m)) || contains(b"torch.nn.modules");
     PthError(if module.starts_with("__torch__") {
         format!("this is a TorchScript program (torch.jit.save), class `{full}`, not a torch.save checkpoint")
     } else if model {
@@ -466,7 +466,11 @@ impl Vm<'_> {
             let k = b.len().min(16);
             buf[..k].copy_from_slice(&b[..k]);
             let v = i128::from_le_bytes(buf);
-            if (v < 0) != negative && b.len() >= 16 { Obj::BigInt } else { Obj::Int(v) }
+            if (v < 0) != negative && b.len() >= 16 {
+                Obj::BigInt
+            } else {
+                Obj::Int(v)
+            }
         };
         self.push(obj)
     }
@@ -566,7 +570,12 @@ impl Vm<'_> {
                             let digits = line.strip_suffix('L').unwrap_or(line);
                             match digits.parse::<i128>() {
                                 Ok(v) => Obj::Int(v),
-                                Err(_) if !digits.is_empty() && digits.trim_start_matches('-').bytes().all(|b| b.is_ascii_digit()) => Obj::BigInt,
+                                Err(_)
+                                    if !digits.is_empty()
+                                        && digits.trim_start_matches('-').bytes().all(|b| b.is_ascii_digit()) =>
+                                {
+                                    Obj::BigInt
+                                }
                                 Err(_) => return Err(self.bad("invalid integer")),
                             }
                         }
@@ -825,7 +834,9 @@ impl Vm<'_> {
                 let made = self.call(f, a, depth + 1)?;
                 match (t, &made) {
                     (Obj::Global(Global { kind: Kind::TensorClass, .. }), _) => return Ok(made),
-                    (_, Made::New(Obj::Tensor(_))) => Obj::Unreadable("a tensor subclass, which this reader does not support".into()),
+                    (_, Made::New(Obj::Tensor(_))) => {
+                        Obj::Unreadable("a tensor subclass, which this reader does not support".into())
+                    }
                     _ => return Ok(made),
                 }
             }
@@ -934,7 +945,9 @@ impl Vm<'_> {
         } else {
             match storage_dtype {
                 Some(d) => d,
-                None => return Obj::Unreadable("a tensor of a dtype this reader does not support (complex128 or quantized)".into()),
+                None => {
+                    return Obj::Unreadable("a tensor of a dtype this reader does not support (complex128 or quantized)".into())
+                }
             }
         };
         let dims = |id: Id| match &objs[id] {

@@ -86,7 +86,8 @@ impl<'a> Zip<'a> {
             let name_start = at + 46;
             let extra_start = name_start + name_len as usize;
             let next = extra_start + extra_len as usize + comment_len as usize;
-            let (Some(name), Some(extra)) = (cd.get(name_start..extra_start), cd.get(extra_start..extra_start + extra_len as usize))
+            let (Some(name), Some(extra)) =
+                (cd.get(name_start..extra_start), cd.get(extra_start..extra_start + extra_len as usize))
             else {
                 return err(DAMAGED);
             };

@@ -54,10 +54,7 @@ pub fn diff(got: &[f32], want: &[f32]) -> Diff {
 pub fn assert_all_close(what: &str, got: &[f32], want: &[f32], atol: f32, rtol: f32) {
     assert_eq!(got.len(), want.len(), "{what}: lengths differ");
     for (i, (g, w)) in got.iter().zip(want).enumerate() {
-        assert!(
-            (g - w).abs() <= atol + rtol * w.abs(),
-            "{what}: element {i} is {g}, expected {w} (atol {atol}, rtol {rtol})"
-        );
+        assert!((g - w).abs() <= atol + rtol * w.abs(), "{what}: element {i} is {g}, expected {w} (atol {atol}, rtol {rtol})");
     }
 }
 

@@ -189,7 +189,11 @@ fn median_of(json: &str) -> Option<f64> {
     let at = json.find("\"timing_ms\"")?;
     let rest = &json[at..];
     let m = rest.find("\"median\"")?;
-    let num: String = rest[m + 8..].chars().skip_while(|c| *c == ':' || c.is_whitespace()).take_while(|c| c.is_ascii_digit() || *c == '.').collect();
+    let num: String = rest[m + 8..]
+        .chars()
+        .skip_while(|c| *c == ':' || c.is_whitespace())
+        .take_while(|c| c.is_ascii_digit() || *c == '.')
+        .collect();
     num.parse().ok()
 }
 

@@ -126,8 +126,7 @@ pub fn download(url: &str, target: &Path, name: &str) -> Result<(), String> {
     };
     eprintln!("xtask: downloading {url}");
     let mut response = ureq::get(url).call().map_err(|e| offline(&e))?;
-    let total: Option<u64> =
-        response.headers().get("content-length").and_then(|v| v.to_str().ok()).and_then(|v| v.parse().ok());
+    let total: Option<u64> = response.headers().get("content-length").and_then(|v| v.to_str().ok()).and_then(|v| v.parse().ok());
     let mut reader = response.body_mut().with_config().limit(2 << 30).reader();
     let part = target.with_extension("pth.part");
     let mut file = std::fs::File::create(&part).map_err(|e| format!("cannot write {}: {e}", part.display()))?;

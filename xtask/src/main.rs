@@ -158,11 +158,8 @@ fn test(extra: &[String]) -> Result<(), String> {
 fn cargo_reporting_skips(args: &[&str]) -> Result<Vec<String>, String> {
     use std::io::{BufRead, BufReader};
     eprintln!("xtask: cargo {}", args.join(" "));
-    let mut child = cargo()
-        .args(args)
-        .stdout(std::process::Stdio::piped())
-        .spawn()
-        .map_err(|e| format!("cannot run cargo: {e}"))?;
+    let mut child =
+        cargo().args(args).stdout(std::process::Stdio::piped()).spawn().map_err(|e| format!("cannot run cargo: {e}"))?;
     let mut skipped = Vec::new();
     for line in BufReader::new(child.stdout.take().unwrap()).lines() {
         let line = line.map_err(|e| e.to_string())?;

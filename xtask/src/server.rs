@@ -13,8 +13,7 @@ pub struct Server {
 impl Server {
     /// Serves `root` on 127.0.0.1:`port` (0 picks a free port) from a background thread.
     pub fn start(root: &Path, port: u16) -> Result<Server, String> {
-        let listener =
-            TcpListener::bind(("127.0.0.1", port)).map_err(|e| format!("cannot listen on 127.0.0.1:{port}: {e}"))?;
+        let listener = TcpListener::bind(("127.0.0.1", port)).map_err(|e| format!("cannot listen on 127.0.0.1:{port}: {e}"))?;
         let port = listener.local_addr().unwrap().port();
         let root = root.to_path_buf();
         std::thread::spawn(move || {
@@ -72,7 +71,9 @@ fn respond(root: &Path, mut stream: TcpStream) -> std::io::Result<()> {
     if file.is_dir() {
         if !path.ends_with('/') {
             let location = format!("{path}/");
-            let head = format!("HTTP/1.1 301 Moved Permanently\r\nLocation: {location}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n");
+            let head = format!(
+                "HTTP/1.1 301 Moved Permanently\r\nLocation: {location}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
+            );
             return stream.write_all(head.as_bytes());
         }
         file = file.join("index.html");
