@@ -15,6 +15,10 @@
 // weight bytes read; sums are float32 either way), so the weights of one K step are CHANNELS / 4 vec4 loads. The
 // output may be a channel slice of a larger tensor (concat is free), and the input may be
 // one too.
+//
+// WORKGROUP_X, WORKGROUP_Y (`main`'s workgroup) and TILED_SIDE (`tiled`'s 64 x 64 tile)
+// are written before this file by the engine (ops/conv2d.rs, `SHADER`), which sizes the
+// dispatches with the same values.
 
 override CHANNELS: u32 = 8u; // output channels per invocation: 4, 8 or 16
 // Loop order: window position outside and input channels inside (the bounds mask is then
@@ -87,7 +91,7 @@ fn accumulate(v: vec4<f32>, wi: u32) {
     }
 }
 
-@compute @workgroup_size(16, 4, 1)
+@compute @workgroup_size(WORKGROUP_X, WORKGROUP_Y, 1)
 fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
     let pixels = p.out_h * p.out_w;
     let m0 = gid.x * 4u;
@@ -175,8 +179,8 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
 // memory, so that each is read from global memory once instead of by 16 invocations.
 // Software adapters run barriers very slowly (see README: Speed); the autotuner measures.
 
-var<workgroup> shared_x: array<array<f32, 64>, 16>; // [k][pixel]
-var<workgroup> shared_w: array<array<f32, 64>, 16>; // [k][output channel]
+var<workgroup> shared_x: array<array<f32, TILED_SIDE>, 16>; // [k][pixel]
+var<workgroup> shared_w: array<array<f32, TILED_SIDE>, 16>; // [k][output channel]
 
 // The input value of im2col row k, output pixel m (zero in the padding), in the K order
 // the weights were packed in.
@@ -199,13 +203,13 @@ fn im2col(k: u32, m: u32, in_base: u32) -> f32 {
     return input[in_base + ci * p.in_h * p.in_w + u32(y) * p.in_w + u32(x)];
 }
 
-@compute @workgroup_size(16, 16, 1)
+@compute @workgroup_size(TILED_SIDE / 4u, TILED_SIDE / 4u, 1)
 fn tiled(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_id) lid: vec3<u32>,
          @builtin(local_invocation_index) li: u32) {
     let pixels = p.out_h * p.out_w;
     let k_len = p.in_c * p.kernel_h * p.kernel_w;
-    let m_base = wg.x * 64u;
-    let n_base = wg.y * 64u;
+    let m_base = wg.x * TILED_SIDE;
+    let n_base = wg.y * TILED_SIDE;
     let in_base = wg.z * p.batch_in + p.in_c_offset * p.in_h * p.in_w;
     let w_base = wg.z * p.batch_w;
     out_base = wg.z * p.batch_out;
@@ -213,9 +217,9 @@ fn tiled(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_id) lid
     for (var k0 = 0u; k0 < k_len; k0 += 16u) {
         // 256 invocations copy 1024 input values and 1024 weights, 4 each
         for (var r = 0u; r < 4u; r++) {
-            let e = li + r * 256u;
-            let kk = e / 64u;
-            let j = e % 64u;
+            let e = li + r * (TILED_SIDE / 4u) * (TILED_SIDE / 4u);
+            let kk = e / TILED_SIDE;
+            let j = e % TILED_SIDE;
             let k = k0 + kk;
             var x = 0.0;
             if (k < k_len && m_base + j < pixels) {

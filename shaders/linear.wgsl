@@ -1,6 +1,9 @@
 // Fully connected layer: out[j] = bias[j] + sum_i weight[j][i] * input[i], optional ReLU.
 // One invocation per output; weights are row-major [out][in] as in PyTorch.
 
+// WORKGROUP_SIZE is written before this file by the engine (the module's `SHADER` in
+// src/ops/), which sizes the dispatches with the same value.
+
 struct Params {
     in_features: u32, out_features: u32, relu: u32, _pad: u32,
 }
@@ -11,7 +14,7 @@ struct Params {
 @group(0) @binding(3) var<storage, read> bias: array<f32>;
 @group(0) @binding(4) var<storage, read_write> output: array<f32>;
 
-@compute @workgroup_size(64, 1, 1)
+@compute @workgroup_size(WORKGROUP_SIZE, 1, 1)
 fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
     let j = gid.x;
     if (j >= p.out_features) {

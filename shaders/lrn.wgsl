@@ -2,6 +2,9 @@
 // LocalResponseNorm): b = a / (k + alpha / size * sum of a^2 over `size` neighbouring
 // channels centred on c, clipped at the ends) ^ beta.
 
+// WORKGROUP_SIZE is written before this file by the engine (the module's `SHADER` in
+// src/ops/), which sizes the dispatches with the same value.
+
 struct Params {
     channels: u32, pixels: u32, size: u32, _pad0: u32,
     alpha: f32, beta: f32, k: f32, _pad1: u32,
@@ -20,7 +23,7 @@ fn load(c: u32, m: vec4<u32>) -> vec4<f32> {
     return vec4<f32>(input[base + m.x], input[base + m.y], input[base + m.z], input[base + m.w]);
 }
 
-@compute @workgroup_size(64, 1, 1)
+@compute @workgroup_size(WORKGROUP_SIZE, 1, 1)
 fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
     let m0 = gid.x * 4u;
     if (m0 >= p.pixels) {

@@ -7,6 +7,9 @@
 // mode 1, average with the padding counted in the divisor (count_include_pad): the divisor
 //         is the window clipped to the padded input, as in PyTorch and Caffe.
 
+// WORKGROUP_SIZE is written before this file by the engine (the module's `SHADER` in
+// src/ops/), which sizes the dispatches with the same value.
+
 struct Params {
     channels: u32, in_h: u32, in_w: u32, in_c_offset: u32,
     out_h: u32, out_w: u32, out_c_offset: u32, mode: u32,
@@ -18,7 +21,7 @@ struct Params {
 @group(0) @binding(1) var<storage, read> input: array<f32>;
 @group(0) @binding(2) var<storage, read_write> output: array<f32>;
 
-@compute @workgroup_size(64, 1, 1)
+@compute @workgroup_size(WORKGROUP_SIZE, 1, 1)
 fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
     let m = gid.x;
     let c = gid.y;
@@ -91,7 +94,7 @@ fn window(a: f32, b: f32, c: f32) -> f32 {
     return r;
 }
 
-@compute @workgroup_size(64, 1, 1)
+@compute @workgroup_size(WORKGROUP_SIZE, 1, 1)
 fn rows(@builtin(global_invocation_id) gid: vec3<u32>) {
     let groups = (p.out_w + 3u) / 4u; // per row
     let oy = gid.x / groups;

@@ -6,6 +6,8 @@
 // the downscale factor), so a photo scaled down 10x is averaged, not aliased, and a 1:1
 // input passes through unchanged. Out-of-image taps are not used (PIL clips the window).
 
+// WORKGROUP_SIDE is written before this file by the engine (ops/preprocess.rs, `SHADER`).
+
 struct Params {
     src_w: u32, src_h: u32, out_w: u32, out_h: u32,
     crop_x: u32, crop_y: u32, bgr: u32, _pad0: u32,
@@ -22,7 +24,7 @@ fn triangle(x: f32) -> f32 {
     return max(0.0, 1.0 - abs(x));
 }
 
-@compute @workgroup_size(8, 8, 1)
+@compute @workgroup_size(WORKGROUP_SIDE, WORKGROUP_SIDE, 1)
 fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
     if (gid.x >= p.out_w || gid.y >= p.out_h) {
         return;

@@ -6,8 +6,8 @@ struct Params {
     n: u32, k: u32, _pad0: u32, _pad1: u32,
 }
 
-const THREADS: u32 = 256u;
-const MAX_K: u32 = 32u;
+// THREADS (the workgroup) and MAX_K (the most classes ranked) are written before this
+// file by the engine (ops/softmax_topk.rs, `SHADER`).
 
 @group(0) @binding(0) var<uniform> p: Params;
 @group(0) @binding(1) var<storage, read> logits: array<f32>;
@@ -42,7 +42,7 @@ fn reduce_argmax(t: u32) {
     }
 }
 
-@compute @workgroup_size(256, 1, 1)
+@compute @workgroup_size(THREADS, 1, 1)
 fn main(@builtin(local_invocation_index) t: u32) {
     let k = min(p.k, min(MAX_K, p.n));
     // 1. the largest logit, for a numerically safe exp

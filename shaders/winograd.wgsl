@@ -1,10 +1,15 @@
-// Winograd F(2x2, 3x3) for 3x3 convolutions with stride 1 and padding 1 or 0: each 2x2 output
-// tile costs 16 multiplies per channel pair instead of 36. Three steps, the middle one
-// being the convolution shader as 16 batched 1x1 GEMMs over the tiles:
-//   input_transform:  V[p][ci][t] = (B^T d B)[p] for the 4x4 input patch d of tile t
-//   (GEMM)            M[p][co][t] = sum_ci U[p][ci][co] V[p][ci][t], U = G g G^T at load
-//   output_transform: y = A^T M A (+ bias, ReLU) into the output's channel slice
+// Winograd convolution for 3x3 kernels with stride 1 and padding 1 or 0, in two sizes:
+// F(2x2, 3x3) (4x4 input patches, 16 positions, 16 multiplies per output tile and channel
+// pair instead of 36) and F(4x4, 3x3) (6x6 patches, 36 positions, 36 instead of 144).
+// Three steps, the middle one being the convolution shader as batched 1x1 GEMMs, one per
+// position p of the transformed tile:
+//   input_transform(_4x4):  V[p][ci][t] = (B^T d B)[p] for the input patch d of tile t
+//   (GEMM)                  M[p][co][t] = sum_ci U[p][ci][co] V[p][ci][t], U = G g G^T at load
+//   output_transform(_4x4): y = A^T M A (+ bias, ReLU) into the output's channel slice
 // One invocation per (tile, channel); x runs over tiles, y over channels.
+
+// WORKGROUP_SIZE is written before this file by the engine (the module's `SHADER` in
+// src/ops/), which sizes the dispatches with the same value.
 
 struct Params {
     // h, w: the input's size for the input transform, the output's for the output one
@@ -21,7 +26,7 @@ struct Params {
 @group(0) @binding(1) var<storage, read> src: array<f32>;
 @group(0) @binding(2) var<storage, read_write> dst: array<f32>;
 
-@compute @workgroup_size(64, 1, 1)
+@compute @workgroup_size(WORKGROUP_SIZE, 1, 1)
 fn input_transform(@builtin(global_invocation_id) gid: vec3<u32>) {
     let t = gid.x;
     let c = gid.y;
@@ -56,7 +61,7 @@ fn input_transform(@builtin(global_invocation_id) gid: vec3<u32>) {
 
 @group(0) @binding(3) var<storage, read> bias: array<f32>;
 
-@compute @workgroup_size(64, 1, 1)
+@compute @workgroup_size(WORKGROUP_SIZE, 1, 1)
 fn output_transform(@builtin(global_invocation_id) gid: vec3<u32>) {
     let t = gid.x;
     let c = gid.y;
@@ -140,7 +145,7 @@ fn store_column6(j: u32, v: array<f32, 6>, at: u32, plane: u32) {
     dst[(30u + j) * plane + at] = v[5];
 }
 
-@compute @workgroup_size(64, 1, 1)
+@compute @workgroup_size(WORKGROUP_SIZE, 1, 1)
 fn input_transform_4x4(@builtin(global_invocation_id) gid: vec3<u32>) {
     let t = gid.x;
     let c = gid.y;
@@ -185,7 +190,7 @@ fn store_row4(base: u32, y: u32, x0: u32, v: vec4<f32>) {
     }
 }
 
-@compute @workgroup_size(64, 1, 1)
+@compute @workgroup_size(WORKGROUP_SIZE, 1, 1)
 fn output_transform_4x4(@builtin(global_invocation_id) gid: vec3<u32>) {
     let t = gid.x;
     let c = gid.y;

@@ -30,6 +30,13 @@ pub enum Op {
     Concat,
 }
 
+impl Op {
+    /// Whether its output may be a channel slice of a concatenation's tensor.
+    pub fn writes_channel_slices(&self) -> bool {
+        matches!(self, Op::Conv2d { .. } | Op::Pool(_) | Op::Concat)
+    }
+}
+
 /// Names of a convolution's tensors in a weights file.
 #[derive(Clone, Debug, PartialEq)]
 pub struct ConvParams {
@@ -144,7 +151,7 @@ impl Graph {
             match &node.op {
                 Op::Conv2d { spec, params } => {
                     let o = spec.out_c as usize;
-                    let (kh, kw) = (spec.kernel.0 as usize, spec.kernel.1 as usize);
+                    let (kh, kw) = (spec.window.kernel.0 as usize, spec.window.kernel.1 as usize);
                     out.push((params.weight.clone(), vec![o, input.c as usize, kh, kw]));
                     if let Some(bias) = &params.bias {
                         out.push((bias.clone(), vec![o]));
@@ -174,7 +181,7 @@ impl Graph {
         let input = self.shapes[node.inputs[0]];
         let output = self.shapes[node.output];
         match &node.op {
-            Op::Conv2d { spec, .. } => output.elements() as u64 * (input.c * spec.kernel.0 * spec.kernel.1) as u64,
+            Op::Conv2d { spec, .. } => output.elements() as u64 * (input.c * spec.window.positions()) as u64,
             Op::Linear { .. } => output.elements() as u64 * input.elements() as u64,
             _ => 0,
         }

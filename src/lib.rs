@@ -21,6 +21,7 @@ pub mod labels;
 pub mod models;
 pub mod network;
 pub mod ops;
+pub mod prediction;
 pub mod pth;
 pub mod reference;
 pub mod synthetic;
@@ -31,6 +32,7 @@ pub use error::{Error, WeightsError};
 pub use gpu::Gpu;
 pub use models::Variant;
 pub use network::{Network, Output};
+pub use prediction::{Classification, Prediction};
 pub use weights::Model;
 
 #[cfg(target_arch = "wasm32")]

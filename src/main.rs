@@ -22,14 +22,14 @@ fn main() {
 mod cli {
     use inception::network::{ConvKernel, Options};
     use inception::ops::conv2d::Precision;
-    use inception::{labels, Error, Gpu, Model, Network, Variant};
+    use inception::{labels, Classification, Error, Gpu, Model, Network, Variant};
     use std::path::{Path, PathBuf};
     use std::time::Instant;
 
     const USAGE: &str = "\
 usage:
   inception classify [--model M] [--weights FILE] [--labels FILE] [--json] [--f16] IMAGE...
-      top-5 classes of each image; --json prints per image the top-5 (class, label,
+      top-5 classes of each image; --json prints per image the top-5 (index, label,
       probability) and the logits; --labels names the classes (one per line); --f16
       stores the convolution weights as float16 on the GPU (needs shader-f16; the page
       does this by itself where it can)
@@ -55,11 +55,19 @@ usage:
       PyTorch's pickle when OUTPUT ends in .pth
 
   Weights files may be safetensors or PyTorch checkpoints (torch.save of a state_dict,
-  plain or wrapped in {state_dict: ...} or {model: ...}). --model is one of bvlc,
-  seed, torchvision (alias googlenet), inception_v3; with --weights it is optional (the
-  file says which network it is). Without --weights the file is looked for in the folder
-  named by $INCEPTION_WEIGHTS: bvlc_googlenet.safetensors (bvlc, the default),
-  googlenet.safetensors, seed_googlenet.safetensors, inception_v3.safetensors.";
+  plain or wrapped in {state_dict: ...} or {model: ...}). --model is one of the models
+  below; with --weights it is optional (the file says which network it is). Without
+  --weights the model's file is looked for in the folder named by $INCEPTION_WEIGHTS.
+";
+
+    /// The models (from the registry): name, aliases, title, file.
+    fn models_help() -> String {
+        let rows = inception::models::registry::MODELS.iter().map(|m| {
+            let aliases: String = m.aliases.iter().map(|a| format!(" (alias {a})")).collect();
+            format!("  {:<13} {}{aliases}, {}x{}; file {}\n", m.name, m.title, m.input_size, m.input_size, m.weights_file)
+        });
+        format!("models (the first is the default):\n{}", rows.collect::<String>())
+    }
 
     struct Args {
         command: String,
@@ -124,19 +132,10 @@ usage:
             "convert" => convert(&args),
             "synthetic" => synthetic(&args),
             "help" | "--help" | "-h" => {
-                println!("{USAGE}");
+                println!("{USAGE}\n{}", models_help());
                 Ok(())
             }
             other => Err(Error::Usage(format!("unknown command `{other}`\n\n{USAGE}"))),
-        }
-    }
-
-    fn default_weights_file(model: Variant) -> &'static str {
-        match model {
-            Variant::Bvlc => "bvlc_googlenet.safetensors",
-            Variant::Torchvision => "googlenet.safetensors",
-            Variant::Seed => "seed_googlenet.safetensors",
-            Variant::InceptionV3 => "inception_v3.safetensors",
         }
     }
 
@@ -144,7 +143,7 @@ usage:
         if let Some(p) = &args.weights {
             return Ok(p.clone());
         }
-        let file = default_weights_file(args.model.unwrap_or(Variant::Bvlc));
+        let file = args.model.unwrap_or(Variant::Bvlc).info().weights_file;
         match std::env::var_os("INCEPTION_WEIGHTS") {
             Some(dir) => Ok(Path::new(&dir).join(file)),
             None => Err(Error::Usage(format!(
@@ -229,17 +228,15 @@ usage:
         for path in &args.files {
             let img = read_image(path)?;
             let out = network.classify(img.as_raw(), img.width(), img.height(), args.json).await?;
+            let classification = Classification::new(out, &names);
             if args.json {
-                let top5: Vec<_> = out
-                    .top
-                    .iter()
-                    .map(|&(class, p)| serde_json::json!({"class": class, "label": names[class], "probability": p}))
-                    .collect();
-                results.push(serde_json::json!({"image": path.display().to_string(), "top5": top5, "logits": out.logits}));
+                let mut json = classification.to_json();
+                json["image"] = path.display().to_string().into();
+                results.push(json);
             } else {
                 println!("{}:", path.display());
-                for (class, p) in &out.top {
-                    println!("  {:6.2}%  {} ({class})", 100.0 * p, names[*class]);
+                for p in &classification.top {
+                    println!("  {:6.2}%  {} ({})", 100.0 * p.probability, p.label, p.index);
                 }
             }
         }
@@ -262,20 +259,13 @@ usage:
             }
         }
         if let Some(kernel) = args.conv {
-            network.set_conv_kernels(&[kernel])?;
+            network.set_conv_kernel(kernel);
         }
         if args.autotune {
             let start = Instant::now();
             let chosen = network.autotune().await?;
-            let mut counts: Vec<(String, usize)> = Vec::new();
-            for k in chosen.iter().map(ConvKernel::to_string) {
-                match counts.iter_mut().find(|c| c.0 == k) {
-                    Some(c) => c.1 += 1,
-                    None => counts.push((k, 1)),
-                }
-            }
-            let summary: Vec<String> = counts.iter().map(|(k, n)| format!("{k} x{n}")).collect();
-            println!("autotune     {:.0} ms; kernels chosen: {}", start.elapsed().as_secs_f64() * 1e3, summary.join(", "));
+            let kernels = chosen.summary();
+            println!("autotune     {:.0} ms; kernels chosen: {kernels}", start.elapsed().as_secs_f64() * 1e3);
         }
         network.release_unused_kernels();
         let mut wall = Vec::new();

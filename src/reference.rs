@@ -3,7 +3,7 @@
 //! as the ground truth for graphs PyTorch has no golden file for.
 
 use crate::graph::Op;
-use crate::ops::{conv2d, linear, lrn, pool};
+use crate::ops::{conv2d, linear, lrn, pool, Tensor, TensorMut};
 use crate::weights::Model;
 
 /// Every tensor of the graph for the given preprocessed input (CHW); the last is the logits.
@@ -18,9 +18,9 @@ pub fn forward(model: &Model, input: &[f32]) -> Vec<Vec<f32>> {
         match &node.op {
             Op::Conv2d { spec, .. } => {
                 let p = params.as_ref().unwrap();
-                conv2d::cpu(spec, in_shape, x, 0, &p.weight, &p.bias, &mut out, 0);
+                conv2d::cpu(spec, in_shape, Tensor::whole(x), &p.weight, &p.bias, TensorMut::whole(&mut out));
             }
-            Op::Pool(spec) => pool::cpu(spec, in_shape, x, 0, &mut out, 0),
+            Op::Pool(spec) => pool::cpu(spec, in_shape, Tensor::whole(x), TensorMut::whole(&mut out)),
             Op::Lrn(spec) => lrn::cpu(spec, in_shape, x, &mut out),
             Op::Linear { spec, .. } => {
                 let p = params.as_ref().unwrap();

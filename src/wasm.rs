@@ -4,8 +4,8 @@
 //! JavaScript or the wasm heap, and a failed copy (which some adapters refuse for video) is
 //! a catchable JavaScript exception rather than a wasm panic.
 
-use crate::network::{ConvKernel, Options};
-use crate::{labels, Error, Gpu, Model, Network, Variant};
+use crate::network::{KernelChoice, Options};
+use crate::{labels, Classification, Error, Gpu, Model, Network, Variant};
 use std::cell::RefCell;
 use std::rc::Rc;
 use wasm_bindgen::prelude::*;
@@ -98,8 +98,8 @@ impl Classifier {
 
     /// Classifies the texture's contents: submits the work at once (so the page may copy
     /// the next frame into the texture right after this returns) and resolves, once it is
-    /// read back, to a JSON string:
-    /// `{"top": [{"index", "label", "probability"}...], "gpuMs": number | null}`.
+    /// read back, to a JSON string, the shape the CLI's `--json` prints too
+    /// (`Classification::to_json`): `{"top": [{"index", "label", "probability"}...], "gpuMs"}`.
     /// Two runs may be in flight at once.
     pub fn run(&self) -> Result<js_sys::Promise, JsValue> {
         let ticket = self.network.try_borrow().map_err(|_| busy())?.submit(false).map_err(js_error)?;
@@ -108,26 +108,21 @@ impl Classifier {
         Ok(wasm_bindgen_futures::future_to_promise(async move {
             let network = network.try_borrow().map_err(|_| busy())?;
             let out = network.read_output(ticket).await.map_err(js_error)?;
-            let top: Vec<_> = out
-                .top
-                .iter()
-                .map(|&(index, p)| serde_json::json!({"index": index, "label": labels[index], "probability": p}))
-                .collect();
-            Ok(JsValue::from_str(&serde_json::json!({"top": top, "gpuMs": out.gpu_ms}).to_string()))
+            Ok(JsValue::from_str(&Classification::new(out, &labels).to_json().to_string()))
         }))
     }
 
     /// Measures the convolution kernel variants on this adapter and keeps the fastest per
-    /// layer. Resolves to the choice as JSON (a list of kernel names), which `setTiles`
-    /// restores on a later visit. Needs a texture filled first (any content).
+    /// layer. Resolves to the choice as JSON (`KernelChoice::to_json`: each convolution's
+    /// shape and kernel), which `setKernels` restores on a later visit. Needs a texture
+    /// filled first (any content).
     pub fn autotune(&self) -> js_sys::Promise {
         let network = self.network.clone();
         wasm_bindgen_futures::future_to_promise(async move {
             let mut network = network.try_borrow_mut().map_err(|_| busy())?;
-            let kernels = network.autotune().await.map_err(js_error)?;
+            let choice = network.autotune().await.map_err(js_error)?;
             network.release_unused_kernels();
-            let names: Vec<String> = kernels.iter().map(|k| k.to_string()).collect();
-            Ok(JsValue::from_str(&serde_json::to_string(&names).unwrap()))
+            Ok(JsValue::from_str(&choice.to_json()))
         })
     }
 
@@ -149,14 +144,13 @@ impl Classifier {
         })
     }
 
-    /// Restores a choice made by `autotune` (JSON list of kernel names).
-    #[wasm_bindgen(js_name = setTiles)]
-    pub fn set_tiles(&self, json: &str) -> Result<(), JsValue> {
-        let names: Vec<String> =
-            serde_json::from_str(json).map_err(|e| js_error(Error::Usage(format!("bad kernel list: {e}"))))?;
-        let kernels = names.iter().map(|n| n.parse::<ConvKernel>()).collect::<Result<Vec<_>, _>>().map_err(js_error)?;
+    /// Restores a choice made by `autotune`; refuses (a UsageError) one made for another
+    /// network or by another build, which the page then measures anew.
+    #[wasm_bindgen(js_name = setKernels)]
+    pub fn set_kernels(&self, json: &str) -> Result<(), JsValue> {
+        let choice = KernelChoice::from_json(json).map_err(js_error)?;
         let mut network = self.network.try_borrow_mut().map_err(|_| busy())?;
-        network.set_conv_kernels(&kernels).map_err(js_error)?;
+        network.set_kernel_choice(&choice).map_err(js_error)?;
         network.release_unused_kernels();
         Ok(())
     }

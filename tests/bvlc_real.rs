@@ -154,7 +154,7 @@ fn bvlc_every_convolution_kernel_reproduces_the_reference() {
         "winograd4 64x64 shared",
     ] {
         let kernel: ConvKernel = name.parse().unwrap();
-        net.set_conv_kernels(&[kernel]).unwrap();
+        net.set_conv_kernel(kernel);
         let out = pollster::block_on(net.classify(img.as_raw(), img.width(), img.height(), true)).unwrap();
         let d = diff(out.logits.as_ref().unwrap(), &want_logits);
         println!("{name}: max abs logit diff {:.2e}", d.max_abs);

@@ -27,10 +27,10 @@ fn classify_prints_pug_first_and_json_with_logits() {
     assert!(ok, "{stderr}");
     let doc: serde_json::Value = serde_json::from_str(&stdout).unwrap();
     assert_eq!(doc.as_array().unwrap().len(), 2);
-    assert_eq!(doc[0]["top5"][0]["label"], "tiger cat");
-    assert_eq!(doc[0]["top5"][0]["class"], 282);
+    assert_eq!(doc[0]["top"][0]["label"], "tiger cat");
+    assert_eq!(doc[0]["top"][0]["index"], 282);
     assert_eq!(doc[0]["logits"].as_array().unwrap().len(), 1000);
-    assert_eq!(doc[1]["top5"][0]["label"], "pug");
+    assert_eq!(doc[1]["top"][0]["label"], "pug");
 }
 
 #[test]
@@ -124,8 +124,8 @@ fn convert_keeps_labels_and_rejects_what_fits_no_network() {
     assert!(ok, "{stderr}");
     let doc: serde_json::Value = serde_json::from_str(&stdout).unwrap();
     let want_top = common::golden_doc("seed")["top5"][0].as_u64().unwrap();
-    assert_eq!(doc[0]["top5"][0]["class"], want_top);
-    assert_eq!(doc[0]["top5"][0]["label"], format!("thing number {want_top}"));
+    assert_eq!(doc[0]["top"][0]["index"], want_top);
+    assert_eq!(doc[0]["top"][0]["label"], format!("thing number {want_top}"));
     // the checkpoint itself classifies too, labels given on the command line
     let (ok, stdout, stderr) =
         inception(&["classify", "--weights", &path("tutorial.pth"), "--labels", &path("classes.txt"), &image]);

@@ -166,7 +166,7 @@ fn sibling_1x1_convolutions_run_as_one_layer() {
         let tensors: Vec<_> = variant.graph(1000).parameters().into_iter().map(|(n, s)| (n, s, "float32".to_owned())).collect();
         let model = Model::from_safetensors(variant, &synthetic::safetensors_file(&tensors)).unwrap();
         let net = Network::new(gpu(), &model).unwrap();
-        let fused: Vec<&String> = net.layer_labels().iter().filter(|l| l.contains(" + ")).collect();
+        let fused: Vec<&str> = net.layers().iter().map(|l| l.label.as_str()).filter(|l| l.contains(" + ")).collect();
         println!("{variant}: {} fused layers, e.g. {}", fused.len(), fused[0]);
         assert_eq!(fused.len(), pairs, "{variant}: {fused:?}");
     }
@@ -213,6 +213,31 @@ fn autotuned_kernels_give_the_same_logits() {
     net.release_unused_kernels();
     let logits = pollster::block_on(net.run(true)).unwrap().logits.unwrap();
     let d = diff(&logits, &g.logits);
-    println!("kernels {:?}: max abs logit diff {:.2e}", chosen.iter().map(|k| k.to_string()).collect::<Vec<_>>(), d.max_abs);
+    println!("kernels {}: max abs logit diff {:.2e}", chosen.summary(), d.max_abs);
     assert!(d.max_abs <= 1e-4 * 3.3, "off by {}", d.max_abs);
+}
+
+/// A saved kernel choice comes back as it was saved, and one made for other layers (another
+/// network, or the same kernels in another order) is refused rather than misapplied.
+#[test]
+fn saved_kernel_choices_are_keyed_by_layer_shape() {
+    use inception::network::{ConvKernel, KernelChoice};
+    let load = |variant: Variant| {
+        let tensors: Vec<_> = variant.graph(1000).parameters().into_iter().map(|(n, s)| (n, s, "float32".to_owned())).collect();
+        Network::new(gpu(), &Model::from_safetensors(variant, &synthetic::safetensors_file(&tensors)).unwrap()).unwrap()
+    };
+    let (mut googlenet, v3) = (load(Variant::Torchvision), load(Variant::InceptionV3));
+    googlenet.set_conv_kernel("4x16".parse::<ConvKernel>().unwrap());
+    let saved = googlenet.kernel_choice().to_json();
+    let restored = KernelChoice::from_json(&saved).unwrap();
+    assert_eq!(restored, googlenet.kernel_choice());
+    googlenet.set_conv_kernel("4x8".parse::<ConvKernel>().unwrap());
+    googlenet.set_kernel_choice(&restored).unwrap();
+    assert_eq!(googlenet.kernel_choice(), restored);
+    let foreign = googlenet.set_kernel_choice(&v3.kernel_choice()).unwrap_err();
+    assert!(foreign.to_string().contains("another network"), "{foreign}");
+    let mut reordered = restored.clone();
+    reordered.0.swap(0, 1);
+    assert!(googlenet.set_kernel_choice(&reordered).is_err());
+    assert!(KernelChoice::from_json(r#"["4x8", "4x16"]"#).is_err(), "the old format, a list of names, is refused");
 }

@@ -9,18 +9,27 @@ use inception::ops::linear::{self, LinearSpec};
 use inception::ops::lrn::{self, LrnSpec};
 use inception::ops::pool::{self, PoolSpec};
 use inception::ops::preprocess::{self, InputSpec};
-use inception::ops::{softmax_topk, Dispatch, Kernels, Shape, View};
+use inception::ops::{softmax_topk, Call, Context, Dispatch, Shape, Tensor, TensorMut, View, Window};
 use std::sync::OnceLock;
 
-fn kernels() -> &'static Kernels {
-    static K: OnceLock<Kernels> = OnceLock::new();
-    K.get_or_init(|| Kernels::new(&gpu().device))
+fn ctx() -> &'static Context {
+    static K: OnceLock<Context> = OnceLock::new();
+    K.get_or_init(|| Context::new(gpu(), conv2d::Precision::F32).unwrap())
 }
 
-/// Kernels storing convolution weights as float16, where the adapter has shader-f16.
-fn half_kernels() -> Option<&'static Kernels> {
-    static K: OnceLock<Option<Kernels>> = OnceLock::new();
-    K.get_or_init(|| gpu().has_f16().then(|| Kernels::with_precision(&gpu().device, conv2d::Precision::F16))).as_ref()
+/// A context storing convolution weights as float16, where the adapter has shader-f16.
+fn half_ctx() -> Option<&'static Context> {
+    static K: OnceLock<Option<Context>> = OnceLock::new();
+    K.get_or_init(|| gpu().has_f16().then(|| Context::new(gpu(), conv2d::Precision::F16).unwrap())).as_ref()
+}
+
+fn view(buffer: &wgpu::Buffer, c_offset: u32) -> View<'_> {
+    View { buffer, c_offset }
+}
+
+/// A call of `spec` on `input` (a slice from channel `input.1` of a buffer) into `output`.
+fn call<'a, S>(label: &'a str, spec: &'a S, input_shape: Shape, input: View<'a>, output: View<'a>) -> Call<'a, S> {
+    Call { label, spec, input_shape, input, output }
 }
 
 fn storage(data: &[f32]) -> wgpu::Buffer {
@@ -58,46 +67,37 @@ fn conv_case(c: &ConvCase) {
     let out = c.spec.output_shape(c.input);
     let name = format!("conv {:?} on {}", c.spec, c.input);
     let input = random(&format!("{name} x"), (c.in_slice.0 * c.input.pixels()) as usize);
-    let k = (c.input.c * c.spec.kernel.0 * c.spec.kernel.1) as usize;
+    let k = (c.input.c * c.spec.window.positions()) as usize;
     let weights: Vec<f32> = random(&format!("{name} w"), c.spec.out_c as usize * k);
     let bias = random(&format!("{name} b"), c.spec.out_c as usize);
     let x = storage(&input);
-    let half = half_kernels();
+    let half = half_ctx();
     if half.is_none() {
         println!("SKIPPED float16 weights of {name}: this adapter has no shader-f16");
     }
-    for kernels in std::iter::once(kernels()).chain(half) {
+    for ctx in std::iter::once(ctx()).chain(half) {
         // the CPU twin sees the weights as the GPU stores them; sums are f32 on both sides
-        let weights = kernels.precision.round(&weights);
+        let weights = ctx.precision.round(&weights);
         let mut want = sentinel((c.out_slice.0 * out.pixels()) as usize);
-        conv2d::cpu(&c.spec, c.input, &input, c.in_slice.1, &weights, &bias, &mut want, c.out_slice.1);
+        let x_cpu = Tensor { data: &input, c_offset: c.in_slice.1 };
+        conv2d::cpu(&c.spec, c.input, x_cpu, &weights, &bias, TensorMut { data: &mut want, c_offset: c.out_slice.1 });
         let packed = conv2d::pack(&c.spec, c.input.c, &weights, &bias);
-        let w = gpu().buffer_init("w", &kernels.precision.bytes(&packed.weights), wgpu::BufferUsages::STORAGE);
+        let w = gpu().buffer_init("w", &ctx.precision.bytes(&packed.weights), wgpu::BufferUsages::STORAGE);
         let b = storage(&packed.bias);
         // every tile the autotuner can choose
         for tile in conv2d::TILES {
             let y = storage(&sentinel(want.len()));
-            let d = conv2d::dispatch(
-                kernels,
-                tile,
-                &gpu().device,
-                name.clone(),
-                &c.spec,
-                c.input,
-                View { buffer: &x, c_offset: c.in_slice.1 },
-                &w,
-                &b,
-                View { buffer: &y, c_offset: c.out_slice.1 },
-            );
+            let io = call(&name, &c.spec, c.input, view(&x, c.in_slice.1), view(&y, c.out_slice.1));
+            let d = conv2d::dispatch(ctx, &io, &conv2d::Gemm { weights: &w, bias: &b, tile, batch: conv2d::Batch::ONE });
             run(&d);
-            let what = format!("{name}, tile {tile}, {:?} weights", kernels.precision);
+            let what = format!("{name}, tile {tile}, {:?} weights", ctx.precision);
             assert_all_close(&what, &read(&y), &want, 1e-5, 1e-4);
         }
     }
 }
 
 fn conv(out_c: u32, kernel: (u32, u32), stride: u32, pad: (u32, u32), relu: bool) -> Conv2dSpec {
-    Conv2dSpec { out_c, kernel, stride: (stride, stride), pad, relu }
+    Conv2dSpec { out_c, window: Window { kernel, stride: (stride, stride), pad }, relu }
 }
 
 #[test]
@@ -119,7 +119,7 @@ fn conv2d_matches_cpu() {
         (Shape::new(6, 12, 9), conv(9, (7, 1), 1, (3, 0), false)),
         (Shape::new(3, 2, 3), conv(33, (5, 5), 1, (2, 2), true)),
     ];
-    let one = conv2d::Batch { count: 1, ..Default::default() };
+    let one = conv2d::Batch::ONE;
     let vec4_cases = cases.iter().filter(|(input, spec)| conv2d::contiguous(spec, *input, &one)).count();
     assert_eq!(vec4_cases, 2, "both shader input paths are covered");
     for (input, spec) in cases {
@@ -158,17 +158,9 @@ fn pool_case(spec: PoolSpec, input: Shape, in_slice: (u32, u32), out_slice: (u32
     let name = format!("pool {spec:?} on {input} -> {out}");
     let x = random(&name, (in_slice.0 * input.pixels()) as usize);
     let mut want = sentinel((out_slice.0 * out.pixels()) as usize);
-    pool::cpu(&spec, input, &x, in_slice.1, &mut want, out_slice.1);
+    pool::cpu(&spec, input, Tensor { data: &x, c_offset: in_slice.1 }, TensorMut { data: &mut want, c_offset: out_slice.1 });
     let (xb, yb) = (storage(&x), storage(&sentinel(want.len())));
-    run(&pool::dispatch(
-        kernels(),
-        &gpu().device,
-        name.clone(),
-        &spec,
-        input,
-        View { buffer: &xb, c_offset: in_slice.1 },
-        View { buffer: &yb, c_offset: out_slice.1 },
-    ));
+    run(&pool::dispatch(ctx(), &call(&name, &spec, input, view(&xb, in_slice.1), view(&yb, out_slice.1))));
     assert_all_close(&name, &read(&yb), &want, 1e-6, 1e-5);
 }
 
@@ -226,8 +218,7 @@ fn max_pool_ignores_out_of_image_positions() {
     let x: Vec<f32> = (0..16).map(|i| -1.0 - i as f32).collect();
     let spec = PoolSpec::max(3, 1, 1, false);
     let (xb, yb) = (storage(&x), storage(&sentinel(16)));
-    let v = |b| View { buffer: b, c_offset: 0 };
-    run(&pool::dispatch(kernels(), &gpu().device, "pool".into(), &spec, input, v(&xb), v(&yb)));
+    run(&pool::dispatch(ctx(), &call("pool", &spec, input, view(&xb, 0), view(&yb, 0))));
     let got = read(&yb);
     assert_eq!(got[0], -1.0);
     assert!(got.iter().all(|&v| v < 0.0), "{got:?}");
@@ -248,8 +239,7 @@ fn lrn_matches_cpu() {
         let mut want = vec![0.0; shape.elements()];
         lrn::cpu(&spec, shape, &x, &mut want);
         let (xb, yb) = (storage(&x), storage(&sentinel(shape.elements())));
-        let v = |b| View { buffer: b, c_offset: 0 };
-        run(&lrn::dispatch(&kernels().lrn, &gpu().device, name.clone(), &spec, shape, v(&xb), v(&yb)));
+        run(&lrn::dispatch(ctx(), &call(&name, &spec, shape, view(&xb, 0), view(&yb, 0))));
         assert_all_close(&name, &read(&yb), &want, 1e-5, 1e-4);
     }
 }
@@ -267,9 +257,10 @@ fn linear_matches_cpu() {
         let b = random(&format!("{name} b"), spec.out_features as usize);
         let mut want = vec![0.0; spec.out_features as usize];
         linear::cpu(&spec, &x, &w, &b, &mut want);
-        let (xb, wb, bb, yb) = (storage(&x), storage(&w), storage(&b), storage(&sentinel(want.len())));
-        let v = |b| View { buffer: b, c_offset: 0 };
-        run(&linear::dispatch(&kernels().linear, &gpu().device, name.clone(), &spec, n_in as u32, v(&xb), &wb, &bb, v(&yb)));
+        let (xb, yb) = (storage(&x), storage(&sentinel(want.len())));
+        let weights = linear::Weights::upload(ctx(), &name, &inception::weights::LayerParams { weight: w, bias: b }).unwrap();
+        let io = call(&name, &spec, Shape::new(n_in as u32, 1, 1), view(&xb, 0), view(&yb, 0));
+        run(&linear::dispatch(ctx(), &io, &weights));
         assert_all_close(&name, &read(&yb), &want, 1e-5, 1e-4);
     }
 }
@@ -277,14 +268,7 @@ fn linear_matches_cpu() {
 fn topk_gpu(logits: &[f32], k: u32) -> Vec<(usize, f32)> {
     let x = storage(logits);
     let result = storage(&vec![0.0; 2 * k as usize]);
-    run(&softmax_topk::dispatch(
-        &kernels().softmax_topk,
-        &gpu().device,
-        logits.len() as u32,
-        k,
-        View { buffer: &x, c_offset: 0 },
-        &result,
-    ));
+    run(&softmax_topk::dispatch(ctx(), logits.len() as u32, k, view(&x, 0), &result));
     let bytes = pollster::block_on(gpu().read_buffer(&result, result.size())).unwrap();
     softmax_topk::decode(&bytes, k)
 }
@@ -313,7 +297,7 @@ fn preprocess_case(spec: &InputSpec, width: u32, height: u32, atol: f32) {
     let texture = preprocess::create_texture(&gpu().device, width, height);
     preprocess::write_texture(&gpu().queue, &texture, &rgba);
     let out = storage(&sentinel(want.len()));
-    run(&preprocess::dispatch(&kernels().preprocess, &gpu().device, spec, &texture, View { buffer: &out, c_offset: 0 }));
+    run(&preprocess::dispatch(ctx(), spec, &texture, view(&out, 0)));
     assert_all_close(&format!("preprocess {width}x{height} {spec:?}"), &read(&out), &want, atol, 1e-5);
 }
 
@@ -375,30 +359,21 @@ fn winograd_matches_direct_convolution() {
         let w = random(&format!("{name} w"), (out_c * input.c * 9) as usize);
         let b = random(&format!("{name} b"), out_c as usize);
         let mut want = sentinel((out_slice.0 * spec.output_shape(input).pixels()) as usize);
-        conv2d::cpu(&spec, input, &x, in_slice.1, &w, &b, &mut want, out_slice.1);
+        let x_cpu = Tensor { data: &x, c_offset: in_slice.1 };
+        conv2d::cpu(&spec, input, x_cpu, &w, &b, TensorMut { data: &mut want, c_offset: out_slice.1 });
 
         let packed = conv2d::pack(&spec, input.c, &w, &b);
         let (xb, bias) = (storage(&x), storage(&packed.bias));
-        let zero = storage(&vec![0.0; packed.bias.len()]);
         for (size, tile) in winograd::Size::ALL.into_iter().flat_map(|s| conv2d::TILES.map(|t| (s, t))) {
             let u = storage(&winograd::pack(&spec, input.c, &w, size));
             let (v_bytes, m_bytes) = winograd::scratch_bytes(input, &spec, size);
             let v = storage(&vec![0.0; v_bytes as usize / 4]);
             let m = storage(&vec![0.0; m_bytes as usize / 4]);
             let y = storage(&sentinel(want.len()));
-            let buffers = winograd::Buffers { transformed_weights: &u, zero_bias: &zero, bias: &bias, v: &v, m: &m };
-            for d in winograd::dispatch(
-                kernels(),
-                size,
-                tile,
-                &gpu().device,
-                &name,
-                &spec,
-                input,
-                View { buffer: &xb, c_offset: in_slice.1 },
-                buffers,
-                View { buffer: &y, c_offset: out_slice.1 },
-            ) {
+            let scratch = winograd::Scratch { v, m, zero_bias: storage(&vec![0.0; packed.bias.len()]) };
+            let weights = winograd::Weights { transformed: &u, bias: &bias };
+            let io = call(&name, &spec, input, view(&xb, in_slice.1), view(&y, out_slice.1));
+            for d in winograd::dispatch(ctx(), &io, &weights, &scratch, (size, tile)) {
                 run(&d);
             }
             assert_all_close(&format!("{name}, {size:?}, tile {tile}"), &read(&y), &want, 1e-4, 1e-4);

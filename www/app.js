@@ -194,18 +194,18 @@ async function buildClassifier(model, bytes, labels, title) {
 /** {"4x8": 40, "4x4": 17}: how many convolutions use each tile. */
 function tileCounts(json) {
   const counts = {};
-  for (const t of JSON.parse(json)) counts[t] = (counts[t] ?? 0) + 1;
+  for (const { kernel } of JSON.parse(json)) counts[kernel] = (counts[kernel] ?? 0) + 1;
   return counts;
 }
 
 // The convolution kernels come in variants whose speed depends on the GPU: measure them
 // once per adapter and model, keep the choice for later visits.
 async function tuneKernels(model) {
-  const key = `inception.tiles.${adapterName()}.${model}`;
+  const key = `inception.kernels.${adapterName()}.${model}`;
   const saved = localStorage.getItem(key);
   state.tuneMs = null;
   if (saved) {
-    try { state.classifier.setTiles(saved); state.tiles = tileCounts(saved); return; } catch { localStorage.removeItem(key); }
+    try { state.classifier.setKernels(saved); state.tiles = tileCounts(saved); return; } catch { localStorage.removeItem(key); }
   }
   if (params.get('autotune') === '0') return;
   setStatus('Tuning the kernels for this GPU (once)…');

@@ -1,5 +1,5 @@
 //! GoogLeNet (Inception v1) in its three variants, from one builder. The differences
-//! (design.md, section 1) are data: layer names, normalisation, pool rounding, the third
+//! are data: layer names, normalisation, pool rounding, the third
 //! branch's kernel, and the input.
 
 use crate::graph::{BatchNorm, ConvParams, Graph, LinearParams, TensorId};
@@ -8,6 +8,7 @@ use crate::ops::linear::LinearSpec;
 use crate::ops::lrn::LrnSpec;
 use crate::ops::pool::PoolSpec;
 use crate::ops::preprocess::InputSpec;
+use crate::ops::Window;
 
 /// (in_c, out_1x1, red_3x3, out_3x3, red_5x5, out_5x5, out_pool_proj) per block, with the
 /// block's id; a max pool precedes 4a and 5a. The same numbers as the paper's table 1.
@@ -84,7 +85,7 @@ struct Builder {
 impl Builder {
     /// A convolution followed by ReLU (every convolution of GoogLeNet has one).
     fn conv(&mut self, module: &str, x: TensorId, out_c: u32, kernel: u32, stride: u32, pad: u32) -> TensorId {
-        let spec = Conv2dSpec { out_c, kernel: (kernel, kernel), stride: (stride, stride), pad: (pad, pad), relu: true };
+        let spec = Conv2dSpec { out_c, window: Window::square(kernel, stride, pad), relu: true };
         let params = conv_params(self.variant, module);
         self.graph.conv(module, x, spec, params)
     }

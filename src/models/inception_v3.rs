@@ -8,6 +8,7 @@ use crate::ops::conv2d::Conv2dSpec;
 use crate::ops::linear::LinearSpec;
 use crate::ops::pool::PoolSpec;
 use crate::ops::preprocess::InputSpec;
+use crate::ops::Window;
 
 /// torchvision's weights expect a 299x299 crop of the image resized to 342, normalised
 /// with the ImageNet mean and std; `transform_input=True` (set for those weights) then turns
@@ -25,7 +26,7 @@ struct Builder {
 impl Builder {
     /// torchvision's BasicConv2d: convolution without bias, batch norm, ReLU.
     fn conv(&mut self, module: &str, x: TensorId, out_c: u32, kernel: (u32, u32), stride: u32, pad: (u32, u32)) -> TensorId {
-        let spec = Conv2dSpec { out_c, kernel, stride: (stride, stride), pad, relu: true };
+        let spec = Conv2dSpec { out_c, window: Window { kernel, stride: (stride, stride), pad }, relu: true };
         let params = ConvParams {
             weight: format!("{module}.conv.weight"),
             bias: None,

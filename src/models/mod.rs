@@ -2,11 +2,13 @@
 
 pub mod googlenet;
 pub mod inception_v3;
+pub mod registry;
 
 use crate::graph::Graph;
 use crate::tensors::Tensors;
 use crate::Error;
 use googlenet::GoogLeNet;
+use registry::ModelInfo;
 
 /// A network the engine knows how to build. The name is what the CLI and the page accept.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -24,30 +26,30 @@ pub enum Variant {
 impl Variant {
     pub const ALL: [Variant; 4] = [Variant::Bvlc, Variant::Seed, Variant::Torchvision, Variant::InceptionV3];
 
-    pub fn name(self) -> &'static str {
-        match self {
+    /// What the project knows of it: names, title, input size, files (the registry).
+    pub fn info(self) -> &'static ModelInfo {
+        let name = match self {
             Variant::Bvlc => "bvlc",
             Variant::Seed => "seed",
             Variant::Torchvision => "torchvision",
             Variant::InceptionV3 => "inception_v3",
-        }
+        };
+        registry::find(name).expect("every variant is in the registry")
+    }
+
+    pub fn name(self) -> &'static str {
+        self.info().name
     }
 
     /// What the network is, in words, for pages and messages.
     pub fn title(self) -> &'static str {
-        match self {
-            Variant::Bvlc => "GoogLeNet (BVLC, Caffe)",
-            Variant::Seed => "GoogLeNet (the tutorial's network)",
-            Variant::Torchvision => "GoogLeNet (torchvision)",
-            Variant::InceptionV3 => "Inception v3 (torchvision)",
-        }
+        self.info().title
     }
 
     pub fn from_name(name: &str) -> Result<Variant, Error> {
-        // torchvision calls its GoogLeNet `googlenet`.
-        let name = if name == "googlenet" { "torchvision" } else { name };
-        Variant::ALL.into_iter().find(|v| v.name() == name).ok_or_else(|| {
-            let names: Vec<_> = Variant::ALL.iter().map(|v| v.name()).collect();
+        let info = registry::find(name);
+        Variant::ALL.into_iter().find(|v| info.is_some_and(|i| std::ptr::eq(v.info(), i))).ok_or_else(|| {
+            let names: Vec<_> = registry::MODELS.iter().map(|m| m.name).collect();
             Error::Usage(format!("unknown model `{name}`; the models are: {}", names.join(", ")))
         })
     }
@@ -108,5 +110,20 @@ impl Variant {
 impl std::fmt::Display for Variant {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str(self.name())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_registry_matches_the_graphs() {
+        for variant in Variant::ALL {
+            assert_eq!(variant.info().input_size, variant.graph(1000).input_spec.crop, "{variant}");
+            assert_eq!(Variant::from_name(variant.name()).unwrap(), variant);
+        }
+        assert_eq!(Variant::from_name("googlenet").unwrap(), Variant::Torchvision);
+        assert_eq!(registry::MODELS.len(), Variant::ALL.len());
     }
 }

@@ -1,11 +1,59 @@
 //! Where tensors live: concatenations resolved into channel slices of shared roots, the
-//! lifetime of each root (for the arena), and which sibling convolutions run as one.
+//! lifetime of each root, the activation buffers (one per arena slot), and which sibling
+//! convolutions run as one.
 
-use super::*;
+use crate::arena::{Arena, Lifetime};
+use crate::error::Error;
+use crate::graph::{Graph, Op, TensorId};
+use crate::ops::View;
 
-/// Per tensor (number of its storage root, channel offset in the root), and the lifetime
-/// of each root by number.
-pub(super) type Placement = (Vec<(usize, u32)>, Vec<Lifetime>);
+/// Where a tensor lives: its buffer (`slot`; before the arena, the number of its storage
+/// root) and the first channel of its slice there.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Place {
+    pub slot: usize,
+    pub channel_offset: u32,
+}
+
+/// The activation buffers of a network and the place of every tensor of its graph.
+pub(super) struct Memory {
+    pub places: Vec<Place>,
+    pub buffers: Vec<wgpu::Buffer>,
+    pub bytes: u64,
+}
+
+impl Memory {
+    /// Plans the buffers (shared between tensors whose lifetimes do not overlap when
+    /// `reuse` is on) and creates them.
+    pub fn plan(device: &wgpu::Device, graph: &Graph, reuse: bool) -> Result<Memory, Error> {
+        let (roots, lifetimes) = place(graph)?;
+        let arena = match reuse {
+            true => Arena::plan(&lifetimes),
+            false => Arena { slot_bytes: lifetimes.iter().map(|l| l.bytes).collect(), slot_of: (0..lifetimes.len()).collect() },
+        };
+        let max_binding = device.limits().max_storage_buffer_binding_size;
+        if let Some(&big) = arena.slot_bytes.iter().max().filter(|&&b| b > max_binding) {
+            return Err(Error::Gpu(format!(
+                "an activation needs a {big}-byte buffer; this adapter binds at most {max_binding} bytes"
+            )));
+        }
+        let buffers = arena.slot_bytes.iter().enumerate().map(|(i, &size)| {
+            device.create_buffer(&wgpu::BufferDescriptor {
+                label: Some(&format!("activations {i}")),
+                size,
+                usage: wgpu::BufferUsages::STORAGE | wgpu::BufferUsages::COPY_SRC,
+                mapped_at_creation: false,
+            })
+        });
+        let places = roots.iter().map(|p| Place { slot: arena.slot_of[p.slot], ..*p }).collect();
+        Ok(Memory { places, buffers: buffers.collect(), bytes: arena.total_bytes() })
+    }
+
+    pub fn view(&self, tensor: TensorId) -> View<'_> {
+        let place = self.places[tensor];
+        View { buffer: &self.buffers[place.slot], c_offset: place.channel_offset }
+    }
+}
 
 /// "inception_3a/3x3_reduce + 5x5_reduce": the names of the nodes a layer computes, the
 /// block's prefix written once.
@@ -18,11 +66,11 @@ pub(super) fn label_of(graph: &Graph, group: &[usize]) -> String {
 
 /// For each node, the nodes it computes: itself and the 1x1 convolutions (stride 1, no
 /// padding, same ReLU) that follow it reading the same tensor and writing the next channels
-/// of the same root, which become one GEMM (`Graph::siblings` arranges that); empty for a
+/// of the same buffer, which become one GEMM (`Graph::siblings` arranges that); empty for a
 /// node merged so into an earlier one.
-pub(super) fn sibling_groups(graph: &Graph, placement: &[(usize, u32)]) -> Vec<Vec<usize>> {
+pub(super) fn sibling_groups(graph: &Graph, places: &[Place]) -> Vec<Vec<usize>> {
     let pointwise = |i: usize| match &graph.nodes[i].op {
-        Op::Conv2d { spec, .. } if spec.kernel == (1, 1) && spec.stride == (1, 1) && spec.pad == (0, 0) => Some(spec.relu),
+        Op::Conv2d { spec, .. } if spec.window.is_pointwise() => Some(spec.relu),
         _ => None,
     };
     let mut groups: Vec<Vec<usize>> = (0..graph.nodes.len()).map(|i| vec![i]).collect();
@@ -33,78 +81,75 @@ pub(super) fn sibling_groups(graph: &Graph, placement: &[(usize, u32)]) -> Vec<V
         // the latest group before j that it can extend
         let extends = (0..j).rev().map(|i| leader_of[i]).find(|&l| {
             let last = *groups[l].last().unwrap();
-            let (root, offset) = placement[graph.nodes[last].output];
-            pointwise(l) == Some(relu)
-                && graph.nodes[l].inputs[0] == node.inputs[0]
-                && placement[node.output] == (root, offset + graph.shapes[graph.nodes[last].output].c)
+            let end = places[graph.nodes[last].output];
+            let next = Place { channel_offset: end.channel_offset + graph.shapes[graph.nodes[last].output].c, ..end };
+            pointwise(l) == Some(relu) && graph.nodes[l].inputs[0] == node.inputs[0] && places[node.output] == next
         });
-        if let Some(l) = extends {
-            if l != j {
-                groups[l].push(j);
-                groups[j].clear();
-                leader_of[j] = l;
-            }
+        if let Some(l) = extends.filter(|&l| l != j) {
+            groups[l].push(j);
+            groups[j].clear();
+            leader_of[j] = l;
         }
     }
     groups
 }
 
 /// Resolves concatenation into channel slices and computes the lifetime of every storage
-/// root (a tensor that is not a slice of another). Returns, per tensor, (number of its
-/// root, channel offset in the root), and the lifetime of each root by number.
-pub(super) fn place(graph: &Graph) -> Result<Placement, Error> {
-    let n = graph.shapes.len();
-    let mut into: Vec<Option<(TensorId, u32)>> = vec![None; n];
-    let producer: Vec<Option<&Op>> = {
-        let mut p = vec![None; n];
-        graph.nodes.iter().for_each(|node| p[node.output] = Some(&node.op));
-        p
-    };
-    for node in graph.nodes.iter().filter(|n| matches!(n.op, Op::Concat)) {
-        let mut offset = 0;
-        for &t in &node.inputs {
-            let writes_slices = matches!(producer[t], Some(Op::Conv2d { .. } | Op::Pool(_) | Op::Concat));
-            if !writes_slices || into[t].is_some() {
-                return Err(Error::Usage(format!(
-                    "{}: each concatenated tensor must come from a convolution, pool or concat, and feed one concat",
-                    node.name
-                )));
-            }
-            into[t] = Some((node.output, offset));
-            offset += graph.shapes[t].c;
-        }
-    }
-    let placement: Vec<(TensorId, u32)> = (0..n)
-        .map(|mut t| {
-            let mut offset = 0;
-            while let Some((outer, o)) = into[t] {
-                offset += o;
-                t = outer;
-            }
-            (t, offset)
-        })
-        .collect();
+/// root (a tensor that is not a slice of another). Returns, per tensor, its place with the
+/// number of its root as `slot`, and the lifetime of each root by number.
+fn place(graph: &Graph) -> Result<(Vec<Place>, Vec<Lifetime>), Error> {
+    let places = slices_of_concats(graph)?;
     // Step 0 is preprocessing, node i is step i + 1, top-k and the logits copy come last.
+    let n = graph.shapes.len();
     let mut lifetimes: Vec<Lifetime> = vec![Lifetime { bytes: 0, first: usize::MAX, last: 0 }; n];
     let mut touch = |t: TensorId, step: usize| {
-        let root = placement[t].0;
+        let root = places[t].slot;
         let l = &mut lifetimes[root];
         l.bytes = 4 * graph.shapes[root].elements() as u64;
         l.first = l.first.min(step);
         l.last = l.last.max(step);
     };
     touch(graph.input, 0);
-    for (i, node) in graph.nodes.iter().enumerate() {
-        if !matches!(node.op, Op::Concat) {
-            node.inputs.iter().for_each(|&t| touch(t, i + 1));
-            touch(node.output, i + 1);
-        }
+    for (i, node) in graph.nodes.iter().enumerate().filter(|(_, n)| !matches!(n.op, Op::Concat)) {
+        node.inputs.iter().for_each(|&t| touch(t, i + 1));
+        touch(node.output, i + 1);
     }
     touch(graph.output, graph.nodes.len() + 1);
     // Only roots take memory: number them, and point every tensor at its root's number.
-    let roots: Vec<TensorId> = (0..n).filter(|&t| placement[t].0 == t && lifetimes[t].first != usize::MAX).collect();
+    let roots: Vec<TensorId> = (0..n).filter(|&t| places[t].slot == t && lifetimes[t].first != usize::MAX).collect();
     let mut number = vec![usize::MAX; n];
     roots.iter().enumerate().for_each(|(i, &r)| number[r] = i);
-    let placement = placement.into_iter().map(|(root, offset)| (number[root], offset)).collect();
-    Ok((placement, roots.iter().map(|&r| lifetimes[r]).collect()))
+    let places = places.into_iter().map(|p| Place { slot: number[p.slot], ..p }).collect();
+    Ok((places, roots.iter().map(|&r| lifetimes[r]).collect()))
+}
+
+/// Per tensor, the tensor it is a channel slice of (itself if none) and where in it.
+fn slices_of_concats(graph: &Graph) -> Result<Vec<Place>, Error> {
+    let n = graph.shapes.len();
+    let mut into: Vec<Option<Place>> = vec![None; n];
+    let mut producer: Vec<Option<&Op>> = vec![None; n];
+    graph.nodes.iter().for_each(|node| producer[node.output] = Some(&node.op));
+    for node in graph.nodes.iter().filter(|n| matches!(n.op, Op::Concat)) {
+        let mut offset = 0;
+        for &t in &node.inputs {
+            let writes_slices = producer[t].is_some_and(Op::writes_channel_slices);
+            if !writes_slices || into[t].is_some() {
+                return Err(Error::Usage(format!(
+                    "{}: each concatenated tensor must come from a convolution, pool or concat, and feed one concat",
+                    node.name
+                )));
+            }
+            into[t] = Some(Place { slot: node.output, channel_offset: offset });
+            offset += graph.shapes[t].c;
+        }
+    }
+    let root_of = |mut t: TensorId| {
+        let mut channel_offset = 0;
+        while let Some(outer) = into[t] {
+            channel_offset += outer.channel_offset;
+            t = outer.slot;
+        }
+        Place { slot: t, channel_offset }
+    };
+    Ok((0..n).map(root_of).collect())
 }

@@ -1,132 +1,193 @@
-//! Choosing how each convolution is computed: the kernels (`ConvKernel`), switching between
-//! them, per-layer GPU timing, and the autotuner that measures them on the adapter.
+//! Choosing how each convolution is computed: switching kernels, per-layer GPU timing,
+//! the autotuner that measures the kernels on the adapter, and the saved choice.
 
-use super::*;
+use super::{Layer, Network};
+use crate::error::Error;
+use crate::gpu::map_read;
+use crate::ops::conv2d::{DEFAULT_TILE, TILES, WORKGROUP_TILE};
+use crate::ops::convolution::{ConvKernel, ConvLayer};
+use crate::ops::{winograd, Dispatch};
 
-impl Network {
-    /// Sets the kernel of each convolution (in layer order), or of all when one is given.
-    /// Winograd falls back to the direct kernel (same tile) where it does not apply; after
-    /// `release_unused_kernels`, a layer whose other algorithm was released keeps its kernel.
-    pub fn set_conv_kernels(&mut self, kernels: &[ConvKernel]) -> Result<(), Error> {
-        if kernels.len() != 1 && kernels.len() != self.convs.len() {
-            return Err(Error::Usage(format!("{} kernels for {} convolutions", kernels.len(), self.convs.len())));
-        }
-        for i in 0..self.convs.len() {
-            let wanted = kernels[if kernels.len() == 1 { 0 } else { i }];
-            let conv = &self.convs[i];
-            let kernel = match wanted {
-                ConvKernel::Winograd(size, tile) if conv.transformed(size).is_none() => match conv.weights {
-                    Some(_) => ConvKernel::Direct(tile),
-                    None => conv.kernel, // released: keep the algorithm
-                },
-                ConvKernel::Direct(_) if conv.weights.is_none() => conv.kernel,
-                k => k,
-            };
-            if self.convs[i].kernel != kernel {
-                self.convs[i].kernel = kernel;
-                self.layers[self.convs[i].layer] = self.record(&self.convs[i]);
+/// GPU time of one layer (or of preprocessing, or of top-k).
+#[derive(Clone, Debug)]
+pub struct LayerTime {
+    pub label: String,
+    pub ms: f64,
+    pub multiply_adds: u64,
+    /// The kernel, for convolutions.
+    pub kernel: Option<ConvKernel>,
+}
+
+/// The kernel of every convolution, each with the shape of the layer it was chosen for,
+/// so that a choice saved for another network (or another build's layer order) is
+/// recognised and refused rather than applied to the wrong layers. As JSON:
+/// `[{"shape": "3x3 s1x1 p1x1 192x28x28 -> 128 relu", "kernel": "winograd2 4x8"}, ...]`.
+#[derive(Clone, Debug, PartialEq)]
+pub struct KernelChoice(pub Vec<(String, ConvKernel)>);
+
+impl KernelChoice {
+    pub fn to_json(&self) -> String {
+        let entries: Vec<_> =
+            self.0.iter().map(|(shape, kernel)| serde_json::json!({"shape": shape, "kernel": kernel.to_string()})).collect();
+        serde_json::Value::from(entries).to_string()
+    }
+
+    pub fn from_json(json: &str) -> Result<KernelChoice, Error> {
+        let bad = |why: String| Error::Usage(format!("not a saved kernel choice: {why}"));
+        let entries: Vec<serde_json::Value> = serde_json::from_str(json).map_err(|e| bad(e.to_string()))?;
+        let entry = |e: &serde_json::Value| -> Result<(String, ConvKernel), Error> {
+            let field = |name| e.get(name).and_then(|v| v.as_str()).ok_or_else(|| bad(format!("an entry without \"{name}\"")));
+            Ok((field("shape")?.to_string(), field("kernel")?.parse()?))
+        };
+        Ok(KernelChoice(entries.iter().map(entry).collect::<Result<_, _>>()?))
+    }
+
+    /// How many layers use each kernel, in order of first use ("winograd2 4x8 x21").
+    pub fn summary(&self) -> String {
+        let mut counts: Vec<(ConvKernel, usize)> = Vec::new();
+        for (_, k) in &self.0 {
+            match counts.iter_mut().find(|c| c.0 == *k) {
+                Some(c) => c.1 += 1,
+                None => counts.push((*k, 1)),
             }
         }
-        self.count_dispatches();
+        counts.iter().map(|(k, n)| format!("{k} x{n}")).collect::<Vec<_>>().join(", ")
+    }
+}
+
+impl Network {
+    /// The convolution layers, in order, by index into the layer list.
+    fn convs(&self) -> impl Iterator<Item = (usize, &ConvLayer)> {
+        self.layers.iter().enumerate().filter_map(|(i, l)| l.op.tuning().map(|c| (i, c)))
+    }
+
+    /// The kernel of each convolution now, with its shape.
+    pub fn kernel_choice(&self) -> KernelChoice {
+        KernelChoice(self.convs().map(|(_, c)| (c.shape_key(), c.kernel())).collect())
+    }
+
+    /// Uses one kernel for every convolution (where it applies; see `ConvLayer::set_kernel`).
+    pub fn set_conv_kernel(&mut self, kernel: ConvKernel) {
+        let changed: Vec<usize> = (0..self.layers.len()).filter(|&i| self.set_kernel(i, kernel)).collect();
+        self.record(changed);
+    }
+
+    /// Restores a choice made by [`Network::autotune`], refusing one made for other layers.
+    pub fn set_kernel_choice(&mut self, choice: &KernelChoice) -> Result<(), Error> {
+        let shapes: Vec<String> = self.convs().map(|(_, c)| c.shape_key()).collect();
+        if choice.0.len() != shapes.len() || choice.0.iter().zip(&shapes).any(|((saved, _), shape)| saved != shape) {
+            return Err(Error::Usage("the saved kernel choice was made for another network".into()));
+        }
+        let convs: Vec<usize> = self.convs().map(|(i, _)| i).collect();
+        let changed: Vec<usize> =
+            convs.into_iter().zip(&choice.0).filter(|(i, (_, k))| self.set_kernel(*i, *k)).map(|(i, _)| i).collect();
+        self.record(changed);
         Ok(())
     }
 
-    pub(super) fn count_dispatches(&mut self) {
-        // preprocessing, the layers, top-k
-        self.stats.dispatches = 2 + self.layers.iter().map(Vec::len).sum::<usize>();
+    fn set_kernel(&mut self, layer: usize, kernel: ConvKernel) -> bool {
+        self.layers[layer].op.tuning_mut().is_some_and(|c| c.set_kernel(kernel))
     }
 
     /// Frees what the current choice of kernels does not use: the weights of the other
     /// algorithm of each layer, and Winograd's buffers if no layer uses it. Afterwards a
     /// layer keeps its algorithm.
     pub fn release_unused_kernels(&mut self) {
-        for conv in &mut self.convs {
-            let keep = match conv.kernel {
-                ConvKernel::Direct(_) => None,
-                ConvKernel::Winograd(size, _) => Some(size),
-            };
-            let mut unused: Vec<wgpu::Buffer> = Vec::new();
-            if keep.is_some() {
-                unused.extend(conv.weights.take());
-            }
-            for (size, buffer) in std::mem::take(&mut conv.winograd_weights) {
-                if Some(size) == keep {
-                    conv.winograd_weights.push((size, buffer));
-                } else {
-                    unused.push(buffer);
-                }
-            }
-            self.stats.weight_bytes -= unused.iter().map(wgpu::Buffer::size).sum::<u64>();
-        }
-        if self.convs.iter().all(|c| matches!(c.kernel, ConvKernel::Direct(_))) {
-            if let Some((v, m)) = self.scratch.take() {
-                self.stats.activation_bytes -= v.size() + m.size();
+        let freed: u64 = self.layers.iter_mut().filter_map(|l| l.op.tuning_mut()).map(ConvLayer::release_unused).sum();
+        self.stats.weight_bytes -= freed;
+        let winograd_used = self.convs().any(|(_, c)| matches!(c.kernel(), ConvKernel::Winograd(..)));
+        if !winograd_used {
+            if let Some(s) = self.shared.winograd.take() {
+                self.stats.activation_bytes -= s.v.size() + s.m.size();
             }
         }
     }
 
-    /// Measures every kernel (each tile of [`TILES`], direct and Winograd) on every distinct
-    /// convolution shape of this network on this adapter (one timed pass per kernel, each
-    /// layer timed alone) and keeps the fastest for each. Returns the choice, which
-    /// [`Network::set_conv_kernels`] restores on a later visit without measuring. Needs
-    /// timestamp queries and an image set.
-    pub async fn autotune(&mut self) -> Result<Vec<ConvKernel>, Error> {
-        if self.convs.iter().any(|c| c.weights.is_none() || (c.winograd_weights.len() < 2 && winograd::applies(&c.spec))) {
-            return Err(Error::Usage("autotune must come before release_unused_kernels".into()));
-        }
+    /// The kernels the autotuner measures on this adapter.
+    fn candidates(&self) -> Vec<ConvKernel> {
         // Winograd's GEMMs are large: only the wider tiles are worth a timed pass. The
         // workgroup-memory kernel is for GPUs: on software adapters its barriers make it
         // about ten times slower (../shared/peers: SwiftShader's matmul probe), and one
         // timed pass of it would cost seconds.
         let wide = [TILES[0], TILES[2], WORKGROUP_TILE];
-        let candidates: Vec<ConvKernel> = TILES
+        TILES
             .iter()
             .map(|&t| ConvKernel::Direct(t))
             .chain(winograd::Size::ALL.into_iter().flat_map(|s| wide.map(|t| ConvKernel::Winograd(s, t))))
             .filter(|k| !(self.software && k.tile() == WORKGROUP_TILE))
-            .collect();
-        // time[k][c]: milliseconds of convolution c with candidate k (None: not applicable)
+            .collect()
+    }
+
+    /// Measures every candidate kernel on every distinct convolution shape of this network
+    /// on this adapter (one timed pass per kernel, each layer timed alone) and keeps the
+    /// fastest for each. Returns the choice, which [`Network::set_kernel_choice`] restores
+    /// on a later visit without measuring. Needs timestamp queries and an image set.
+    pub async fn autotune(&mut self) -> Result<KernelChoice, Error> {
+        if self.convs().any(|(_, c)| !c.has_every_kernel()) {
+            return Err(Error::Usage("autotune must come before release_unused_kernels".into()));
+        }
+        let candidates = self.candidates();
+        // time[k][layer]: milliseconds of the layer with candidate k (None: not applicable)
         let mut time: Vec<Vec<Option<f64>>> = Vec::new();
         for &candidate in &candidates {
-            self.set_conv_kernels(&[candidate])?;
-            let layers = self.profile().await?;
+            self.set_conv_kernel(candidate);
+            let timed = self.profile().await?;
             // profile() lists preprocessing first, then the layers in order
-            time.push(self.convs.iter().map(|c| (c.kernel == candidate).then(|| layers[1 + c.layer].ms)).collect());
+            time.push(
+                self.layers.iter().enumerate().map(|(i, l)| (l.kernel() == Some(candidate)).then(|| timed[1 + i].ms)).collect(),
+            );
         }
-        let mut best = Vec::with_capacity(self.convs.len());
-        for conv in &self.convs {
-            let same: Vec<usize> = (0..self.convs.len()).filter(|&j| self.convs[j].shape_key() == conv.shape_key()).collect();
+        let shapes: Vec<Option<String>> = self.layers.iter().map(|l| l.op.tuning().map(ConvLayer::shape_key)).collect();
+        let mut best = Vec::new();
+        for (_, conv) in self.convs() {
+            let same: Vec<usize> = (0..shapes.len()).filter(|&j| shapes[j].as_ref() == Some(&conv.shape_key())).collect();
             let total = |k: usize| same.iter().map(|&j| time[k][j]).sum::<Option<f64>>();
             let fastest = (0..candidates.len())
                 .filter_map(|k| total(k).map(|t| (k, t)))
                 .min_by(|a, b| a.1.total_cmp(&b.1))
-                .map(|(k, _)| candidates[k])
-                .unwrap_or(ConvKernel::Direct(DEFAULT_TILE));
-            best.push(fastest);
+                .map_or(ConvKernel::Direct(DEFAULT_TILE), |(k, _)| candidates[k]);
+            best.push((conv.shape_key(), fastest));
         }
-        self.set_conv_kernels(&best)?;
-        Ok(best)
+        let choice = KernelChoice(best);
+        self.set_kernel_choice(&choice)?;
+        Ok(self.kernel_choice())
     }
 
-    /// Times every dispatch of one forward pass on the GPU, each in its own compute pass
-    /// with timestamps (so the sum is a little above a normal pass). Needs an image set and
-    /// the adapter's timestamp queries.
+    /// Times every dispatch of one forward pass on the GPU, each layer in its own compute
+    /// pass with timestamps (so the sum is a little above a normal pass). Needs an image
+    /// set and the adapter's timestamp queries.
     pub async fn profile(&self) -> Result<Vec<LayerTime>, Error> {
-        let (_, _, period) = self.timer.as_ref().ok_or_else(|| Error::Usage("this adapter has no timestamp queries".into()))?;
-        let (_, preprocess) = self.image.as_ref().ok_or_else(|| Error::Usage("no image to classify yet".into()))?;
-        let mut all: Vec<(&str, &[Dispatch], u64)> = vec![("preprocess", std::slice::from_ref(preprocess), 0)];
-        for (i, layer) in self.layers.iter().enumerate() {
-            all.push((&self.layer_names[i], layer, self.layer_work[i]));
-        }
-        all.push(("softmax_topk", std::slice::from_ref(&self.topk), 0));
-        let count = 2 * all.len() as u32;
-        let queries = self.device.create_query_set(&wgpu::QuerySetDescriptor {
+        let period =
+            self.readback.timestamp_period().ok_or_else(|| Error::Usage("this adapter has no timestamp queries".into()))?;
+        let preprocess = self.preprocess()?;
+        let steps: Vec<Step> = std::iter::once(Step::alone("preprocess", preprocess))
+            .chain(self.layers.iter().map(Step::layer))
+            .chain(std::iter::once(Step::alone("softmax_topk", &self.readback.topk)))
+            .collect();
+        let ticks = self.timestamps(&steps).await?;
+        Ok(steps
+            .iter()
+            .enumerate()
+            .map(|(i, step)| LayerTime {
+                label: step.label.to_string(),
+                kernel: step.kernel,
+                ms: ticks[2 * i + 1].wrapping_sub(ticks[2 * i]) as f64 * period as f64 / 1e6,
+                multiply_adds: step.multiply_adds,
+            })
+            .collect())
+    }
+
+    /// Runs each step in its own timed compute pass; returns (start, end) ticks per step.
+    async fn timestamps(&self, steps: &[Step<'_>]) -> Result<Vec<u64>, Error> {
+        let device = &self.ctx.device;
+        let count = 2 * steps.len() as u32;
+        let queries = device.create_query_set(&wgpu::QuerySetDescriptor {
             label: Some("per-layer timestamps"),
             ty: wgpu::QueryType::Timestamp,
             count,
         });
         let buffer = |usage| {
-            self.device.create_buffer(&wgpu::BufferDescriptor {
+            device.create_buffer(&wgpu::BufferDescriptor {
                 label: Some("per-layer timestamps"),
                 size: 8 * count as u64,
                 usage,
@@ -135,74 +196,41 @@ impl Network {
         };
         let resolve = buffer(wgpu::BufferUsages::QUERY_RESOLVE | wgpu::BufferUsages::COPY_SRC);
         let staging = buffer(wgpu::BufferUsages::COPY_DST | wgpu::BufferUsages::MAP_READ);
-        let mut encoder = self.device.create_command_encoder(&Default::default());
-        for (i, (name, dispatches, _)) in all.iter().enumerate() {
+        let mut encoder = device.create_command_encoder(&Default::default());
+        for (i, step) in steps.iter().enumerate() {
             let mut pass = encoder.begin_compute_pass(&wgpu::ComputePassDescriptor {
-                label: Some(name),
+                label: Some(step.label),
                 timestamp_writes: Some(wgpu::ComputePassTimestampWrites {
                     query_set: &queries,
                     beginning_of_pass_write_index: Some(2 * i as u32),
                     end_of_pass_write_index: Some(2 * i as u32 + 1),
                 }),
             });
-            dispatches.iter().for_each(|d| d.encode(&mut pass));
+            step.dispatches.iter().for_each(|d| d.encode(&mut pass));
         }
         encoder.resolve_query_set(&queries, 0..count, &resolve, 0);
         encoder.copy_buffer_to_buffer(&resolve, 0, &staging, 0, 8 * count as u64);
-        self.queue.submit([encoder.finish()]);
-        let ticks: Vec<u64> = bytemuck::pod_collect_to_vec(&map_read(&self.device, &staging).await?);
+        self.ctx.queue.submit([encoder.finish()]);
+        let ticks = bytemuck::pod_collect_to_vec(&map_read(device, &staging).await?);
         self.errors.check()?;
-        Ok(all
-            .iter()
-            .enumerate()
-            .map(|(i, (name, _, work))| LayerTime {
-                label: name.to_string(),
-                // entry i is layer i - 1 (preprocessing comes first)
-                kernel: self.convs.iter().find(|c| c.layer + 1 == i).map(|c| c.kernel),
-                ms: ticks[2 * i + 1].wrapping_sub(ticks[2 * i]) as f64 * *period as f64 / 1e6,
-                multiply_adds: *work,
-            })
-            .collect())
+        Ok(ticks)
     }
 }
 
-/// How a convolution is computed: the direct implicit GEMM, or Winograd F(2x2, 3x3) or
-/// F(4x4, 3x3) whose GEMMs use the tile. Written "4x8", "winograd2 4x8", "winograd4 4x8".
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub enum ConvKernel {
-    Direct(Tile),
-    Winograd(winograd::Size, Tile),
+/// One timed part of a pass.
+struct Step<'a> {
+    label: &'a str,
+    dispatches: &'a [Dispatch],
+    multiply_adds: u64,
+    kernel: Option<ConvKernel>,
 }
 
-/// Winograd's default size.
-pub(super) const DEFAULT_WINOGRAD: winograd::Size = winograd::Size::F2;
-
-impl ConvKernel {
-    pub fn tile(self) -> Tile {
-        match self {
-            ConvKernel::Direct(t) | ConvKernel::Winograd(_, t) => t,
-        }
+impl<'a> Step<'a> {
+    fn alone(label: &'a str, dispatch: &'a Dispatch) -> Step<'a> {
+        Step { label, dispatches: std::slice::from_ref(dispatch), multiply_adds: 0, kernel: None }
     }
-}
 
-impl std::fmt::Display for ConvKernel {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            ConvKernel::Direct(t) => write!(f, "{t}"),
-            ConvKernel::Winograd(size, t) => write!(f, "winograd{} {t}", size.m()),
-        }
-    }
-}
-
-impl std::str::FromStr for ConvKernel {
-    type Err = Error;
-    fn from_str(s: &str) -> Result<ConvKernel, Error> {
-        let candidates = TILES
-            .iter()
-            .map(|&t| ConvKernel::Direct(t))
-            .chain(winograd::Size::ALL.into_iter().flat_map(|size| TILES.map(|t| ConvKernel::Winograd(size, t))));
-        candidates.into_iter().find(|k| k.to_string() == s).ok_or_else(|| {
-            Error::Usage(format!("unknown convolution kernel `{s}` (for example 4x8, 4x16, winograd2 4x8, winograd4 4x16)"))
-        })
+    fn layer(layer: &'a Layer) -> Step<'a> {
+        Step { label: &layer.label, dispatches: &layer.dispatches, multiply_adds: layer.multiply_adds, kernel: layer.kernel() }
     }
 }

@@ -1,26 +1,19 @@
 //! 2-D convolution with bias and optional ReLU (`shaders/conv2d.wgsl`).
 
-use super::{Dispatch, Kernel, Kernels, Shape, View};
+use super::{params, Call, Context, Dispatch, Entry, Kernel, Shader, Shape, Tensor, TensorMut, Variant as ShaderVariant, Window};
 
 /// The geometry of a convolution layer.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub struct Conv2dSpec {
     pub out_c: u32,
-    /// (height, width)
-    pub kernel: (u32, u32),
-    pub stride: (u32, u32),
-    pub pad: (u32, u32),
+    pub window: Window,
     pub relu: bool,
 }
 
 impl Conv2dSpec {
     pub fn output_shape(&self, input: Shape) -> Shape {
-        let out = |n: u32, k: u32, s: u32, p: u32| (n + 2 * p - k) / s + 1;
-        Shape::new(
-            self.out_c,
-            out(input.h, self.kernel.0, self.stride.0, self.pad.0),
-            out(input.w, self.kernel.1, self.stride.1, self.pad.1),
-        )
+        let (h, w) = self.window.output_size(input, false);
+        Shape::new(self.out_c, h, w)
     }
 }
 
@@ -47,7 +40,7 @@ impl std::fmt::Display for Tile {
 pub const TILES: [Tile; 4] =
     [Tile { pixels: 4, channels: 8 }, Tile { pixels: 4, channels: 4 }, Tile { pixels: 4, channels: 16 }, WORKGROUP_TILE];
 /// The workgroup-memory kernel's tile: pixels x channels of a whole workgroup.
-pub const WORKGROUP_TILE: Tile = Tile { pixels: 64, channels: 64 };
+pub const WORKGROUP_TILE: Tile = Tile { pixels: SHADER.constant(2), channels: SHADER.constant(2) };
 /// The tile used before (or without) tuning.
 pub const DEFAULT_TILE: Tile = TILES[0];
 
@@ -99,19 +92,19 @@ impl Precision {
 }
 
 impl Variant {
-    pub(super) fn compile(self, device: &wgpu::Device) -> Kernel {
-        let constants = [
+    fn kernel(self, ctx: &Context) -> Kernel {
+        let overrides = [
             ("CHANNELS", self.tile.channels as f64),
             ("CHANNELS_INSIDE", self.channels_inside as u32 as f64),
             ("CONTIGUOUS", self.contiguous as u32 as f64),
         ];
         let prelude = if self.half { "enable f16;\nalias Weights4 = vec4<f16>;\n" } else { "alias Weights4 = vec4<f32>;\n" };
-        let source = format!("{prelude}{}", include_str!("../../shaders/conv2d.wgsl"));
-        if self.tile == WORKGROUP_TILE {
-            Kernel::build(device, "conv2d tiled", &source, "tiled", &constants[1..2])
+        let variant = if self.tile == WORKGROUP_TILE {
+            ShaderVariant { entry: "tiled", overrides: &overrides[1..2], prelude }
         } else {
-            Kernel::with_constants(device, "conv2d", &source, &constants)
-        }
+            ShaderVariant { entry: "main", overrides: &overrides, prelude }
+        };
+        ctx.kernel(&SHADER, &variant)
     }
 }
 
@@ -125,38 +118,50 @@ pub fn channels_inside(in_c: u32) -> bool {
 /// convolution with stride 1 and no padding (output pixel m reads input pixel m) whose
 /// plane, and so every channel's start, is a multiple of 4 floats, as are the batches.
 pub fn contiguous(spec: &Conv2dSpec, input_shape: Shape, batch: &Batch) -> bool {
-    let one_to_one = spec.kernel == (1, 1) && spec.stride == (1, 1) && spec.pad == (0, 0);
-    one_to_one && input_shape.pixels().is_multiple_of(4) && batch.input_stride.is_multiple_of(4)
+    spec.window.is_pointwise() && input_shape.pixels().is_multiple_of(4) && batch.input_stride.is_multiple_of(4)
 }
 
 /// Packed output channels are padded to the largest tile's channel count, so one packing
 /// serves every variant.
 const CHANNEL_PADDING: u32 = 16;
-const WORKGROUP: (u32, u32) = (16, 4);
 
-#[repr(C)]
-#[derive(Clone, Copy, bytemuck::Pod, bytemuck::Zeroable)]
-struct Params {
-    in_c: u32,
-    in_h: u32,
-    in_w: u32,
-    in_c_offset: u32,
-    out_c: u32,
-    out_h: u32,
-    out_w: u32,
-    out_c_offset: u32,
-    kernel_h: u32,
-    kernel_w: u32,
-    stride_h: u32,
-    stride_w: u32,
-    pad_h: u32,
-    pad_w: u32,
-    relu: u32,
-    w_stride: u32,
-    batch_in: u32,
-    batch_w: u32,
-    batch_out: u32,
-    _pad: u32,
+pub const SHADER: Shader = Shader {
+    label: "conv2d",
+    wgsl: include_str!("../../shaders/conv2d.wgsl"),
+    // `main`'s workgroup (pixels, channels) in invocations; the side of `tiled`'s
+    // workgroup tile, in pixels and in channels
+    constants: &[("WORKGROUP_X", 16), ("WORKGROUP_Y", 4), ("TILED_SIDE", 64)],
+    params: Params::LAYOUT,
+    entries: &[
+        Entry { name: "main", bindings: &["input", "weights", "bias", "output", "input4"] },
+        Entry { name: "tiled", bindings: &["input", "weights", "bias", "output"] },
+    ],
+};
+const WORKGROUP: (u32, u32) = (SHADER.constant(0), SHADER.constant(1));
+
+params! {
+    struct Params {
+        in_c: u32,
+        in_h: u32,
+        in_w: u32,
+        in_c_offset: u32,
+        out_c: u32,
+        out_h: u32,
+        out_w: u32,
+        out_c_offset: u32,
+        kernel_h: u32,
+        kernel_w: u32,
+        stride_h: u32,
+        stride_w: u32,
+        pad_h: u32,
+        pad_w: u32,
+        relu: u32,
+        w_stride: u32,
+        batch_in: u32,
+        batch_w: u32,
+        batch_out: u32,
+        _pad: u32,
+    }
 }
 
 /// A batch of equally shaped GEMMs in one dispatch: `count` of them, each one's input,
@@ -169,6 +174,11 @@ pub struct Batch {
     pub output_stride: u32,
 }
 
+impl Batch {
+    /// A plain convolution.
+    pub const ONE: Batch = Batch { count: 1, input_stride: 0, weight_stride: 0, output_stride: 0 };
+}
+
 /// Weights and bias laid out for the shader.
 pub struct Packed {
     pub weights: Vec<f32>,
@@ -179,7 +189,7 @@ pub struct Packed {
 /// the order the shader walks: (ky * kw + kx) * in_c + ci with the input channels inside,
 /// else (ci * kh + ky) * kw + kx. Pads the bias alike.
 pub fn pack(spec: &Conv2dSpec, in_c: u32, weights: &[f32], bias: &[f32]) -> Packed {
-    let (kh, kw) = spec.kernel;
+    let (kh, kw) = spec.window.kernel;
     let k_len = (in_c * kh * kw) as usize;
     let out_c = spec.out_c as usize;
     let stride = padded_out_c(spec.out_c) as usize;
@@ -204,56 +214,36 @@ pub fn padded_out_c(out_c: u32) -> u32 {
     out_c.next_multiple_of(CHANNEL_PADDING)
 }
 
-/// Records `output[slice] = relu?(conv(input[slice]) + bias)` with the given tile.
-#[allow(clippy::too_many_arguments)]
-pub fn dispatch(
-    kernels: &Kernels,
-    tile: Tile,
-    device: &wgpu::Device,
-    label: String,
-    spec: &Conv2dSpec,
-    input_shape: Shape,
-    input: View,
-    weights: &wgpu::Buffer,
-    bias: &wgpu::Buffer,
-    output: View,
-) -> Dispatch {
-    let one = Batch { count: 1, ..Default::default() };
-    dispatch_batched(kernels, tile, device, label, spec, input_shape, input, weights, bias, output, one)
+/// What one convolution GEMM binds and how it runs: weights and bias as [`pack`] lays
+/// them out, the register tile, and the batch (Winograd's 16 or 36 GEMMs; else one).
+pub struct Gemm<'a> {
+    pub weights: &'a wgpu::Buffer,
+    pub bias: &'a wgpu::Buffer,
+    pub tile: Tile,
+    pub batch: Batch,
 }
 
-/// [`dispatch`] for a batch of convolutions of one shape (Winograd's 16 GEMMs).
-#[allow(clippy::too_many_arguments)]
-pub fn dispatch_batched(
-    kernels: &Kernels,
-    tile: Tile,
-    device: &wgpu::Device,
-    label: String,
-    spec: &Conv2dSpec,
-    input_shape: Shape,
-    input: View,
-    weights: &wgpu::Buffer,
-    bias: &wgpu::Buffer,
-    output: View,
-    batch: Batch,
-) -> Dispatch {
+/// Records `output[slice] = relu?(conv(input[slice]) + bias)`.
+pub fn dispatch(ctx: &Context, call: &Call<Conv2dSpec>, gemm: &Gemm) -> Dispatch {
+    let (spec, input_shape, batch, tile) = (call.spec, call.input_shape, gemm.batch, gemm.tile);
     let out = spec.output_shape(input_shape);
     assert_eq!(batch.weight_stride % 4, 0, "batches of weights start on a vec4");
+    let w = &spec.window;
     let params = Params {
         in_c: input_shape.c,
         in_h: input_shape.h,
         in_w: input_shape.w,
-        in_c_offset: input.c_offset,
+        in_c_offset: call.input.c_offset,
         out_c: out.c,
         out_h: out.h,
         out_w: out.w,
-        out_c_offset: output.c_offset,
-        kernel_h: spec.kernel.0,
-        kernel_w: spec.kernel.1,
-        stride_h: spec.stride.0,
-        stride_w: spec.stride.1,
-        pad_h: spec.pad.0,
-        pad_w: spec.pad.1,
+        out_c_offset: call.output.c_offset,
+        kernel_h: w.kernel.0,
+        kernel_w: w.kernel.1,
+        stride_h: w.stride.0,
+        stride_w: w.stride.1,
+        pad_h: w.pad.0,
+        pad_w: w.pad.1,
         relu: spec.relu as u32,
         w_stride: padded_out_c(spec.out_c) / 4,
         batch_in: batch.input_stride,
@@ -261,45 +251,38 @@ pub fn dispatch_batched(
         batch_out: batch.output_stride,
         _pad: 0,
     };
-    let workgroups = if tile == WORKGROUP_TILE {
-        [out.pixels().div_ceil(tile.pixels), out.c.div_ceil(tile.channels), batch.count]
+    let per_workgroup = if tile == WORKGROUP_TILE {
+        (tile.pixels, tile.channels)
     } else {
-        [out.pixels().div_ceil(tile.pixels * WORKGROUP.0), out.c.div_ceil(tile.channels * WORKGROUP.1), batch.count]
+        (tile.pixels * WORKGROUP.0, tile.channels * WORKGROUP.1)
     };
+    let workgroups = [out.pixels().div_ceil(per_workgroup.0), out.c.div_ceil(per_workgroup.1), batch.count];
     let variant = Variant {
         tile,
         channels_inside: channels_inside(input_shape.c),
         contiguous: contiguous(spec, input_shape, &batch),
-        half: kernels.precision == Precision::F16,
+        half: ctx.precision == Precision::F16,
     };
     let mut resources = vec![
-        input.buffer.as_entire_binding(),
-        weights.as_entire_binding(),
-        bias.as_entire_binding(),
-        output.buffer.as_entire_binding(),
+        ("input", call.input.buffer.as_entire_binding()),
+        ("weights", gemm.weights.as_entire_binding()),
+        ("bias", gemm.bias.as_entire_binding()),
+        ("output", call.output.buffer.as_entire_binding()),
     ];
     if tile != WORKGROUP_TILE {
-        resources.push(input.buffer.as_entire_binding()); // `input4`, which `tiled` does not read
+        resources.push(("input4", call.input.buffer.as_entire_binding())); // `tiled` does not read it
     }
-    kernels.conv2d(variant).dispatch(device, label, &params, &resources, workgroups)
+    variant.kernel(ctx).dispatch(&ctx.device, call.label.to_string(), &params, &resources, workgroups)
 }
 
-/// CPU twin. `input` holds a tensor of `in_c_total` channels of which channels
-/// `in_c_offset..in_c_offset + input_shape.c` are read; the result (spec.out_c channels)
-/// goes to `output` starting at channel `out_c_offset`. Weights in PyTorch layout.
-#[allow(clippy::too_many_arguments)]
-pub fn cpu(
-    spec: &Conv2dSpec,
-    input_shape: Shape,
-    input: &[f32],
-    in_c_offset: u32,
-    weights: &[f32],
-    bias: &[f32],
-    output: &mut [f32],
-    out_c_offset: u32,
-) {
+/// CPU twin: the tensor of `input_shape` at channel `input.c_offset` of `input`, into
+/// channels from `output.c_offset` of `output`. Weights in PyTorch layout.
+pub fn cpu(spec: &Conv2dSpec, input_shape: Shape, input: Tensor, weights: &[f32], bias: &[f32], output: TensorMut) {
+    let (in_c_offset, out_c_offset) = (input.c_offset, output.c_offset);
+    let (input, output) = (input.data, output.data);
     let out = spec.output_shape(input_shape);
-    let (kh, kw) = (spec.kernel.0 as i64, spec.kernel.1 as i64);
+    let Window { kernel, stride, pad } = spec.window;
+    let (kh, kw) = (kernel.0 as i64, kernel.1 as i64);
     let (ih, iw) = (input_shape.h as i64, input_shape.w as i64);
     let plane = (ih * iw) as usize;
     for o in 0..out.c as usize {
@@ -309,12 +292,12 @@ pub fn cpu(
                 for ci in 0..input_shape.c as usize {
                     let base = (in_c_offset as usize + ci) * plane;
                     for ky in 0..kh {
-                        let y = oy * spec.stride.0 as i64 - spec.pad.0 as i64 + ky;
+                        let y = oy * stride.0 as i64 - pad.0 as i64 + ky;
                         if y < 0 || y >= ih {
                             continue;
                         }
                         for kx in 0..kw {
-                            let x = ox * spec.stride.1 as i64 - spec.pad.1 as i64 + kx;
+                            let x = ox * stride.1 as i64 - pad.1 as i64 + kx;
                             if x < 0 || x >= iw {
                                 continue;
                             }

@@ -1,6 +1,8 @@
 //! Fully connected layer (`shaders/linear.wgsl`).
 
-use super::{Dispatch, Kernel, View};
+use super::{params, Call, Context, Dispatch, Entry, GpuLayer, Shader, Shared, Variant};
+use crate::error::Error;
+use crate::weights::LayerParams;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct LinearSpec {
@@ -8,42 +10,72 @@ pub struct LinearSpec {
     pub relu: bool,
 }
 
-#[repr(C)]
-#[derive(Clone, Copy, bytemuck::Pod, bytemuck::Zeroable)]
-struct Params {
-    in_features: u32,
-    out_features: u32,
-    relu: u32,
-    _pad: u32,
+params! {
+    struct Params {
+        in_features: u32,
+        out_features: u32,
+        relu: u32,
+        _pad: u32,
+    }
 }
 
-/// Records `output = relu?(weights * input + bias)`; weights row-major (out, in).
-#[allow(clippy::too_many_arguments)]
-pub fn dispatch(
-    kernel: &Kernel,
-    device: &wgpu::Device,
-    label: String,
-    spec: &LinearSpec,
-    in_features: u32,
-    input: View,
-    weights: &wgpu::Buffer,
-    bias: &wgpu::Buffer,
-    output: View,
-) -> Dispatch {
-    assert!(input.c_offset == 0 && output.c_offset == 0, "linear layers work on whole vectors");
+pub const SHADER: Shader = Shader {
+    label: "linear",
+    wgsl: include_str!("../../shaders/linear.wgsl"),
+    constants: &[("WORKGROUP_SIZE", 64)],
+    params: Params::LAYOUT,
+    entries: &[Entry { name: "main", bindings: &["input", "weights", "bias", "output"] }],
+};
+const WORKGROUP_SIZE: u32 = SHADER.constant(0);
+
+/// A linear layer's parameters on the GPU: weights row-major (out, in), and the bias.
+pub struct Weights {
+    pub weights: wgpu::Buffer,
+    pub bias: wgpu::Buffer,
+}
+
+impl Weights {
+    pub fn upload(ctx: &Context, label: &str, params: &LayerParams) -> Result<Weights, Error> {
+        let weights = ctx.storage(&format!("{label} weights"), bytemuck::cast_slice(&params.weight))?;
+        let bias = ctx.storage(&format!("{label} bias"), bytemuck::cast_slice(&params.bias))?;
+        Ok(Weights { weights, bias })
+    }
+}
+
+/// Records `output = relu?(weights * input + bias)` over the whole input, flattened.
+pub fn dispatch(ctx: &Context, call: &Call<LinearSpec>, weights: &Weights) -> Dispatch {
+    assert!(call.input.c_offset == 0 && call.output.c_offset == 0, "linear layers work on whole vectors");
+    let spec = call.spec;
+    let in_features = call.input_shape.elements() as u32;
     let params = Params { in_features, out_features: spec.out_features, relu: spec.relu as u32, _pad: 0 };
-    kernel.dispatch(
-        device,
-        label,
+    ctx.kernel(&SHADER, &Variant::entry("main")).dispatch(
+        &ctx.device,
+        call.label.to_string(),
         &params,
         &[
-            input.buffer.as_entire_binding(),
-            weights.as_entire_binding(),
-            bias.as_entire_binding(),
-            output.buffer.as_entire_binding(),
+            ("input", call.input.buffer.as_entire_binding()),
+            ("weights", weights.weights.as_entire_binding()),
+            ("bias", weights.bias.as_entire_binding()),
+            ("output", call.output.buffer.as_entire_binding()),
         ],
-        [spec.out_features.div_ceil(64), 1, 1],
+        [spec.out_features.div_ceil(WORKGROUP_SIZE), 1, 1],
     )
+}
+
+/// The scheduler's linear layer.
+pub struct LinearLayer {
+    pub spec: LinearSpec,
+    pub weights: Weights,
+}
+
+impl GpuLayer for LinearLayer {
+    fn record(&self, ctx: &Context, call: &Call<()>, _: &Shared) -> Vec<Dispatch> {
+        vec![dispatch(ctx, &call.with_spec(&self.spec), &self.weights)]
+    }
+
+    fn weight_bytes(&self) -> u64 {
+        self.weights.weights.size() + self.weights.bias.size()
+    }
 }
 
 pub fn cpu(spec: &LinearSpec, input: &[f32], weights: &[f32], bias: &[f32], output: &mut [f32]) {

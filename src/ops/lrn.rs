@@ -1,6 +1,6 @@
 //! Local response normalisation across channels (`shaders/lrn.wgsl`).
 
-use super::{Dispatch, Kernel, Shape, View};
+use super::{params, Call, Context, Dispatch, Entry, GpuLayer, Shader, Shape, Shared, Variant};
 
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct LrnSpec {
@@ -10,30 +10,32 @@ pub struct LrnSpec {
     pub k: f32,
 }
 
-#[repr(C)]
-#[derive(Clone, Copy, bytemuck::Pod, bytemuck::Zeroable)]
-struct Params {
-    channels: u32,
-    pixels: u32,
-    size: u32,
-    _pad0: u32,
-    alpha: f32,
-    beta: f32,
-    k: f32,
-    _pad1: u32,
+params! {
+    struct Params {
+        channels: u32,
+        pixels: u32,
+        size: u32,
+        _pad0: u32,
+        alpha: f32,
+        beta: f32,
+        k: f32,
+        _pad1: u32,
+    }
 }
 
+pub const SHADER: Shader = Shader {
+    label: "lrn",
+    wgsl: include_str!("../../shaders/lrn.wgsl"),
+    constants: &[("WORKGROUP_SIZE", 64)],
+    params: Params::LAYOUT,
+    entries: &[Entry { name: "main", bindings: &["input", "output"] }],
+};
+const WORKGROUP_SIZE: u32 = SHADER.constant(0);
+
 /// LRN reads and writes whole tensors (in GoogLeNet it follows a pool or a conv).
-pub fn dispatch(
-    kernel: &Kernel,
-    device: &wgpu::Device,
-    label: String,
-    spec: &LrnSpec,
-    shape: Shape,
-    input: View,
-    output: View,
-) -> Dispatch {
-    assert!(input.c_offset == 0 && output.c_offset == 0, "LRN works on whole tensors");
+pub fn dispatch(ctx: &Context, call: &Call<LrnSpec>) -> Dispatch {
+    let (spec, shape) = (call.spec, call.input_shape);
+    assert!(call.input.c_offset == 0 && call.output.c_offset == 0, "LRN works on whole tensors");
     let params = Params {
         channels: shape.c,
         pixels: shape.pixels(),
@@ -44,13 +46,23 @@ pub fn dispatch(
         k: spec.k,
         _pad1: 0,
     };
-    kernel.dispatch(
-        device,
-        label,
+    ctx.kernel(&SHADER, &Variant::entry("main")).dispatch(
+        &ctx.device,
+        call.label.to_string(),
         &params,
-        &[input.buffer.as_entire_binding(), output.buffer.as_entire_binding()],
-        [shape.pixels().div_ceil(4 * 64), 1, 1],
+        &[("input", call.input.buffer.as_entire_binding()), ("output", call.output.buffer.as_entire_binding())],
+        // each invocation normalises 4 pixels
+        [shape.pixels().div_ceil(4 * WORKGROUP_SIZE), 1, 1],
     )
+}
+
+/// The scheduler's LRN layer: no parameters.
+pub struct LrnLayer(pub LrnSpec);
+
+impl GpuLayer for LrnLayer {
+    fn record(&self, ctx: &Context, call: &Call<()>, _: &Shared) -> Vec<Dispatch> {
+        vec![dispatch(ctx, &call.with_spec(&self.0))]
+    }
 }
 
 pub fn cpu(spec: &LrnSpec, shape: Shape, input: &[f32], output: &mut [f32]) {

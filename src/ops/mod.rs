@@ -1,12 +1,15 @@
-//! One module per layer type, each beside its WGSL shader in `shaders/`: the uniform
-//! `Params` struct the shader reads, a function that records a [`Dispatch`], and a plain-Rust
-//! CPU twin with the same semantics, which the tests compare the shader against.
+//! One module per layer type, each beside its WGSL shader in `shaders/`: the shader's
+//! interface ([`Shader`]: its `Params` uniform, its entry points and their bindings, the
+//! constants the Rust side sets), a `dispatch` that records one described call, the
+//! layer's upload ([`GpuLayer`], for the scheduler) and a plain-Rust CPU twin with the same
+//! semantics, which the tests compare the shader against.
 //!
 //! Tensors are CHW f32 (batch 1) everywhere. Ops that read or write "a channel slice" take a
 //! channel offset: the slice of channels `offset..offset + c` of a larger tensor is one
 //! contiguous range in CHW, which is what makes concatenation free.
 
 pub mod conv2d;
+pub mod convolution;
 pub mod linear;
 pub mod lrn;
 pub mod pool;
@@ -14,70 +17,113 @@ pub mod preprocess;
 pub mod softmax_topk;
 pub mod winograd;
 
-use bytemuck::Pod;
+mod shader;
+mod window;
 
-/// A compiled compute pipeline for one WGSL shader (entry point `main`).
+pub use shader::{Entry, Field, Shader, Variant};
+pub use window::Window;
+
+use crate::error::Error;
+use crate::gpu::Gpu;
+use bytemuck::Pod;
+use conv2d::Precision;
+use std::collections::HashMap;
+use std::sync::Mutex;
+
+/// Every shader of the engine, for the interface test (tests/shaders.rs).
+pub const SHADERS: [&Shader; 7] = [
+    &conv2d::SHADER,
+    &winograd::SHADER,
+    &pool::SHADER,
+    &lrn::SHADER,
+    &linear::SHADER,
+    &softmax_topk::SHADER,
+    &preprocess::SHADER,
+];
+
+/// What every op records its work with: the device, its queue, how convolution weights are
+/// stored, and the compiled pipelines (each compiled on first use, then shared).
+pub struct Context {
+    pub device: wgpu::Device,
+    pub queue: wgpu::Queue,
+    pub precision: Precision,
+    kernels: Mutex<HashMap<String, Kernel>>,
+}
+
+impl Context {
+    pub fn new(gpu: &Gpu, precision: Precision) -> Result<Context, Error> {
+        if precision == Precision::F16 && !gpu.has_f16() {
+            return Err(Error::Gpu("float16 weights need the shader-f16 feature, which this adapter lacks".into()));
+        }
+        Ok(Context { device: gpu.device.clone(), queue: gpu.queue.clone(), precision, kernels: Default::default() })
+    }
+
+    /// The pipeline of one entry point of a shader, with its override constants.
+    pub fn kernel(&self, shader: &'static Shader, variant: &Variant) -> Kernel {
+        let key = format!("{} {variant:?}", shader.label);
+        let mut compiled = self.kernels.lock().unwrap();
+        compiled.entry(key).or_insert_with(|| Kernel::build(&self.device, shader, variant)).clone()
+    }
+
+    /// A read-only storage buffer holding `bytes`, refused if the adapter cannot bind it.
+    pub fn storage(&self, label: &str, bytes: &[u8]) -> Result<wgpu::Buffer, Error> {
+        use wgpu::util::DeviceExt;
+        let max_binding = self.device.limits().max_storage_buffer_binding_size;
+        if bytes.len() as u64 > max_binding {
+            return Err(Error::Gpu(format!("{label} needs more than the {max_binding} bytes this adapter can bind")));
+        }
+        let descriptor =
+            wgpu::util::BufferInitDescriptor { label: Some(label), contents: bytes, usage: wgpu::BufferUsages::STORAGE };
+        Ok(self.device.create_buffer_init(&descriptor))
+    }
+}
+
+/// A compiled compute pipeline for one entry point of a shader.
 #[derive(Clone)]
 pub struct Kernel {
-    pub label: &'static str,
     pipeline: wgpu::ComputePipeline,
+    /// The entry point's bindings after the uniform, in binding order (1, 2, ...).
+    bindings: &'static [&'static str],
 }
 
 impl Kernel {
-    pub fn new(device: &wgpu::Device, label: &'static str, source: &str) -> Kernel {
-        Kernel::build(device, label, source, "main", &[])
-    }
-
-    /// A pipeline with WGSL `override` constants set (kernel variants of one shader).
-    pub fn with_constants(device: &wgpu::Device, label: &'static str, source: &str, constants: &[(&str, f64)]) -> Kernel {
-        Kernel::build(device, label, source, "main", constants)
-    }
-
-    /// A pipeline for one of several entry points of a shader.
-    pub fn entry(device: &wgpu::Device, label: &'static str, source: &str, entry_point: &str) -> Kernel {
-        Kernel::build(device, label, source, entry_point, &[])
-    }
-
-    pub fn build(
-        device: &wgpu::Device,
-        label: &'static str,
-        source: &str,
-        entry_point: &str,
-        constants: &[(&str, f64)],
-    ) -> Kernel {
+    fn build(device: &wgpu::Device, shader: &'static Shader, variant: &Variant) -> Kernel {
+        let source = shader.source(variant.prelude);
         let module = device.create_shader_module(wgpu::ShaderModuleDescriptor {
-            label: Some(label),
+            label: Some(shader.label),
             source: wgpu::ShaderSource::Wgsl(source.into()),
         });
         let pipeline = device.create_compute_pipeline(&wgpu::ComputePipelineDescriptor {
-            label: Some(label),
+            label: Some(shader.label),
             layout: None,
             module: &module,
-            entry_point: Some(entry_point),
-            compilation_options: wgpu::PipelineCompilationOptions { constants, ..Default::default() },
+            entry_point: Some(variant.entry),
+            compilation_options: wgpu::PipelineCompilationOptions { constants: variant.overrides, ..Default::default() },
             cache: None,
         });
-        Kernel { label, pipeline }
+        Kernel { pipeline, bindings: shader.entry(variant.entry).bindings }
     }
 
     /// Records one dispatch of this kernel: `params` go into a uniform buffer at binding 0,
-    /// `resources` take bindings 1, 2, ... in order.
+    /// each named resource to the binding the shader declares under that name.
     pub fn dispatch<P: Pod>(
         &self,
         device: &wgpu::Device,
         label: String,
         params: &P,
-        resources: &[wgpu::BindingResource],
+        resources: &[(&str, wgpu::BindingResource)],
         workgroups: [u32; 3],
     ) -> Dispatch {
         use wgpu::util::DeviceExt;
+        let names: Vec<&str> = resources.iter().map(|(name, _)| *name).collect();
+        assert_eq!(names, self.bindings, "{label}: the resources bound are not the shader's bindings");
         let uniform = device.create_buffer_init(&wgpu::util::BufferInitDescriptor {
             label: Some(&label),
             contents: bytemuck::bytes_of(params),
             usage: wgpu::BufferUsages::UNIFORM,
         });
         let mut entries = vec![wgpu::BindGroupEntry { binding: 0, resource: uniform.as_entire_binding() }];
-        for (i, resource) in resources.iter().enumerate() {
+        for (i, (_, resource)) in resources.iter().enumerate() {
             entries.push(wgpu::BindGroupEntry { binding: i as u32 + 1, resource: resource.clone() });
         }
         let bind_group = device.create_bind_group(&wgpu::BindGroupDescriptor {
@@ -115,61 +161,8 @@ impl Dispatch {
     }
 }
 
-/// Every kernel of the engine, compiled once per device. Convolution and pooling variants
-/// are compiled on first use.
-pub struct Kernels {
-    device: wgpu::Device,
-    /// How the convolutions this set records store their weights.
-    pub precision: conv2d::Precision,
-    conv2d: std::sync::Mutex<std::collections::HashMap<conv2d::Variant, Kernel>>,
-    pool: std::sync::Mutex<std::collections::HashMap<pool::Variant, Kernel>>,
-    pub lrn: Kernel,
-    pub linear: Kernel,
-    pub softmax_topk: Kernel,
-    pub preprocess: Kernel,
-    pub winograd_input: Kernel,
-    pub winograd_output: Kernel,
-    pub winograd_input_4x4: Kernel,
-    pub winograd_output_4x4: Kernel,
-}
-
-impl Kernels {
-    pub fn new(device: &wgpu::Device) -> Kernels {
-        Kernels::with_precision(device, conv2d::Precision::F32)
-    }
-
-    pub fn with_precision(device: &wgpu::Device, precision: conv2d::Precision) -> Kernels {
-        Kernels {
-            device: device.clone(),
-            precision,
-            conv2d: Default::default(),
-            pool: Default::default(),
-            lrn: Kernel::new(device, "lrn", include_str!("../../shaders/lrn.wgsl")),
-            linear: Kernel::new(device, "linear", include_str!("../../shaders/linear.wgsl")),
-            softmax_topk: Kernel::new(device, "softmax_topk", include_str!("../../shaders/softmax_topk.wgsl")),
-            preprocess: Kernel::new(device, "preprocess", include_str!("../../shaders/preprocess.wgsl")),
-            winograd_input: Kernel::entry(device, "winograd input", winograd::SHADER, "input_transform"),
-            winograd_output: Kernel::entry(device, "winograd output", winograd::SHADER, "output_transform"),
-            winograd_input_4x4: Kernel::entry(device, "winograd input 4x4", winograd::SHADER, "input_transform_4x4"),
-            winograd_output_4x4: Kernel::entry(device, "winograd output 4x4", winograd::SHADER, "output_transform_4x4"),
-        }
-    }
-
-    /// The pooling pipeline of one variant.
-    pub fn pool(&self, variant: pool::Variant) -> Kernel {
-        let mut compiled = self.pool.lock().unwrap();
-        compiled.entry(variant).or_insert_with(|| variant.compile(&self.device)).clone()
-    }
-
-    /// The convolution pipeline of one variant.
-    pub fn conv2d(&self, variant: conv2d::Variant) -> Kernel {
-        let mut compiled = self.conv2d.lock().unwrap();
-        compiled.entry(variant).or_insert_with(|| variant.compile(&self.device)).clone()
-    }
-}
-
 /// A CHW tensor shape (batch 1).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub struct Shape {
     pub c: u32,
     pub h: u32,
@@ -200,4 +193,105 @@ impl std::fmt::Display for Shape {
 pub struct View<'a> {
     pub buffer: &'a wgpu::Buffer,
     pub c_offset: u32,
+}
+
+/// One described call of an op: what it computes (`spec`), on what input, into what.
+pub struct Call<'a, S> {
+    pub label: &'a str,
+    pub spec: &'a S,
+    pub input_shape: Shape,
+    pub input: View<'a>,
+    pub output: View<'a>,
+}
+
+impl<'a> Call<'a, ()> {
+    /// This call with the layer's spec, for its op's `dispatch`.
+    pub fn with_spec<'b, S>(&self, spec: &'b S) -> Call<'b, S>
+    where
+        'a: 'b,
+    {
+        Call { label: self.label, spec, input_shape: self.input_shape, input: self.input, output: self.output }
+    }
+}
+
+/// Buffers the layers of a network share rather than each holding its own: Winograd's
+/// intermediate tensors, sized for the largest layer that uses them.
+#[derive(Default)]
+pub struct Shared {
+    pub winograd: Option<winograd::Scratch>,
+}
+
+/// A layer whose parameters are on the GPU: what the scheduler holds per layer, whatever
+/// its type. Only convolutions have several kernels to choose from; the defaults say
+/// "one kernel, nothing to choose".
+pub trait GpuLayer {
+    /// Records the layer's dispatches (a Winograd convolution has three) for `call`.
+    fn record(&self, ctx: &Context, call: &Call<()>, shared: &Shared) -> Vec<Dispatch>;
+
+    /// Bytes of parameters it holds on the GPU.
+    fn weight_bytes(&self) -> u64 {
+        0
+    }
+
+    /// The Winograd scratch (V, M bytes) its kernels may need.
+    fn scratch_bytes(&self) -> (u64, u64) {
+        (0, 0)
+    }
+
+    /// The choice of kernel of a layer that has one.
+    fn tuning(&self) -> Option<&convolution::ConvLayer> {
+        None
+    }
+
+    fn tuning_mut(&mut self) -> Option<&mut convolution::ConvLayer> {
+        None
+    }
+}
+
+/// Declares an op's uniform `Params` struct (`#[repr(C)]`, plain old data) together with
+/// its field layout, which tests/shaders.rs compares with the WGSL struct of the same name.
+macro_rules! params {
+    ($(#[$meta:meta])* struct $name:ident { $($field:ident: $ty:ty),* $(,)? }) => {
+        $(#[$meta])*
+        #[repr(C)]
+        #[derive(Clone, Copy, bytemuck::Pod, bytemuck::Zeroable)]
+        pub struct $name {
+            $(pub $field: $ty),*
+        }
+
+        impl $name {
+            pub const LAYOUT: &'static [$crate::ops::Field] = &[$($crate::ops::Field {
+                name: stringify!($field),
+                offset: std::mem::offset_of!($name, $field),
+                size: std::mem::size_of::<$ty>(),
+            }),*];
+        }
+    };
+}
+pub(crate) use params;
+
+/// The CPU twins' [`View`]: a tensor's values and the first channel of the slice read.
+#[derive(Clone, Copy)]
+pub struct Tensor<'a> {
+    pub data: &'a [f32],
+    pub c_offset: u32,
+}
+
+/// The slice a CPU twin writes: from channel `c_offset` of `data`.
+pub struct TensorMut<'a> {
+    pub data: &'a mut [f32],
+    pub c_offset: u32,
+}
+
+impl<'a> Tensor<'a> {
+    /// A whole tensor.
+    pub fn whole(data: &'a [f32]) -> Tensor<'a> {
+        Tensor { data, c_offset: 0 }
+    }
+}
+
+impl<'a> TensorMut<'a> {
+    pub fn whole(data: &'a mut [f32]) -> TensorMut<'a> {
+        TensorMut { data, c_offset: 0 }
+    }
 }

@@ -1,6 +1,9 @@
 //! Max and average pooling, including global average pooling (`shaders/pool.wgsl`).
 
-use super::{Dispatch, Kernel, Kernels, Shape, View};
+use super::{
+    params, Call, Context, Dispatch, Entry, GpuLayer, Kernel, Shader, Shape, Shared, Tensor, TensorMut, Variant as ShaderVariant,
+    Window,
+};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum PoolMode {
@@ -14,64 +17,59 @@ pub enum PoolMode {
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct PoolSpec {
     pub mode: PoolMode,
-    pub kernel: (u32, u32),
-    pub stride: (u32, u32),
-    pub pad: (u32, u32),
+    pub window: Window,
     /// Round the output size up (ceil mode) instead of down.
     pub ceil: bool,
 }
 
 impl PoolSpec {
     pub fn max(kernel: u32, stride: u32, pad: u32, ceil: bool) -> PoolSpec {
-        PoolSpec { mode: PoolMode::Max, kernel: (kernel, kernel), stride: (stride, stride), pad: (pad, pad), ceil }
+        PoolSpec { mode: PoolMode::Max, window: Window::square(kernel, stride, pad), ceil }
     }
     pub fn average(kernel: u32, stride: u32, pad: u32, ceil: bool) -> PoolSpec {
         PoolSpec { mode: PoolMode::Average, ..PoolSpec::max(kernel, stride, pad, ceil) }
     }
     /// Average over the whole plane: one value per channel.
     pub fn global_average(input: Shape) -> PoolSpec {
-        PoolSpec { mode: PoolMode::Average, kernel: (input.h, input.w), stride: (1, 1), pad: (0, 0), ceil: false }
+        let window = Window { kernel: (input.h, input.w), stride: (1, 1), pad: (0, 0) };
+        PoolSpec { mode: PoolMode::Average, window, ceil: false }
     }
 
     pub fn output_shape(&self, input: Shape) -> Shape {
-        Shape::new(
-            input.c,
-            pooled_len(input.h, self.kernel.0, self.stride.0, self.pad.0, self.ceil),
-            pooled_len(input.w, self.kernel.1, self.stride.1, self.pad.1, self.ceil),
-        )
+        let (h, w) = self.window.output_size(input, self.ceil);
+        Shape::new(input.c, h, w)
     }
 }
 
-/// PyTorch's rule (which matches Caffe's): in ceil mode the last window must still start
-/// inside the input or its left padding.
-fn pooled_len(n: u32, k: u32, s: u32, pad: u32, ceil: bool) -> u32 {
-    let span = n + 2 * pad - k;
-    let mut out = if ceil { span.div_ceil(s) + 1 } else { span / s + 1 };
-    if ceil && (out - 1) * s >= n + pad {
-        out -= 1;
+params! {
+    struct Params {
+        channels: u32,
+        in_h: u32,
+        in_w: u32,
+        in_c_offset: u32,
+        out_h: u32,
+        out_w: u32,
+        out_c_offset: u32,
+        mode: u32,
+        kernel_h: u32,
+        kernel_w: u32,
+        stride_h: u32,
+        stride_w: u32,
+        pad_h: u32,
+        pad_w: u32,
+        _pad0: u32,
+        _pad1: u32,
     }
-    out
 }
 
-#[repr(C)]
-#[derive(Clone, Copy, bytemuck::Pod, bytemuck::Zeroable)]
-struct Params {
-    channels: u32,
-    in_h: u32,
-    in_w: u32,
-    in_c_offset: u32,
-    out_h: u32,
-    out_w: u32,
-    out_c_offset: u32,
-    mode: u32,
-    kernel_h: u32,
-    kernel_w: u32,
-    stride_h: u32,
-    stride_w: u32,
-    pad_h: u32,
-    pad_w: u32,
-    _pad: [u32; 2],
-}
+pub const SHADER: Shader = Shader {
+    label: "pool",
+    wgsl: include_str!("../../shaders/pool.wgsl"),
+    constants: &[("WORKGROUP_SIZE", 64)],
+    params: Params::LAYOUT,
+    entries: &[Entry { name: "main", bindings: &["input", "output"] }, Entry { name: "rows", bindings: &["input", "output"] }],
+};
+const WORKGROUP_SIZE: u32 = SHADER.constant(0);
 
 /// Which entry point of the shader computes a pool: `rows` (4 outputs per invocation,
 /// compiled per horizontal stride and window width) where the window is at most 3 wide
@@ -84,7 +82,7 @@ pub enum Variant {
 
 impl Variant {
     pub fn of(spec: &PoolSpec) -> Variant {
-        let (width, stride) = (spec.kernel.1, spec.stride.1);
+        let (width, stride) = (spec.window.kernel.1, spec.window.stride.1);
         if width <= 3 && (stride == 1 || stride == 2) {
             Variant::Rows { stride, width }
         } else {
@@ -92,75 +90,80 @@ impl Variant {
         }
     }
 
-    pub(super) fn compile(self, device: &wgpu::Device) -> Kernel {
+    fn kernel(self, ctx: &Context) -> Kernel {
         match self {
-            Variant::General => Kernel::new(device, "pool", SHADER),
+            Variant::General => ctx.kernel(&SHADER, &ShaderVariant::entry("main")),
             Variant::Rows { stride, width } => {
-                let constants = [("STRIDE", stride as f64), ("WIDTH", width as f64)];
-                Kernel::build(device, "pool rows", SHADER, "rows", &constants)
+                let overrides = [("STRIDE", stride as f64), ("WIDTH", width as f64)];
+                ctx.kernel(&SHADER, &ShaderVariant { entry: "rows", overrides: &overrides, prelude: "" })
             }
         }
     }
 }
 
-const SHADER: &str = include_str!("../../shaders/pool.wgsl");
-
-pub fn dispatch(
-    kernels: &Kernels,
-    device: &wgpu::Device,
-    label: String,
-    spec: &PoolSpec,
-    input_shape: Shape,
-    input: View,
-    output: View,
-) -> Dispatch {
+pub fn dispatch(ctx: &Context, call: &Call<PoolSpec>) -> Dispatch {
+    let (spec, input_shape) = (call.spec, call.input_shape);
     let out = spec.output_shape(input_shape);
+    let w = &spec.window;
     let params = Params {
         channels: input_shape.c,
         in_h: input_shape.h,
         in_w: input_shape.w,
-        in_c_offset: input.c_offset,
+        in_c_offset: call.input.c_offset,
         out_h: out.h,
         out_w: out.w,
-        out_c_offset: output.c_offset,
+        out_c_offset: call.output.c_offset,
         mode: match spec.mode {
             PoolMode::Max => 0,
             PoolMode::Average => 1,
         },
-        kernel_h: spec.kernel.0,
-        kernel_w: spec.kernel.1,
-        stride_h: spec.stride.0,
-        stride_w: spec.stride.1,
-        pad_h: spec.pad.0,
-        pad_w: spec.pad.1,
-        _pad: [0; 2],
+        kernel_h: w.kernel.0,
+        kernel_w: w.kernel.1,
+        stride_h: w.stride.0,
+        stride_w: w.stride.1,
+        pad_h: w.pad.0,
+        pad_w: w.pad.1,
+        _pad0: 0,
+        _pad1: 0,
     };
     let variant = Variant::of(spec);
-    let workgroups = match variant {
-        Variant::General => [out.pixels().div_ceil(64), out.c, 1],
-        Variant::Rows { .. } => [(out.h * out.w.div_ceil(4)).div_ceil(64), out.c, 1],
+    let invocations = match variant {
+        Variant::General => out.pixels(),
+        Variant::Rows { .. } => out.h * out.w.div_ceil(4),
     };
-    kernels.pool(variant).dispatch(
-        device,
-        label,
+    variant.kernel(ctx).dispatch(
+        &ctx.device,
+        call.label.to_string(),
         &params,
-        &[input.buffer.as_entire_binding(), output.buffer.as_entire_binding()],
-        workgroups,
+        &[("input", call.input.buffer.as_entire_binding()), ("output", call.output.buffer.as_entire_binding())],
+        [invocations.div_ceil(WORKGROUP_SIZE), out.c, 1],
     )
 }
 
+/// The scheduler's pooling layer: no parameters.
+pub struct PoolLayer(pub PoolSpec);
+
+impl GpuLayer for PoolLayer {
+    fn record(&self, ctx: &Context, call: &Call<()>, _: &Shared) -> Vec<Dispatch> {
+        vec![dispatch(ctx, &call.with_spec(&self.0))]
+    }
+}
+
 /// CPU twin, with the same channel-slice conventions as [`super::conv2d::cpu`].
-pub fn cpu(spec: &PoolSpec, input_shape: Shape, input: &[f32], in_c_offset: u32, output: &mut [f32], out_c_offset: u32) {
+pub fn cpu(spec: &PoolSpec, input_shape: Shape, input: Tensor, output: TensorMut) {
+    let (in_c_offset, out_c_offset) = (input.c_offset, output.c_offset);
+    let (input, output) = (input.data, output.data);
+    let Window { kernel, stride, pad } = spec.window;
     let out = spec.output_shape(input_shape);
     let (ih, iw) = (input_shape.h as i64, input_shape.w as i64);
     for c in 0..input_shape.c as usize {
         let base = (in_c_offset as usize + c) * (ih * iw) as usize;
         for oy in 0..out.h as i64 {
             for ox in 0..out.w as i64 {
-                let ys = oy * spec.stride.0 as i64 - spec.pad.0 as i64;
-                let xs = ox * spec.stride.1 as i64 - spec.pad.1 as i64;
-                let ye = (ys + spec.kernel.0 as i64).min(ih + spec.pad.0 as i64);
-                let xe = (xs + spec.kernel.1 as i64).min(iw + spec.pad.1 as i64);
+                let ys = oy * stride.0 as i64 - pad.0 as i64;
+                let xs = ox * stride.1 as i64 - pad.1 as i64;
+                let ye = (ys + kernel.0 as i64).min(ih + pad.0 as i64);
+                let xe = (xs + kernel.1 as i64).min(iw + pad.1 as i64);
                 let mut best = f32::MIN;
                 let mut sum = 0.0f64;
                 for y in ys.max(0)..ye.min(ih) {

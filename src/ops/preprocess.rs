@@ -2,7 +2,7 @@
 //! resize (shorter side to `InputSpec::resize`), centre crop, per-channel scale and offset,
 //! channel order.
 
-use super::{Dispatch, Kernel, Shape, View};
+use super::{params, Context, Dispatch, Entry, Shader, Shape, Variant, View};
 
 /// What a model expects as input.
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -50,24 +50,34 @@ pub struct Geometry {
     pub scale_y: f32,
 }
 
-#[repr(C)]
-#[derive(Clone, Copy, bytemuck::Pod, bytemuck::Zeroable)]
-struct Params {
-    src_w: u32,
-    src_h: u32,
-    out_w: u32,
-    out_h: u32,
-    crop_x: u32,
-    crop_y: u32,
-    bgr: u32,
-    _pad: u32,
-    scale_x: f32,
-    scale_y: f32,
-    support_x: f32,
-    support_y: f32,
-    mul: [f32; 4],
-    add: [f32; 4],
+params! {
+    struct Params {
+        src_w: u32,
+        src_h: u32,
+        out_w: u32,
+        out_h: u32,
+        crop_x: u32,
+        crop_y: u32,
+        bgr: u32,
+        _pad0: u32,
+        scale_x: f32,
+        scale_y: f32,
+        support_x: f32,
+        support_y: f32,
+        mul: [f32; 4],
+        add: [f32; 4],
+    }
 }
+
+pub const SHADER: Shader = Shader {
+    label: "preprocess",
+    wgsl: include_str!("../../shaders/preprocess.wgsl"),
+    // workgroups of WORKGROUP_SIDE x WORKGROUP_SIDE output pixels
+    constants: &[("WORKGROUP_SIDE", 8)],
+    params: Params::LAYOUT,
+    entries: &[Entry { name: "main", bindings: &["image", "output"] }],
+};
+const WORKGROUP_SIDE: u32 = SHADER.constant(0);
 
 /// The texture an image is uploaded into: RGBA8, usable by `copyExternalImageToTexture`
 /// on the web (which needs RENDER_ATTACHMENT) and by `write_texture` natively.
@@ -95,7 +105,8 @@ pub fn write_texture(queue: &wgpu::Queue, texture: &wgpu::Texture, rgba: &[u8]) 
     );
 }
 
-pub fn dispatch(kernel: &Kernel, device: &wgpu::Device, spec: &InputSpec, image: &wgpu::Texture, output: View) -> Dispatch {
+/// Records the resize, crop and normalisation of `image` into the input tensor `output`.
+pub fn dispatch(ctx: &Context, spec: &InputSpec, image: &wgpu::Texture, output: View) -> Dispatch {
     let size = image.size();
     let g = spec.geometry(size.width, size.height);
     let params = Params {
@@ -106,7 +117,7 @@ pub fn dispatch(kernel: &Kernel, device: &wgpu::Device, spec: &InputSpec, image:
         crop_x: g.crop_x,
         crop_y: g.crop_y,
         bgr: spec.bgr as u32,
-        _pad: 0,
+        _pad0: 0,
         scale_x: g.scale_x,
         scale_y: g.scale_y,
         support_x: g.scale_x.max(1.0),
@@ -116,12 +127,13 @@ pub fn dispatch(kernel: &Kernel, device: &wgpu::Device, spec: &InputSpec, image:
     };
     assert_eq!(output.c_offset, 0);
     let view = image.create_view(&Default::default());
-    kernel.dispatch(
-        device,
+    let groups = spec.crop.div_ceil(WORKGROUP_SIDE);
+    ctx.kernel(&SHADER, &Variant::entry("main")).dispatch(
+        &ctx.device,
         "preprocess".into(),
         &params,
-        &[wgpu::BindingResource::TextureView(&view), output.buffer.as_entire_binding()],
-        [spec.crop.div_ceil(8), spec.crop.div_ceil(8), 1],
+        &[("image", wgpu::BindingResource::TextureView(&view)), ("output", output.buffer.as_entire_binding())],
+        [groups, groups, 1],
     )
 }
 

@@ -1,16 +1,26 @@
 //! Softmax and the k most probable classes (`shaders/softmax_topk.wgsl`).
 
-use super::{Dispatch, Kernel, View};
+use super::{params, Context, Dispatch, Entry, Shader, Variant, View};
 
-/// The most classes one dispatch can rank (the shader's MAX_K).
-pub const MAX_K: u32 = 32;
+pub const SHADER: Shader = Shader {
+    label: "softmax_topk",
+    wgsl: include_str!("../../shaders/softmax_topk.wgsl"),
+    // one workgroup of THREADS invocations; MAX_K sizes the shader's list of chosen classes
+    constants: &[("THREADS", 256), ("MAX_K", 32)],
+    params: Params::LAYOUT,
+    entries: &[Entry { name: "main", bindings: &["logits", "result"] }],
+};
 
-#[repr(C)]
-#[derive(Clone, Copy, bytemuck::Pod, bytemuck::Zeroable)]
-struct Params {
-    n: u32,
-    k: u32,
-    _pad: [u32; 2],
+/// The most classes one dispatch can rank.
+pub const MAX_K: u32 = SHADER.constant(1);
+
+params! {
+    struct Params {
+        n: u32,
+        k: u32,
+        _pad0: u32,
+        _pad1: u32,
+    }
 }
 
 /// Bytes of the result for `k` classes: (index, probability) pairs of u32.
@@ -18,13 +28,15 @@ pub fn result_size(k: u32) -> u64 {
     8 * k as u64
 }
 
-pub fn dispatch(kernel: &Kernel, device: &wgpu::Device, n: u32, k: u32, logits: View, result: &wgpu::Buffer) -> Dispatch {
+/// Records the softmax of `n` logits and the ranking of the `k` most probable classes into
+/// `result` ([`result_size`] bytes).
+pub fn dispatch(ctx: &Context, n: u32, k: u32, logits: View, result: &wgpu::Buffer) -> Dispatch {
     assert!(k <= MAX_K && logits.c_offset == 0);
-    kernel.dispatch(
-        device,
+    ctx.kernel(&SHADER, &Variant::entry("main")).dispatch(
+        &ctx.device,
         "softmax_topk".into(),
-        &Params { n, k, _pad: [0; 2] },
-        &[logits.buffer.as_entire_binding(), result.as_entire_binding()],
+        &Params { n, k, _pad0: 0, _pad1: 0 },
+        &[("logits", logits.buffer.as_entire_binding()), ("result", result.as_entire_binding())],
         [1, 1, 1],
     )
 }

@@ -5,10 +5,22 @@
 //! position) are the convolution shader, batched. The result equals [`super::conv2d`]'s up
 //! to rounding, so `conv2d::cpu` is the CPU twin.
 
-use super::conv2d::{self, Batch, Conv2dSpec, Tile};
-use super::{Dispatch, Kernels, Shape, View};
+use super::conv2d::{self, Batch, Conv2dSpec, Gemm, Tile};
+use super::{params, Call, Context, Dispatch, Entry, Shader, Shape, Variant, View, Window};
 
-pub const SHADER: &str = include_str!("../../shaders/winograd.wgsl");
+pub const SHADER: Shader = Shader {
+    label: "winograd",
+    wgsl: include_str!("../../shaders/winograd.wgsl"),
+    constants: &[("WORKGROUP_SIZE", 64)],
+    params: Params::LAYOUT,
+    entries: &[
+        Entry { name: "input_transform", bindings: &["src", "dst"] },
+        Entry { name: "output_transform", bindings: &["src", "dst", "bias"] },
+        Entry { name: "input_transform_4x4", bindings: &["src", "dst"] },
+        Entry { name: "output_transform_4x4", bindings: &["src", "dst", "bias"] },
+    ],
+};
+const WORKGROUP_SIZE: u32 = SHADER.constant(0);
 
 /// Output tile side: F(2x2, 3x3) or F(4x4, 3x3).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -51,7 +63,7 @@ impl Size {
 
 /// Whether a convolution can use this algorithm.
 pub fn applies(spec: &Conv2dSpec) -> bool {
-    spec.kernel == (3, 3) && spec.stride == (1, 1) && (spec.pad == (1, 1) || spec.pad == (0, 0))
+    spec.window == Window::square(3, 1, 1) || spec.window == Window::square(3, 1, 0)
 }
 
 /// Output tiles per row, and in all.
@@ -100,54 +112,54 @@ pub fn pack(spec: &Conv2dSpec, in_c: u32, weights: &[f32], size: Size) -> Vec<f3
     packed
 }
 
-#[repr(C)]
-#[derive(Clone, Copy, bytemuck::Pod, bytemuck::Zeroable)]
-struct Params {
-    channels: u32,
-    h: u32,
-    w: u32,
-    c_offset: u32,
-    tiles_w: u32,
-    tiles: u32,
-    relu: u32,
-    stride: u32,
-    pad: u32,
-    _pad: [u32; 3],
+params! {
+    struct Params {
+        channels: u32,
+        h: u32,
+        w: u32,
+        c_offset: u32,
+        tiles_w: u32,
+        tiles: u32,
+        relu: u32,
+        stride: u32,
+        pad: u32,
+        _pad0: u32,
+        _pad1: u32,
+        _pad2: u32,
+    }
 }
 
-/// The buffers one Winograd convolution binds.
-pub struct Buffers<'a> {
-    /// from [`pack`]
-    pub transformed_weights: &'a wgpu::Buffer,
-    /// zeros, one per padded output channel (the GEMMs add no bias)
-    pub zero_bias: &'a wgpu::Buffer,
-    /// the layer's bias, as packed by conv2d
+/// The buffers every Winograd convolution of a network shares: the transformed input V
+/// and the GEMM results M, sized for the largest layer (see [`scratch_bytes`]), and zeros
+/// for the GEMMs' bias, one per padded output channel of the widest layer.
+pub struct Scratch {
+    pub v: wgpu::Buffer,
+    pub m: wgpu::Buffer,
+    pub zero_bias: wgpu::Buffer,
+}
+
+/// A layer's own buffers: U = G g G^T from [`pack`], and its bias as conv2d packs it.
+pub struct Weights<'a> {
+    pub transformed: &'a wgpu::Buffer,
     pub bias: &'a wgpu::Buffer,
-    /// scratch of at least [`scratch_bytes`]
-    pub v: &'a wgpu::Buffer,
-    pub m: &'a wgpu::Buffer,
 }
 
-/// Records the three dispatches of `output[slice] = relu?(conv3x3(input[slice]) + bias)`.
-#[allow(clippy::too_many_arguments)]
+/// Records the three dispatches of `output[slice] = relu?(conv3x3(input[slice]) + bias)`
+/// with tiles of `size` and the GEMMs' register `tile`.
 pub fn dispatch(
-    kernels: &Kernels,
-    size: Size,
-    tile: Tile,
-    device: &wgpu::Device,
-    label: &str,
-    spec: &Conv2dSpec,
-    input_shape: Shape,
-    input: View,
-    buffers: Buffers,
-    output: View,
+    ctx: &Context,
+    call: &Call<Conv2dSpec>,
+    weights: &Weights,
+    scratch: &Scratch,
+    kernel: (Size, Tile),
 ) -> Vec<Dispatch> {
+    let (spec, input_shape, (size, tile)) = (call.spec, call.input_shape, kernel);
     assert!(applies(spec));
     let out = spec.output_shape(input_shape);
     let (tiles_w, t) = tiles(out, size); // over the output
-    let (input_kernel, output_kernel) = match size {
-        Size::F2 => (&kernels.winograd_input, &kernels.winograd_output),
-        Size::F4 => (&kernels.winograd_input_4x4, &kernels.winograd_output_4x4),
+    let (input_entry, output_entry) = match size {
+        Size::F2 => ("input_transform", "output_transform"),
+        Size::F4 => ("input_transform_4x4", "output_transform_4x4"),
     };
     let params = |shape: Shape, c_offset: u32| Params {
         channels: shape.c,
@@ -158,42 +170,44 @@ pub fn dispatch(
         tiles: t,
         relu: spec.relu as u32,
         stride: stride(t),
-        pad: spec.pad.0,
-        _pad: [0; 3],
+        pad: spec.window.pad.0,
+        _pad0: 0,
+        _pad1: 0,
+        _pad2: 0,
     };
-    let transform_in = input_kernel.dispatch(
-        device,
-        format!("{label} (winograd input)"),
-        &params(input_shape, input.c_offset),
-        &[input.buffer.as_entire_binding(), buffers.v.as_entire_binding()],
-        [t.div_ceil(64), input_shape.c, 1],
+    let transform_in = ctx.kernel(&SHADER, &Variant::entry(input_entry)).dispatch(
+        &ctx.device,
+        format!("{} (winograd input)", call.label),
+        &params(input_shape, call.input.c_offset),
+        &[("src", call.input.buffer.as_entire_binding()), ("dst", scratch.v.as_entire_binding())],
+        [t.div_ceil(WORKGROUP_SIZE), input_shape.c, 1],
     );
-    let gemm_spec = Conv2dSpec { out_c: spec.out_c, kernel: (1, 1), stride: (1, 1), pad: (0, 0), relu: false };
+    let gemm_spec = Conv2dSpec { out_c: spec.out_c, window: Window::square(1, 1, 0), relu: false };
     let batch = Batch {
         count: size.positions(),
         input_stride: input_shape.c * stride(t),
         weight_stride: input_shape.c * conv2d::padded_out_c(spec.out_c),
         output_stride: spec.out_c * stride(t),
     };
-    let gemm = conv2d::dispatch_batched(
-        kernels,
-        tile,
-        device,
-        format!("{label} (winograd GEMMs)"),
-        &gemm_spec,
-        Shape::new(input_shape.c, 1, stride(t)),
-        View { buffer: buffers.v, c_offset: 0 },
-        buffers.transformed_weights,
-        buffers.zero_bias,
-        View { buffer: buffers.m, c_offset: 0 },
-        batch,
+    let gemm_call = Call {
+        label: &format!("{} (winograd GEMMs)", call.label),
+        spec: &gemm_spec,
+        input_shape: Shape::new(input_shape.c, 1, stride(t)),
+        input: View { buffer: &scratch.v, c_offset: 0 },
+        output: View { buffer: &scratch.m, c_offset: 0 },
+    };
+    let gemm = Gemm { weights: weights.transformed, bias: &scratch.zero_bias, tile, batch };
+    let gemms = conv2d::dispatch(ctx, &gemm_call, &gemm);
+    let transform_out = ctx.kernel(&SHADER, &Variant::entry(output_entry)).dispatch(
+        &ctx.device,
+        format!("{} (winograd output)", call.label),
+        &params(out, call.output.c_offset),
+        &[
+            ("src", scratch.m.as_entire_binding()),
+            ("dst", call.output.buffer.as_entire_binding()),
+            ("bias", weights.bias.as_entire_binding()),
+        ],
+        [t.div_ceil(WORKGROUP_SIZE), spec.out_c, 1],
     );
-    let transform_out = output_kernel.dispatch(
-        device,
-        format!("{label} (winograd output)"),
-        &params(out, output.c_offset),
-        &[buffers.m.as_entire_binding(), output.buffer.as_entire_binding(), buffers.bias.as_entire_binding()],
-        [t.div_ceil(64), spec.out_c, 1],
-    );
-    vec![transform_in, gemm, transform_out]
+    vec![transform_in, gemms, transform_out]
 }

@@ -87,9 +87,9 @@ function softmax(logits) {
     let worst = 0;
     for (const { index, p: browserP } of got) worst = Math.max(worst, Math.abs(browserP - p[index]));
     console.log(`  browser top-5 ${JSON.stringify(got.map((g) => [g.label, +g.p.toFixed(4)]))}`);
-    console.log(`  native  top-5 ${JSON.stringify(native.top5.map((t) => [t.label, +t.probability.toFixed(4)]))}`);
+    console.log(`  native  top-5 ${JSON.stringify(native.top.map((t) => [t.label, +t.probability.toFixed(4)]))}`);
     console.log(`  max probability difference ${worst.toFixed(4)} (allowed ${PROBABILITY_TOLERANCE})`);
-    check(got[0].index === native.top5[0].class, 'top class differs from the native program');
+    check(got[0].index === native.top[0].index, 'top class differs from the native program');
     check(worst <= PROBABILITY_TOLERANCE, `probabilities differ from native by ${worst}`);
     if (a.artifacts) {
       await page.waitForFunction(() => document.getElementById('fps').textContent !== '–', null, { timeout: LONG });
@@ -177,7 +177,7 @@ await inOwnBrowser('weights_from_disk', [WEBGPU, '--use-fake-ui-for-media-stream
 });
 
 /** The top-5 the native program printed for the first image of a `classify --json` run. */
-const nativeTop = (file) => JSON.parse(fs.readFileSync(file, 'utf8'))[0].top5;
+const nativeTop = (file) => JSON.parse(fs.readFileSync(file, 'utf8'))[0].top;
 
 /** Classifies `image` through the page's file input; returns the page's top-5. */
 async function classifyImage(page, image) {
@@ -188,8 +188,8 @@ async function classifyImage(page, image) {
 }
 
 function sameTop(got, want, what) {
-  console.log(`  ${what}: page ${got.map((t) => `${t.index}:${t.p.toFixed(3)}`).join(' ')}; native ${want.map((t) => `${t.class}:${t.probability.toFixed(3)}`).join(' ')}`);
-  check(got[0].index === want[0].class, `${what}: top class ${got[0].index}, native ${want[0].class}`);
+  console.log(`  ${what}: page ${got.map((t) => `${t.index}:${t.p.toFixed(3)}`).join(' ')}; native ${want.map((t) => `${t.index}:${t.probability.toFixed(3)}`).join(' ')}`);
+  check(got[0].index === want[0].index, `${what}: top class ${got[0].index}, native ${want[0].index}`);
   check(got[0].label === want[0].label, `${what}: top label "${got[0].label}", native "${want[0].label}"`);
   // the same pixels (a PNG) through the same shaders: probabilities agree closely
   const worst = Math.max(...want.map((w, i) => Math.abs(w.probability - got[i].p)));

@@ -3,54 +3,48 @@
 //! and converted by `inception convert` into the project's own format in `weights/`, where
 //! `serve` and `dist` find it.
 
+use crate::registry::{self, Download};
 use crate::{cargo, root, run};
 use sha2::{Digest, Sha256};
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-/// A published checkpoint: the name users type, its URL, the engine's model name, and the
-/// file the conversion writes.
+/// A published checkpoint from the model registry: the model it holds, and where from.
 #[derive(Debug)]
 pub struct Checkpoint {
     pub name: &'static str,
     pub url: &'static str,
+    /// the engine's model name
     pub model: &'static str,
+    /// the file the conversion writes
     pub file: &'static str,
+    download: &'static Download,
 }
 
-/// The URLs torchvision's `IMAGENET1K_V1` weights are published at.
-pub const CHECKPOINTS: [Checkpoint; 2] = [
-    Checkpoint {
-        name: "googlenet",
-        url: "https://download.pytorch.org/models/googlenet-1378be20.pth",
-        model: "torchvision",
-        file: "googlenet.safetensors",
-    },
-    Checkpoint {
-        name: "inception_v3",
-        url: "https://download.pytorch.org/models/inception_v3_google-0cc3c7bd.pth",
-        model: "inception_v3",
-        file: "inception_v3.safetensors",
-    },
-];
-
 impl Checkpoint {
-    pub fn find(name: &str) -> Result<&'static Checkpoint, String> {
-        CHECKPOINTS.iter().find(|c| c.name == name).ok_or_else(|| {
-            let names: Vec<_> = CHECKPOINTS.iter().map(|c| c.name).collect();
+    /// Every model of the registry that has published weights.
+    fn all() -> impl Iterator<Item = Checkpoint> {
+        registry::MODELS.iter().filter_map(|m| {
+            let d = m.download.as_ref()?;
+            Some(Checkpoint { name: d.name, url: d.url, model: m.name, file: m.weights_file, download: d })
+        })
+    }
+
+    pub fn find(name: &str) -> Result<Checkpoint, String> {
+        Checkpoint::all().find(|c| c.name == name).ok_or_else(|| {
+            let names: Vec<_> = Checkpoint::all().map(|c| c.name).collect();
             format!("fetch-weights knows {}, not `{name}`", names.join(" and "))
         })
     }
 
     fn file_name(&self) -> &'static str {
-        self.url.rsplit('/').next().unwrap()
+        self.download.file_name()
     }
 
     /// torchvision's convention: `<name>-<first 8 hex digits of the SHA-256>.pth`.
     pub fn hash_prefix(&self) -> &'static str {
-        let stem = self.file_name().trim_end_matches(".pth");
-        stem.rsplit('-').next().unwrap()
+        self.download.hash_prefix()
     }
 }
 

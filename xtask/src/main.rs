@@ -18,6 +18,10 @@
 
 mod browser;
 mod fetch;
+/// The model registry of the engine, this very file (plain data, no dependencies).
+#[path = "../../src/models/registry.rs"]
+#[allow(dead_code, reason = "xtask uses only part of the registry")]
+mod registry;
 mod server;
 mod site;
 
@@ -135,6 +139,9 @@ fn serve(options: &Options) -> Result<(), String> {
 }
 
 fn test(extra: &[String]) -> Result<(), String> {
+    // Formatting and lints are part of the tests, so CI enforces them.
+    run(cargo().args(["fmt", "--all", "--check"]))?;
+    run(cargo().args(["clippy", "--workspace", "--all-targets", "--", "-D", "warnings"]))?;
     // The library must keep building for the browser.
     run(cargo().args(["build", "--lib", "--release", "--target", "wasm32-unknown-unknown"]))?;
     // xtask's own tests (fetch-weights up to the network), in the profile xtask runs in.

@@ -1,17 +1,10 @@
 //! Building the static site: the library compiled to wasm, bound with wasm-bindgen, the
 //! page from www/, and the model weights that are at hand.
 
+use crate::registry;
 use crate::{cargo, root, run};
 use std::path::{Path, PathBuf};
 use std::process::Command;
-
-/// The weights files the site knows, by model: (file name, model, title).
-const MODELS: [(&str, &str, &str); 4] = [
-    ("bvlc_googlenet.safetensors", "bvlc", "GoogLeNet (BVLC, ImageNet)"),
-    ("googlenet.safetensors", "torchvision", "GoogLeNet (torchvision, ImageNet)"),
-    ("inception_v3.safetensors", "inception_v3", "Inception v3 (torchvision, ImageNet)"),
-    ("seed_googlenet.safetensors", "seed", "GoogLeNet (the tutorial's network)"),
-];
 
 /// Builds the site in `out` with the known weights files found in `weights` (the first
 /// folder holding a file wins).
@@ -56,7 +49,8 @@ fn copy_weights(out: &Path, dirs: &[PathBuf]) -> Result<Vec<String>, String> {
     }
     let mut entries = Vec::new();
     let mut names = Vec::new();
-    for (file, model, title) in MODELS {
+    for m in &registry::MODELS {
+        let (file, model, title) = (m.weights_file, m.name, m.title);
         let Some(bytes) = dirs.iter().find_map(|d| std::fs::read(d.join(file)).ok()) else { continue };
         std::fs::write(target.join(file), &bytes).map_err(|e| e.to_string())?;
         entries.push(format!(

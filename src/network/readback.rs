@@ -1,0 +1,124 @@
+//! The end of a forward pass: softmax and top-k on the GPU, and the few bytes read back
+//! (the ranking, the pass's timestamps, the logits when asked), through two staging
+//! buffers used in turn so that a pass can be submitted while the previous one's result
+//! is still being read (the page overlaps camera frames so).
+
+use super::placement::Memory;
+use super::TOP_K;
+use crate::error::Error;
+use crate::gpu::{map_read, Gpu};
+use crate::graph::Graph;
+use crate::ops::{softmax_topk, Context, Dispatch};
+use std::cell::Cell;
+
+// Byte offsets of the parts of the staging buffer that one readback maps.
+const STAGING_TIMESTAMPS: u64 = 256;
+const STAGING_LOGITS: u64 = 512;
+
+/// The result of one forward pass.
+#[derive(Clone, Debug)]
+pub struct Output {
+    /// (class index, probability), most probable first.
+    pub top: Vec<(usize, f32)>,
+    pub logits: Option<Vec<f32>>,
+    /// GPU time of the pass, where the adapter has timestamp queries.
+    pub gpu_ms: Option<f64>,
+}
+
+/// Which readback buffer a submitted pass writes to.
+#[derive(Clone, Copy, Debug)]
+pub struct Ticket {
+    slot: usize,
+    with_logits: bool,
+}
+
+/// Timestamps at the start and end of the forward pass.
+struct Timer {
+    queries: wgpu::QuerySet,
+    resolve: wgpu::Buffer,
+    /// nanoseconds per tick
+    period: f32,
+}
+
+pub(super) struct Readback {
+    pub topk: Dispatch,
+    result: wgpu::Buffer,
+    k: u32,
+    classes: u32,
+    staging: [wgpu::Buffer; 2],
+    next: Cell<usize>,
+    timer: Option<Timer>,
+}
+
+impl Readback {
+    pub fn new(gpu: &Gpu, ctx: &Context, graph: &Graph, memory: &Memory) -> Readback {
+        let device = &ctx.device;
+        let classes = graph.num_classes();
+        let k = TOP_K.min(classes);
+        let buffer = |label: &str, size, usage| {
+            device.create_buffer(&wgpu::BufferDescriptor { label: Some(label), size, usage, mapped_at_creation: false })
+        };
+        let result = buffer("top-k", softmax_topk::result_size(k), wgpu::BufferUsages::STORAGE | wgpu::BufferUsages::COPY_SRC);
+        let topk = softmax_topk::dispatch(ctx, classes, k, memory.view(graph.output), &result);
+        let staging = [0, 1].map(|i| {
+            let usage = wgpu::BufferUsages::COPY_DST | wgpu::BufferUsages::MAP_READ;
+            buffer(&format!("readback {i}"), STAGING_LOGITS + 4 * classes as u64, usage)
+        });
+        let timer = gpu.has_timestamps().then(|| Timer {
+            queries: device.create_query_set(&wgpu::QuerySetDescriptor {
+                label: Some("forward timestamps"),
+                ty: wgpu::QueryType::Timestamp,
+                count: 2,
+            }),
+            resolve: buffer("timestamps", 16, wgpu::BufferUsages::QUERY_RESOLVE | wgpu::BufferUsages::COPY_SRC),
+            period: gpu.queue.get_timestamp_period(),
+        });
+        Readback { topk, result, k, classes, staging, next: Cell::new(0), timer }
+    }
+
+    /// Whether the adapter has timestamp queries, and their period in nanoseconds.
+    pub fn timestamp_period(&self) -> Option<f32> {
+        self.timer.as_ref().map(|t| t.period)
+    }
+
+    /// Where the forward pass writes its start and end times, if the adapter can.
+    pub fn timestamp_writes(&self) -> Option<wgpu::ComputePassTimestampWrites<'_>> {
+        self.timer.as_ref().map(|t| wgpu::ComputePassTimestampWrites {
+            query_set: &t.queries,
+            beginning_of_pass_write_index: Some(0),
+            end_of_pass_write_index: Some(1),
+        })
+    }
+
+    /// Copies the pass's results into the next staging buffer (`logits`: also the logits).
+    pub fn copy(&self, encoder: &mut wgpu::CommandEncoder, logits: Option<&wgpu::Buffer>) -> Ticket {
+        let slot = self.next.get();
+        self.next.set(1 - slot);
+        let staging = &self.staging[slot];
+        encoder.copy_buffer_to_buffer(&self.result, 0, staging, 0, self.result.size());
+        if let Some(t) = &self.timer {
+            encoder.resolve_query_set(&t.queries, 0..2, &t.resolve, 0);
+            encoder.copy_buffer_to_buffer(&t.resolve, 0, staging, STAGING_TIMESTAMPS, 16);
+        }
+        if let Some(logits) = logits {
+            encoder.copy_buffer_to_buffer(logits, 0, staging, STAGING_LOGITS, 4 * self.classes as u64);
+        }
+        Ticket { slot, with_logits: logits.is_some() }
+    }
+
+    /// Awaits and decodes what a pass copied with [`Readback::copy`].
+    pub async fn read(&self, device: &wgpu::Device, ticket: Ticket) -> Result<Output, Error> {
+        let bytes = map_read(device, &self.staging[ticket.slot]).await?;
+        let top = softmax_topk::decode(&bytes, self.k);
+        let logits = ticket.with_logits.then(|| {
+            let start = STAGING_LOGITS as usize;
+            bytemuck::pod_collect_to_vec::<u8, f32>(&bytes[start..start + 4 * self.classes as usize])
+        });
+        let gpu_ms = self.timer.as_ref().map(|t| {
+            let at = STAGING_TIMESTAMPS as usize;
+            let ticks: Vec<u64> = bytemuck::pod_collect_to_vec(&bytes[at..at + 16]);
+            ticks[1].wrapping_sub(ticks[0]) as f64 * t.period as f64 / 1e6
+        });
+        Ok(Output { top, logits, gpu_ms })
+    }
+}
