@@ -31,15 +31,8 @@ override CHANNELS_INSIDE: bool = true;
 // four scalars, which matters most on software adapters (each scalar is a gather).
 override CONTIGUOUS: bool = false;
 
-struct Params {
-    in_c: u32, in_h: u32, in_w: u32, in_c_offset: u32,
-    out_c: u32, out_h: u32, out_w: u32, out_c_offset: u32,
-    kernel_h: u32, kernel_w: u32, stride_h: u32, stride_w: u32,
-    pad_h: u32, pad_w: u32, relu: u32, w_stride: u32,
-    // Batched GEMMs (Winograd's 16): dispatch z selects a batch, whose input, weights (in
-    // vec4s) and output start this far from batch 0's. Zero for a plain convolution.
-    batch_in: u32, batch_w: u32, batch_out: u32, _pad: u32,
-}
+// `struct Params` (the uniform `p`) is written before this file by the engine, from the
+// Rust struct in src/ops/conv2d.rs, so the two cannot differ.
 
 @group(0) @binding(0) var<uniform> p: Params;
 @group(0) @binding(1) var<storage, read> input: array<f32>;

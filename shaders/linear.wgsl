@@ -4,9 +4,8 @@
 // WORKGROUP_SIZE is written before this file by the engine (the module's `SHADER` in
 // src/ops/), which sizes the dispatches with the same value.
 
-struct Params {
-    in_features: u32, out_features: u32, relu: u32, _pad: u32,
-}
+// `struct Params` (the uniform `p`) is written before this file by the engine, from the
+// Rust struct in src/ops/linear.rs, so the two cannot differ.
 
 @group(0) @binding(0) var<uniform> p: Params;
 @group(0) @binding(1) var<storage, read> input: array<f32>;

@@ -5,10 +5,8 @@
 // WORKGROUP_SIZE is written before this file by the engine (the module's `SHADER` in
 // src/ops/), which sizes the dispatches with the same value.
 
-struct Params {
-    channels: u32, pixels: u32, size: u32, _pad0: u32,
-    alpha: f32, beta: f32, k: f32, _pad1: u32,
-}
+// `struct Params` (the uniform `p`) is written before this file by the engine, from the
+// Rust struct in src/ops/lrn.rs, so the two cannot differ.
 
 @group(0) @binding(0) var<uniform> p: Params;
 @group(0) @binding(1) var<storage, read> input: array<f32>;

@@ -10,12 +10,8 @@
 // WORKGROUP_SIZE is written before this file by the engine (the module's `SHADER` in
 // src/ops/), which sizes the dispatches with the same value.
 
-struct Params {
-    channels: u32, in_h: u32, in_w: u32, in_c_offset: u32,
-    out_h: u32, out_w: u32, out_c_offset: u32, mode: u32,
-    kernel_h: u32, kernel_w: u32, stride_h: u32, stride_w: u32,
-    pad_h: u32, pad_w: u32, _pad0: u32, _pad1: u32,
-}
+// `struct Params` (the uniform `p`) is written before this file by the engine, from the
+// Rust struct in src/ops/pool.rs, so the two cannot differ.
 
 @group(0) @binding(0) var<uniform> p: Params;
 @group(0) @binding(1) var<storage, read> input: array<f32>;

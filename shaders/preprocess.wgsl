@@ -8,13 +8,8 @@
 
 // WORKGROUP_SIDE is written before this file by the engine (ops/preprocess.rs, `SHADER`).
 
-struct Params {
-    src_w: u32, src_h: u32, out_w: u32, out_h: u32,
-    crop_x: u32, crop_y: u32, bgr: u32, _pad0: u32,
-    scale_x: f32, scale_y: f32, support_x: f32, support_y: f32,
-    mul: vec4<f32>,
-    add: vec4<f32>,
-}
+// `struct Params` (the uniform `p`) is written before this file by the engine, from the
+// Rust struct in src/ops/preprocess.rs, so the two cannot differ.
 
 @group(0) @binding(0) var<uniform> p: Params;
 @group(0) @binding(1) var image: texture_2d<f32>;

@@ -2,9 +2,8 @@
 // few bytes go back to the CPU. Output: for rank r < k, result[2r] = class index and
 // result[2r + 1] = bitcast<u32>(probability). Ties go to the lower class index.
 
-struct Params {
-    n: u32, k: u32, _pad0: u32, _pad1: u32,
-}
+// `struct Params` (the uniform `p`) is written before this file by the engine, from the
+// Rust struct in src/ops/softmax_topk.rs, so the two cannot differ.
 
 // THREADS (the workgroup) and MAX_K (the most classes ranked) are written before this
 // file by the engine (ops/softmax_topk.rs, `SHADER`).

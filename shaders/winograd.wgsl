@@ -11,16 +11,8 @@
 // WORKGROUP_SIZE is written before this file by the engine (the module's `SHADER` in
 // src/ops/), which sizes the dispatches with the same value.
 
-struct Params {
-    // h, w: the input's size for the input transform, the output's for the output one
-    channels: u32, h: u32, w: u32, c_offset: u32,
-    tiles_w: u32, tiles: u32, relu: u32,
-    // V and M rows hold `stride` tiles, the count rounded up to a multiple of 4, so that
-    // the GEMMs read them as aligned vec4s (the extra columns are never read back)
-    stride: u32,
-    // the convolution's padding, 1 ("same") or 0 ("valid"): where tile 0's patch starts
-    pad: u32, _pad0: u32, _pad1: u32, _pad2: u32,
-}
+// `struct Params` (the uniform `p`) is written before this file by the engine, from the
+// Rust struct in src/ops/winograd.rs, so the two cannot differ.
 
 @group(0) @binding(0) var<uniform> p: Params;
 @group(0) @binding(1) var<storage, read> src: array<f32>;

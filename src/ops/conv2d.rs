@@ -140,27 +140,15 @@ pub const SHADER: Shader = Shader {
 const WORKGROUP: (u32, u32) = (SHADER.constant(0), SHADER.constant(1));
 
 params! {
+    // one line per 16 bytes (a WGSL vec4)
     struct Params {
-        in_c: u32,
-        in_h: u32,
-        in_w: u32,
-        in_c_offset: u32,
-        out_c: u32,
-        out_h: u32,
-        out_w: u32,
-        out_c_offset: u32,
-        kernel_h: u32,
-        kernel_w: u32,
-        stride_h: u32,
-        stride_w: u32,
-        pad_h: u32,
-        pad_w: u32,
-        relu: u32,
-        w_stride: u32,
-        batch_in: u32,
-        batch_w: u32,
-        batch_out: u32,
-        _pad: u32,
+        in_c: u32, in_h: u32, in_w: u32, in_c_offset: u32,
+        out_c: u32, out_h: u32, out_w: u32, out_c_offset: u32,
+        kernel_h: u32, kernel_w: u32, stride_h: u32, stride_w: u32,
+        pad_h: u32, pad_w: u32, relu: u32, w_stride: u32,
+        // Batched GEMMs (Winograd's 16): dispatch z selects a batch, whose input, weights (in
+        // vec4s) and output start this far from batch 0's. Zero for a plain convolution.
+        batch_in: u32, batch_w: u32, batch_out: u32, _pad: u32,
     }
 }
 

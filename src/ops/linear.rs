@@ -11,11 +11,9 @@ pub struct LinearSpec {
 }
 
 params! {
+    // one line per 16 bytes (a WGSL vec4)
     struct Params {
-        in_features: u32,
-        out_features: u32,
-        relu: u32,
-        _pad: u32,
+        in_features: u32, out_features: u32, relu: u32, _pad: u32,
     }
 }
 

@@ -11,15 +11,10 @@ pub struct LrnSpec {
 }
 
 params! {
+    // one line per 16 bytes (a WGSL vec4)
     struct Params {
-        channels: u32,
-        pixels: u32,
-        size: u32,
-        _pad0: u32,
-        alpha: f32,
-        beta: f32,
-        k: f32,
-        _pad1: u32,
+        channels: u32, pixels: u32, size: u32, _pad0: u32,
+        alpha: f32, beta: f32, k: f32, _pad1: u32,
     }
 }
 

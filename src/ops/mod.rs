@@ -20,7 +20,7 @@ pub mod winograd;
 mod shader;
 mod window;
 
-pub use shader::{Entry, Field, Shader, Variant};
+pub use shader::{Entry, Field, Shader, Variant, WgslType};
 pub use window::Window;
 
 use crate::error::Error;
@@ -249,19 +249,22 @@ pub trait GpuLayer {
 }
 
 /// Declares an op's uniform `Params` struct (`#[repr(C)]`, plain old data) together with
-/// its field layout, which tests/shaders.rs compares with the WGSL struct of the same name.
+/// its field layout, from which the engine writes the WGSL `struct Params` before the
+/// shader (see [`Shader::source`]); tests/shaders.rs checks that WGSL's layout rules put
+/// every field where `#[repr(C)]` does.
 macro_rules! params {
-    ($(#[$meta:meta])* struct $name:ident { $($field:ident: $ty:ty),* $(,)? }) => {
+    ($(#[$meta:meta])* struct $name:ident { $($(#[$doc:meta])* $field:ident: $ty:ty),* $(,)? }) => {
         $(#[$meta])*
         #[repr(C)]
         #[derive(Clone, Copy, bytemuck::Pod, bytemuck::Zeroable)]
         pub struct $name {
-            $(pub $field: $ty),*
+            $($(#[$doc])* pub $field: $ty),*
         }
 
         impl $name {
             pub const LAYOUT: &'static [$crate::ops::Field] = &[$($crate::ops::Field {
                 name: stringify!($field),
+                wgsl_type: <$ty as $crate::ops::WgslType>::NAME,
                 offset: std::mem::offset_of!($name, $field),
                 size: std::mem::size_of::<$ty>(),
             }),*];

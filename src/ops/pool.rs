@@ -42,23 +42,12 @@ impl PoolSpec {
 }
 
 params! {
+    // one line per 16 bytes (a WGSL vec4)
     struct Params {
-        channels: u32,
-        in_h: u32,
-        in_w: u32,
-        in_c_offset: u32,
-        out_h: u32,
-        out_w: u32,
-        out_c_offset: u32,
-        mode: u32,
-        kernel_h: u32,
-        kernel_w: u32,
-        stride_h: u32,
-        stride_w: u32,
-        pad_h: u32,
-        pad_w: u32,
-        _pad0: u32,
-        _pad1: u32,
+        channels: u32, in_h: u32, in_w: u32, in_c_offset: u32,
+        out_h: u32, out_w: u32, out_c_offset: u32, mode: u32,
+        kernel_h: u32, kernel_w: u32, stride_h: u32, stride_w: u32,
+        pad_h: u32, pad_w: u32, _pad0: u32, _pad1: u32,
     }
 }
 

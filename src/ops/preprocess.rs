@@ -51,19 +51,11 @@ pub struct Geometry {
 }
 
 params! {
+    // one line per 16 bytes (a WGSL vec4)
     struct Params {
-        src_w: u32,
-        src_h: u32,
-        out_w: u32,
-        out_h: u32,
-        crop_x: u32,
-        crop_y: u32,
-        bgr: u32,
-        _pad0: u32,
-        scale_x: f32,
-        scale_y: f32,
-        support_x: f32,
-        support_y: f32,
+        src_w: u32, src_h: u32, out_w: u32, out_h: u32,
+        crop_x: u32, crop_y: u32, bgr: u32, _pad0: u32,
+        scale_x: f32, scale_y: f32, support_x: f32, support_y: f32,
         mul: [f32; 4],
         add: [f32; 4],
     }

@@ -1,5 +1,5 @@
 //! What the Rust side of an op assumes about its WGSL file, in one place: the `Params`
-//! uniform's layout, the entry points and the names of their bindings, and the constants
+//! uniform (written into the shader from the Rust struct), the entry points and the names of their bindings, and the constants
 //! (workgroup sizes, limits) that Rust computes dispatch sizes with and writes into the
 //! shader, so that each value is written once. tests/shaders.rs checks all of it against
 //! the shader as naga parses it.
@@ -21,12 +21,30 @@ pub struct Entry {
     pub bindings: &'static [&'static str],
 }
 
-/// One field of a `Params` struct: name, byte offset, byte size.
+/// One field of a `Params` struct: name, WGSL type, byte offset and size in Rust.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Field {
     pub name: &'static str,
+    pub wgsl_type: &'static str,
     pub offset: usize,
     pub size: usize,
+}
+
+/// The WGSL spelling of a `Params` field's Rust type.
+pub trait WgslType {
+    const NAME: &'static str;
+}
+
+impl WgslType for u32 {
+    const NAME: &'static str = "u32";
+}
+
+impl WgslType for f32 {
+    const NAME: &'static str = "f32";
+}
+
+impl WgslType for [f32; 4] {
+    const NAME: &'static str = "vec4<f32>";
 }
 
 /// A compiled form of a shader: an entry point, WGSL `override` values, and a prelude
@@ -46,10 +64,12 @@ impl Variant<'static> {
 }
 
 impl Shader {
-    /// The WGSL the engine compiles: the prelude, the constants, then the file.
+    /// The WGSL the engine compiles: the prelude, the constants, `struct Params` from the
+    /// Rust struct, then the file.
     pub fn source(&self, prelude: &str) -> String {
         let constants: String = self.constants.iter().map(|(name, value)| format!("const {name}: u32 = {value}u;\n")).collect();
-        format!("{prelude}{constants}{}", self.wgsl)
+        let fields: String = self.params.iter().map(|f| format!("    {}: {},\n", f.name, f.wgsl_type)).collect();
+        format!("{prelude}{constants}struct Params {{\n{fields}}}\n{}", self.wgsl)
     }
 
     pub fn entry(&self, name: &str) -> &'static Entry {

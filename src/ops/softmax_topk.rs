@@ -15,11 +15,9 @@ pub const SHADER: Shader = Shader {
 pub const MAX_K: u32 = SHADER.constant(1);
 
 params! {
+    // one line per 16 bytes (a WGSL vec4)
     struct Params {
-        n: u32,
-        k: u32,
-        _pad0: u32,
-        _pad1: u32,
+        n: u32, k: u32, _pad0: u32, _pad1: u32,
     }
 }
 

@@ -113,19 +113,15 @@ pub fn pack(spec: &Conv2dSpec, in_c: u32, weights: &[f32], size: Size) -> Vec<f3
 }
 
 params! {
+    // one line per 16 bytes (a WGSL vec4)
     struct Params {
-        channels: u32,
-        h: u32,
-        w: u32,
-        c_offset: u32,
-        tiles_w: u32,
-        tiles: u32,
-        relu: u32,
-        stride: u32,
-        pad: u32,
-        _pad0: u32,
-        _pad1: u32,
-        _pad2: u32,
+        // h, w: the input's size for the input transform, the output's for the output one
+        channels: u32, h: u32, w: u32, c_offset: u32,
+        // V and M rows hold `stride` tiles, the count rounded up to a multiple of 4, so that
+        // the GEMMs read them as aligned vec4s (the extra columns are never read back)
+        tiles_w: u32, tiles: u32, relu: u32, stride: u32,
+        // the convolution's padding, 1 ("same") or 0 ("valid"): where tile 0's patch starts
+        pad: u32, _pad0: u32, _pad1: u32, _pad2: u32,
     }
 }
 

@@ -341,6 +341,91 @@ pub fn run(bytes: &[u8], what: &str) -> Result<(Pickle, usize), PthError> {
     Ok((Pickle { objs: vm.objs, root }, vm.pos))
 }
 
+/// Pickle opcodes, named as in CPython's `pickle.py` and `pickletools`. All of them are
+/// listed, so that any byte can be looked up; [`Vm::run`] does not read the protocol 0
+/// text forms (FLOAT, STRING, UNICODE, PERSID, GET, PUT, INST, OBJ) nor the extension
+/// registry (EXT1, EXT2, EXT4), which it refuses like unknown bytes.
+#[allow(dead_code)]
+mod op {
+    // Protocol 0 and 1.
+    pub const MARK: u8 = b'(';
+    pub const STOP: u8 = b'.';
+    pub const POP: u8 = b'0';
+    pub const POP_MARK: u8 = b'1';
+    pub const DUP: u8 = b'2';
+    pub const FLOAT: u8 = b'F';
+    pub const INT: u8 = b'I';
+    pub const BININT: u8 = b'J';
+    pub const BININT1: u8 = b'K';
+    pub const LONG: u8 = b'L';
+    pub const BININT2: u8 = b'M';
+    pub const NONE: u8 = b'N';
+    pub const PERSID: u8 = b'P';
+    pub const BINPERSID: u8 = b'Q';
+    pub const REDUCE: u8 = b'R';
+    pub const STRING: u8 = b'S';
+    pub const BINSTRING: u8 = b'T';
+    pub const SHORT_BINSTRING: u8 = b'U';
+    pub const UNICODE: u8 = b'V';
+    pub const BINUNICODE: u8 = b'X';
+    pub const APPEND: u8 = b'a';
+    pub const BUILD: u8 = b'b';
+    pub const GLOBAL: u8 = b'c';
+    pub const DICT: u8 = b'd';
+    pub const EMPTY_DICT: u8 = b'}';
+    pub const APPENDS: u8 = b'e';
+    pub const GET: u8 = b'g';
+    pub const BINGET: u8 = b'h';
+    pub const INST: u8 = b'i';
+    pub const LONG_BINGET: u8 = b'j';
+    pub const LIST: u8 = b'l';
+    pub const EMPTY_LIST: u8 = b']';
+    pub const OBJ: u8 = b'o';
+    pub const PUT: u8 = b'p';
+    pub const BINPUT: u8 = b'q';
+    pub const LONG_BINPUT: u8 = b'r';
+    pub const SETITEM: u8 = b's';
+    pub const TUPLE: u8 = b't';
+    pub const EMPTY_TUPLE: u8 = b')';
+    pub const SETITEMS: u8 = b'u';
+    pub const BINFLOAT: u8 = b'G';
+
+    // Protocol 2.
+    pub const PROTO: u8 = 0x80;
+    pub const NEWOBJ: u8 = 0x81;
+    pub const EXT1: u8 = 0x82;
+    pub const EXT2: u8 = 0x83;
+    pub const EXT4: u8 = 0x84;
+    pub const TUPLE1: u8 = 0x85;
+    pub const TUPLE2: u8 = 0x86;
+    pub const TUPLE3: u8 = 0x87;
+    pub const NEWTRUE: u8 = 0x88;
+    pub const NEWFALSE: u8 = 0x89;
+    pub const LONG1: u8 = 0x8a;
+    pub const LONG4: u8 = 0x8b;
+
+    // Protocol 3.
+    pub const BINBYTES: u8 = b'B';
+    pub const SHORT_BINBYTES: u8 = b'C';
+
+    // Protocol 4.
+    pub const SHORT_BINUNICODE: u8 = 0x8c;
+    pub const BINUNICODE8: u8 = 0x8d;
+    pub const BINBYTES8: u8 = 0x8e;
+    pub const EMPTY_SET: u8 = 0x8f;
+    pub const ADDITEMS: u8 = 0x90;
+    pub const FROZENSET: u8 = 0x91;
+    pub const NEWOBJ_EX: u8 = 0x92;
+    pub const STACK_GLOBAL: u8 = 0x93;
+    pub const MEMOIZE: u8 = 0x94;
+    pub const FRAME: u8 = 0x95;
+
+    // Protocol 5.
+    pub const BYTEARRAY8: u8 = 0x96;
+    pub const NEXT_BUFFER: u8 = 0x97;
+    pub const READONLY_BUFFER: u8 = 0x98;
+}
+
 struct Vm<'b> {
     bytes: &'b [u8],
     pos: usize,
@@ -506,222 +591,179 @@ impl Vm<'_> {
             if self.stack.len() + self.marks.len() > MAX_OBJECTS {
                 return Err(self.bad(format!("a stack deeper than {MAX_OBJECTS}, which no weights file has")));
             }
-            let op = self.take(1)?[0];
-            match op {
-                0x80 => {
-                    // PROTO
+            let opcode = self.take(1)?[0];
+            match opcode {
+                op::PROTO => {
                     let v = self.take(1)?[0];
                     if v > 5 {
                         return Err(self.bad(format!("unknown pickle protocol {v}")));
                     }
                 }
-                0x95 => {
-                    // FRAME: a length prefix for buffered reading; the data is inline.
+                op::FRAME => {
+                    // A length prefix for buffered reading; the data is inline.
                     self.take(8)?;
                 }
-                b'.' => {
-                    // STOP
+                op::STOP => {
                     let id = self.pop()?;
                     return Ok(id);
                 }
-                b'(' => self.marks.push(self.stack.len()),
-                b'0' => {
+                op::MARK => self.marks.push(self.stack.len()),
+                op::POP => {
                     self.pop()?;
                 }
-                b'1' => {
+                op::POP_MARK => {
                     self.pop_mark()?;
                 }
-                b'2' => {
+                op::DUP => {
                     let top = self.top()?;
                     self.stack.push(top);
                 }
 
                 // Scalars.
-                b'N' => self.push(Obj::None)?,
-                0x88 => self.push(Obj::Bool(true))?,
-                0x89 => self.push(Obj::Bool(false))?,
-                b'J' => {
+                op::NONE => self.push(Obj::None)?,
+                op::NEWTRUE => self.push(Obj::Bool(true))?,
+                op::NEWFALSE => self.push(Obj::Bool(false))?,
+                op::BININT => {
                     let v = i32::from_le_bytes(self.take_array()?);
                     self.int(v.into())?;
                 }
-                b'K' => {
+                op::BININT1 => {
                     let v = self.take(1)?[0];
                     self.int(v.into())?;
                 }
-                b'M' => {
+                op::BININT2 => {
                     let v = u16::from_le_bytes(self.take_array()?);
                     self.int(v.into())?;
                 }
-                0x8a => {
+                op::LONG1 => {
                     let n = self.take_len(1)?;
                     self.long(n)?;
                 }
-                0x8b => {
+                op::LONG4 => {
                     let n = self.take_len(4)?;
                     self.long(n)?;
                 }
-                b'I' | b'L' => {
-                    // Protocol 0/1 text ints ("I01" and "I00" are True and False).
-                    let line = self.line()?;
-                    let obj = match line {
-                        "01" if op == b'I' => Obj::Bool(true),
-                        "00" if op == b'I' => Obj::Bool(false),
-                        _ => {
-                            let digits = line.strip_suffix('L').unwrap_or(line);
-                            match digits.parse::<i128>() {
-                                Ok(v) => Obj::Int(v),
-                                Err(_)
-                                    if !digits.is_empty()
-                                        && digits.trim_start_matches('-').bytes().all(|b| b.is_ascii_digit()) =>
-                                {
-                                    Obj::BigInt
-                                }
-                                Err(_) => return Err(self.bad("invalid integer")),
-                            }
-                        }
-                    };
-                    self.push(obj)?;
-                }
-                b'G' => {
+                op::INT | op::LONG => self.text_int(opcode)?,
+                op::BINFLOAT => {
                     self.take(8)?;
                     self.push(Obj::Float)?;
                 }
 
                 // Strings and bytes. Python 2's str (BINSTRING) is read as text, as
                 // torch.load does by default.
-                b'X' => {
+                op::BINUNICODE => {
                     let n = self.take_len(4)?;
                     self.string(n)?;
                 }
-                0x8c | b'U' => {
+                op::SHORT_BINUNICODE | op::SHORT_BINSTRING => {
                     let n = self.take_len(1)?;
                     self.string(n)?;
                 }
-                0x8d => {
+                op::BINUNICODE8 => {
                     let n = self.take_len(8)?;
                     self.string(n)?;
                 }
-                b'T' => {
+                op::BINSTRING => {
                     let n = self.take_len(4)?;
                     self.string(n)?;
                 }
-                b'C' => {
+                op::SHORT_BINBYTES => {
                     let n = self.take_len(1)?;
                     self.bytes(n)?;
                 }
-                b'B' => {
+                op::BINBYTES => {
                     let n = self.take_len(4)?;
                     self.bytes(n)?;
                 }
-                0x8e | 0x96 => {
+                op::BINBYTES8 | op::BYTEARRAY8 => {
                     let n = self.take_len(8)?;
                     self.bytes(n)?;
                 }
 
                 // Containers.
-                b')' => self.push(Obj::Tuple(Vec::new()))?,
-                b']' => self.push(Obj::List(Vec::new()))?,
-                b'}' => self.push(Obj::Dict(Vec::new()))?,
-                0x8f => self.push(Obj::Set(Vec::new()))?,
-                b't' => {
+                op::EMPTY_TUPLE => self.push(Obj::Tuple(Vec::new()))?,
+                op::EMPTY_LIST => self.push(Obj::List(Vec::new()))?,
+                op::EMPTY_DICT => self.push(Obj::Dict(Vec::new()))?,
+                op::EMPTY_SET => self.push(Obj::Set(Vec::new()))?,
+                op::TUPLE => {
                     let items = self.pop_mark()?;
                     self.push(Obj::Tuple(items))?;
                 }
-                b'l' => {
+                op::LIST => {
                     let items = self.pop_mark()?;
                     self.push(Obj::List(items))?;
                 }
-                0x91 => {
+                op::FROZENSET => {
                     let items = self.pop_mark()?;
                     self.push(Obj::Set(items))?;
                 }
-                b'd' => {
+                op::DICT => {
                     let items = self.pop_mark()?;
                     let pairs = self.pairs(items)?;
                     self.push(Obj::Dict(pairs))?;
                 }
-                0x85..=0x87 => {
-                    let n = (op - 0x84) as usize;
-                    let mut items = Vec::with_capacity(n);
-                    for _ in 0..n {
-                        items.push(self.pop()?);
-                    }
-                    items.reverse();
-                    self.push(Obj::Tuple(items))?;
-                }
-                b'a' => {
+                op::TUPLE1..=op::TUPLE3 => self.small_tuple((opcode - op::TUPLE1) as usize + 1)?,
+                op::APPEND => {
                     let item = self.pop()?;
                     self.extend(vec![item])?;
                 }
-                b'e' => {
+                op::APPENDS => {
                     let items = self.pop_mark()?;
                     self.extend(items)?;
                 }
-                0x90 => {
+                op::ADDITEMS => {
                     let items = self.pop_mark()?;
-                    let target = self.top()?;
-                    match &mut self.objs[target] {
-                        Obj::Set(v) => v.extend(items),
-                        _ => return Err(self.bad("ADDITEMS on something that is not a set")),
-                    }
+                    self.add_items(items)?;
                 }
-                b's' => {
+                op::SETITEM => {
                     let value = self.pop()?;
                     let key = self.pop()?;
                     self.set_items(vec![(key, value)])?;
                 }
-                b'u' => {
+                op::SETITEMS => {
                     let items = self.pop_mark()?;
                     let pairs = self.pairs(items)?;
                     self.set_items(pairs)?;
                 }
 
                 // Memo.
-                b'q' => {
+                op::BINPUT => {
                     let i = self.take(1)?[0];
                     self.memo_put(i.into())?;
                 }
-                b'r' => {
+                op::LONG_BINPUT => {
                     let i = u32::from_le_bytes(self.take_array()?);
                     self.memo_put(i)?;
                 }
-                0x94 => {
+                op::MEMOIZE => {
                     let i = u32::try_from(self.memo.len()).map_err(|_| self.bad("memo too large"))?;
                     self.memo_put(i)?;
                 }
-                b'h' => {
+                op::BINGET => {
                     let i = self.take(1)?[0];
                     self.memo_get(i.into())?;
                 }
-                b'j' => {
+                op::LONG_BINGET => {
                     let i = u32::from_le_bytes(self.take_array()?);
                     self.memo_get(i)?;
                 }
 
                 // Globals and what is done with them.
-                b'c' => {
+                op::GLOBAL => {
                     let module = self.line()?.to_string();
                     let name = self.line()?.to_string();
                     self.global(&module, &name)?;
                 }
-                0x93 => {
-                    let name = self.pop()?;
-                    let module = self.pop()?;
-                    let (Obj::Str(module), Obj::Str(name)) = (&self.objs[module], &self.objs[name]) else {
-                        return Err(self.bad("STACK_GLOBAL operands are not strings"));
-                    };
-                    let (module, name) = (Rc::clone(module), Rc::clone(name));
-                    self.global(&module, &name)?;
-                }
-                b'R' => {
+                op::STACK_GLOBAL => self.stack_global()?,
+                op::REDUCE => {
                     let args = self.pop()?;
                     let func = self.pop()?;
                     let made = self.call(func, args, 0)?;
                     self.push_made(made)?;
                 }
-                0x81 | 0x92 => {
+                op::NEWOBJ | op::NEWOBJ_EX => {
                     // NEWOBJ(cls, args) / NEWOBJ_EX(cls, args, kwargs): cls.__new__(cls, *args)
-                    if op == 0x92 {
+                    if opcode == op::NEWOBJ_EX {
                         self.pop()?;
                     }
                     let args = self.pop()?;
@@ -729,35 +771,81 @@ impl Vm<'_> {
                     let made = self.new_object(cls, args)?;
                     self.push_made(made)?;
                 }
-                b'b' => {
-                    // BUILD sets an object's state: the data of a PendingTensor (what
-                    // torch.load does too, with `Tensor.set_`); otherwise nothing needed
-                    // here (OrderedDict's `_metadata`, the state_dict version of each
-                    // module; attributes of opaque objects), so the state is dropped.
-                    let state = self.pop()?;
-                    let inst = self.top()?;
-                    match self.objs[inst] {
-                        Obj::PendingTensor => {
-                            let tensor = match &self.objs[state] {
-                                Obj::Tuple(args) => self.rebuild_tensor(1, args),
-                                _ => Obj::Unreadable("a tensor with malformed state".into()),
-                            };
-                            self.objs[inst] = tensor;
-                        }
-                        Obj::Dict(_) | Obj::Other(_) | Obj::Unreadable(_) | Obj::Set(_) => {}
-                        _ => return Err(self.bad(format!("BUILD on {}", self.describe(inst)))),
-                    }
-                }
-                b'Q' => {
+                op::BUILD => self.build()?,
+                op::BINPERSID => {
                     let pid = self.pop()?;
                     let obj = self.persistent_load(pid)?;
                     self.push(obj)?;
                 }
 
-                0x97 | 0x98 => return Err(self.bad("out-of-band buffers (pickle protocol 5) are not supported")),
-                _ => return Err(self.bad(format!("unsupported pickle opcode 0x{op:02x}"))),
+                op::NEXT_BUFFER | op::READONLY_BUFFER => {
+                    return Err(self.bad("out-of-band buffers (pickle protocol 5) are not supported"))
+                }
+                _ => return Err(self.bad(format!("unsupported pickle opcode 0x{opcode:02x}"))),
             }
         }
+    }
+
+    /// INT / LONG: protocol 0/1 text ints ("I01" and "I00" are True and False).
+    fn text_int(&mut self, opcode: u8) -> Result<(), PthError> {
+        let line = self.line()?;
+        let obj = match line {
+            "01" if opcode == op::INT => Obj::Bool(true),
+            "00" if opcode == op::INT => Obj::Bool(false),
+            _ => {
+                let digits = line.strip_suffix('L').unwrap_or(line);
+                match digits.parse::<i128>() {
+                    Ok(v) => Obj::Int(v),
+                    Err(_) if !digits.is_empty() && digits.trim_start_matches('-').bytes().all(|b| b.is_ascii_digit()) => {
+                        Obj::BigInt
+                    }
+                    Err(_) => return Err(self.bad("invalid integer")),
+                }
+            }
+        };
+        self.push(obj)
+    }
+
+    /// TUPLE1 / TUPLE2 / TUPLE3: a tuple of the top `n` items.
+    fn small_tuple(&mut self, n: usize) -> Result<(), PthError> {
+        let mut items = Vec::with_capacity(n);
+        for _ in 0..n {
+            items.push(self.pop()?);
+        }
+        items.reverse();
+        self.push(Obj::Tuple(items))
+    }
+
+    /// STACK_GLOBAL: GLOBAL with its module and name taken from the stack.
+    fn stack_global(&mut self) -> Result<(), PthError> {
+        let name = self.pop()?;
+        let module = self.pop()?;
+        let (Obj::Str(module), Obj::Str(name)) = (&self.objs[module], &self.objs[name]) else {
+            return Err(self.bad("STACK_GLOBAL operands are not strings"));
+        };
+        let (module, name) = (Rc::clone(module), Rc::clone(name));
+        self.global(&module, &name)
+    }
+
+    /// BUILD sets an object's state: the data of a PendingTensor (what torch.load does
+    /// too, with `Tensor.set_`); otherwise nothing needed here (OrderedDict's `_metadata`,
+    /// the state_dict version of each module; attributes of opaque objects), so the state
+    /// is dropped.
+    fn build(&mut self) -> Result<(), PthError> {
+        let state = self.pop()?;
+        let inst = self.top()?;
+        match self.objs[inst] {
+            Obj::PendingTensor => {
+                let tensor = match &self.objs[state] {
+                    Obj::Tuple(args) => self.rebuild_tensor(1, args),
+                    _ => Obj::Unreadable("a tensor with malformed state".into()),
+                };
+                self.objs[inst] = tensor;
+            }
+            Obj::Dict(_) | Obj::Other(_) | Obj::Unreadable(_) | Obj::Set(_) => {}
+            _ => return Err(self.bad(format!("BUILD on {}", self.describe(inst)))),
+        }
+        Ok(())
     }
 
     fn describe(&self, id: Id) -> String {
@@ -790,6 +878,17 @@ impl Vm<'_> {
                 Ok(())
             }
             _ => Err(self.bad(format!("SETITEM on {}", self.describe(target)))),
+        }
+    }
+
+    fn add_items(&mut self, items: Vec<Id>) -> Result<(), PthError> {
+        let target = self.top()?;
+        match &mut self.objs[target] {
+            Obj::Set(v) => {
+                v.extend(items);
+                Ok(())
+            }
+            _ => Err(self.bad("ADDITEMS on something that is not a set")),
         }
     }
 
