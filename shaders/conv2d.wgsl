@@ -98,19 +98,19 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
     let plane = p.in_h * p.in_w;
     let in_base = gid.z * p.batch_in + p.in_c_offset * plane;
     out_base = gid.z * p.batch_out;
-    let y0 = vec4<i32>((m / p.out_w) * p.stride_h) - i32(p.pad_h);
-    let x0 = vec4<i32>((m % p.out_w) * p.stride_w) - i32(p.pad_w);
+    let y0 = vec4<i32>((m / p.out_w) * p.stride.x) - i32(p.pad.x);
+    let x0 = vec4<i32>((m % p.out_w) * p.stride.y) - i32(p.pad.y);
     let h = vec4<u32>(p.in_h);
     let w = vec4<u32>(p.in_w);
     var wi = gid.z * p.batch_w + wcol; // weight index of the current K step
     if (!CHANNELS_INSIDE) {
         for (var ci = 0u; ci < p.in_c; ci++) {
             let base = vec4<u32>(in_base + ci * plane);
-            for (var ky = 0u; ky < p.kernel_h; ky++) {
+            for (var ky = 0u; ky < p.kernel.x; ky++) {
                 let y = vec4<u32>(y0 + vec4<i32>(i32(ky)));
                 let row_inside = y < h;
                 let row = base + y * p.in_w;
-                for (var kx = 0u; kx < p.kernel_w; kx++) {
+                for (var kx = 0u; kx < p.kernel.y; kx++) {
                     let x = vec4<u32>(x0 + vec4<i32>(i32(kx)));
                     let i = row + x;
                     accumulate(select(vec4<f32>(0.0), vec4<f32>(input[i.x], input[i.y], input[i.z], input[i.w]), row_inside & (x < w)), wi);
@@ -122,11 +122,11 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
     if (CHANNELS_INSIDE) {
         // Window position outside, input channels inside: the bounds mask and the 4 input
         // indices are computed once per position, and each input channel only adds a plane.
-        for (var ky = 0u; ky < p.kernel_h; ky++) {
+        for (var ky = 0u; ky < p.kernel.x; ky++) {
             // Rows outside the image (negative ones wrap to huge) are masked to zero.
             let y = vec4<u32>(y0 + vec4<i32>(i32(ky)));
             let row_inside = y < h;
-            for (var kx = 0u; kx < p.kernel_w; kx++) {
+            for (var kx = 0u; kx < p.kernel.y; kx++) {
                 let x = vec4<u32>(x0 + vec4<i32>(i32(kx)));
                 let inside = row_inside & (x < w);
                 var i = vec4<u32>(in_base) + y * p.in_w + x; // masked where outside
@@ -178,7 +178,7 @@ var<workgroup> shared_w: array<array<f32, TILED_SIDE>, 16>; // [k][output channe
 // The input value of im2col row k, output pixel m (zero in the padding), in the K order
 // the weights were packed in.
 fn im2col(k: u32, m: u32, in_base: u32) -> f32 {
-    let window = p.kernel_h * p.kernel_w;
+    let window = p.kernel.x * p.kernel.y;
     var ci: u32;
     var pos: u32;
     if (CHANNELS_INSIDE) {
@@ -188,8 +188,8 @@ fn im2col(k: u32, m: u32, in_base: u32) -> f32 {
         ci = k / window;
         pos = k % window;
     }
-    let y = i32((m / p.out_w) * p.stride_h + pos / p.kernel_w) - i32(p.pad_h);
-    let x = i32((m % p.out_w) * p.stride_w + pos % p.kernel_w) - i32(p.pad_w);
+    let y = i32((m / p.out_w) * p.stride.x + pos / p.kernel.y) - i32(p.pad.x);
+    let x = i32((m % p.out_w) * p.stride.y + pos % p.kernel.y) - i32(p.pad.y);
     if (y < 0 || y >= i32(p.in_h) || x < 0 || x >= i32(p.in_w)) {
         return 0.0;
     }
@@ -200,7 +200,7 @@ fn im2col(k: u32, m: u32, in_base: u32) -> f32 {
 fn tiled(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_id) lid: vec3<u32>,
          @builtin(local_invocation_index) li: u32) {
     let pixels = p.out_h * p.out_w;
-    let k_len = p.in_c * p.kernel_h * p.kernel_w;
+    let k_len = p.in_c * p.kernel.x * p.kernel.y;
     let m_base = wg.x * TILED_SIDE;
     let n_base = wg.y * TILED_SIDE;
     let in_base = wg.z * p.batch_in + p.in_c_offset * p.in_h * p.in_w;

@@ -27,10 +27,10 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
     let oy = m / p.out_w;
     let ox = m % p.out_w;
     // Window in padded coordinates, then clipped.
-    let ys = i32(oy * p.stride_h) - i32(p.pad_h);
-    let xs = i32(ox * p.stride_w) - i32(p.pad_w);
-    let ye_padded = min(ys + i32(p.kernel_h), i32(p.in_h + p.pad_h));
-    let xe_padded = min(xs + i32(p.kernel_w), i32(p.in_w + p.pad_w));
+    let ys = i32(oy * p.stride.x) - i32(p.pad.x);
+    let xs = i32(ox * p.stride.y) - i32(p.pad.y);
+    let ye_padded = min(ys + i32(p.kernel.x), i32(p.in_h + p.pad.x));
+    let xe_padded = min(xs + i32(p.kernel.y), i32(p.in_w + p.pad.y));
     let y_begin = u32(max(ys, 0));
     let x_begin = u32(max(xs, 0));
     let y_end = u32(min(ye_padded, i32(p.in_h)));
@@ -99,11 +99,11 @@ fn rows(@builtin(global_invocation_id) gid: vec3<u32>) {
     if (oy >= p.out_h || c >= p.channels) {
         return;
     }
-    let ys = i32(oy * p.stride_h) - i32(p.pad_h);
-    let xs = i32(ox0 * STRIDE) - i32(p.pad_w); // first column of the first window
+    let ys = i32(oy * p.stride.x) - i32(p.pad.x);
+    let xs = i32(ox0 * STRIDE) - i32(p.pad.y); // first column of the first window
     let base = (p.in_c_offset + c) * p.in_h * p.in_w;
     var acc = vec4<f32>(empty());
-    for (var y = max(ys, 0); y < min(ys + i32(p.kernel_h), i32(p.in_h)); y++) {
+    for (var y = max(ys, 0); y < min(ys + i32(p.kernel.x), i32(p.in_h)); y++) {
         let row = base + u32(y) * p.in_w;
         let c0 = column(row, xs);
         let c1 = column(row, xs + 1);
@@ -125,9 +125,9 @@ fn rows(@builtin(global_invocation_id) gid: vec3<u32>) {
     }
     if (average()) {
         // the divisor counts padding but not what lies beyond it (ceil mode)
-        let rows = f32(min(ys + i32(p.kernel_h), i32(p.in_h + p.pad_h)) - ys);
+        let rows = f32(min(ys + i32(p.kernel.x), i32(p.in_h + p.pad.x)) - ys);
         let x0 = vec4<i32>(xs) + vec4<i32>(0, 1, 2, 3) * i32(STRIDE);
-        let cols = vec4<f32>(min(x0 + vec4<i32>(i32(WIDTH)), vec4<i32>(i32(p.in_w + p.pad_w))) - x0);
+        let cols = vec4<f32>(min(x0 + vec4<i32>(i32(WIDTH)), vec4<i32>(i32(p.in_w + p.pad.y))) - x0);
         acc = acc / (rows * cols);
     }
     let out = (p.out_c_offset + c) * p.out_h * p.out_w + oy * p.out_w + ox0;

@@ -1,6 +1,6 @@
 //! 2-D convolution with bias and optional ReLU (`shaders/conv2d.wgsl`).
 
-use super::{params, Call, Context, Dispatch, Entry, Kernel, Shader, Shape, Tensor, TensorMut, Variant as ShaderVariant, Window};
+use super::{interface, Call, Context, Dispatch, Kernel, Shape, Tensor, TensorMut, Variant as ShaderVariant, Window};
 
 /// The geometry of a convolution layer.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -125,27 +125,18 @@ pub fn contiguous(spec: &Conv2dSpec, input_shape: Shape, batch: &Batch) -> bool 
 /// serves every variant.
 const CHANNEL_PADDING: u32 = 16;
 
-pub const SHADER: Shader = Shader {
-    label: "conv2d",
-    wgsl: include_str!("../../shaders/conv2d.wgsl"),
-    // `main`'s workgroup (pixels, channels) in invocations; the side of `tiled`'s
-    // workgroup tile, in pixels and in channels
-    constants: &[("WORKGROUP_X", 16), ("WORKGROUP_Y", 4), ("TILED_SIDE", 64)],
-    params: Params::LAYOUT,
-    entries: &[
-        Entry { name: "main", bindings: &["input", "weights", "bias", "output", "input4"] },
-        Entry { name: "tiled", bindings: &["input", "weights", "bias", "output"] },
-    ],
-};
 const WORKGROUP: (u32, u32) = (SHADER.constant(0), SHADER.constant(1));
 
-params! {
-    // one line per 16 bytes (a WGSL vec4)
+interface! {
+    "conv2d", include_str!("../../shaders/conv2d.wgsl"),
+    // `main`'s workgroup (pixels, channels) in invocations; the side of `tiled`'s
+    // workgroup tile, in pixels and in channels
+    constants [WORKGROUP_X = 16, WORKGROUP_Y = 4, TILED_SIDE = 64]
+    entries [main(input, weights, bias, output, input4), tiled(input, weights, bias, output)]
     struct Params {
-        in_c: u32, in_h: u32, in_w: u32, in_c_offset: u32,
-        out_c: u32, out_h: u32, out_w: u32, out_c_offset: u32,
-        kernel_h: u32, kernel_w: u32, stride_h: u32, stride_w: u32,
-        pad_h: u32, pad_w: u32, relu: u32, w_stride: u32,
+        in_c: u32, in_h: u32, in_w: u32, in_c_offset: u32, out_c: u32, out_h: u32, out_w: u32, out_c_offset: u32,
+        // the window, (height, width) each
+        kernel: [u32; 2], stride: [u32; 2], pad: [u32; 2], relu: u32, w_stride: u32,
         // Batched GEMMs (Winograd's 16): dispatch z selects a batch, whose input, weights (in
         // vec4s) and output start this far from batch 0's. Zero for a plain convolution.
         batch_in: u32, batch_w: u32, batch_out: u32, _pad: u32,
@@ -226,12 +217,9 @@ pub fn dispatch(ctx: &Context, call: &Call<Conv2dSpec>, gemm: &Gemm) -> Dispatch
         out_h: out.h,
         out_w: out.w,
         out_c_offset: call.output.c_offset,
-        kernel_h: w.kernel.0,
-        kernel_w: w.kernel.1,
-        stride_h: w.stride.0,
-        stride_w: w.stride.1,
-        pad_h: w.pad.0,
-        pad_w: w.pad.1,
+        kernel: w.kernel.into(),
+        stride: w.stride.into(),
+        pad: w.pad.into(),
         relu: spec.relu as u32,
         w_stride: padded_out_c(spec.out_c) / 4,
         batch_in: batch.input_stride,

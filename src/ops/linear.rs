@@ -1,6 +1,6 @@
 //! Fully connected layer (`shaders/linear.wgsl`).
 
-use super::{params, Call, Context, Dispatch, Entry, GpuLayer, Shader, Shared, Variant};
+use super::{interface, Call, Context, Dispatch, GpuLayer, Shared, Variant};
 use crate::error::Error;
 use crate::weights::LayerParams;
 
@@ -10,20 +10,14 @@ pub struct LinearSpec {
     pub relu: bool,
 }
 
-params! {
-    // one line per 16 bytes (a WGSL vec4)
+interface! {
+    "linear", include_str!("../../shaders/linear.wgsl"),
+    constants [WORKGROUP_SIZE = 64] entries [main(input, weights, bias, output)]
     struct Params {
         in_features: u32, out_features: u32, relu: u32, _pad: u32,
     }
 }
 
-pub const SHADER: Shader = Shader {
-    label: "linear",
-    wgsl: include_str!("../../shaders/linear.wgsl"),
-    constants: &[("WORKGROUP_SIZE", 64)],
-    params: Params::LAYOUT,
-    entries: &[Entry { name: "main", bindings: &["input", "weights", "bias", "output"] }],
-};
 const WORKGROUP_SIZE: u32 = SHADER.constant(0);
 
 /// A linear layer's parameters on the GPU: weights row-major (out, in), and the bias.

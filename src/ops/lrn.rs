@@ -1,6 +1,6 @@
 //! Local response normalisation across channels (`shaders/lrn.wgsl`).
 
-use super::{params, Call, Context, Dispatch, Entry, GpuLayer, Shader, Shape, Shared, Variant};
+use super::{interface, Call, Context, Dispatch, GpuLayer, Shape, Shared, Variant};
 
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct LrnSpec {
@@ -10,21 +10,14 @@ pub struct LrnSpec {
     pub k: f32,
 }
 
-params! {
-    // one line per 16 bytes (a WGSL vec4)
+interface! {
+    "lrn", include_str!("../../shaders/lrn.wgsl"),
+    constants [WORKGROUP_SIZE = 64] entries [main(input, output)]
     struct Params {
-        channels: u32, pixels: u32, size: u32, _pad0: u32,
-        alpha: f32, beta: f32, k: f32, _pad1: u32,
+        channels: u32, pixels: u32, size: u32, _pad0: u32, alpha: f32, beta: f32, k: f32, _pad1: u32,
     }
 }
 
-pub const SHADER: Shader = Shader {
-    label: "lrn",
-    wgsl: include_str!("../../shaders/lrn.wgsl"),
-    constants: &[("WORKGROUP_SIZE", 64)],
-    params: Params::LAYOUT,
-    entries: &[Entry { name: "main", bindings: &["input", "output"] }],
-};
 const WORKGROUP_SIZE: u32 = SHADER.constant(0);
 
 /// LRN reads and writes whole tensors (in GoogLeNet it follows a pool or a conv).

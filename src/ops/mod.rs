@@ -273,6 +273,29 @@ macro_rules! params {
 }
 pub(crate) use params;
 
+/// Declares an op's whole shader interface at once: [`Shader`] as `SHADER` (label, WGSL
+/// file, the constants written into it, entry points with the names of their bindings)
+/// and its `Params` struct (see `params!`).
+macro_rules! interface {
+    (
+        $label:literal, $wgsl:expr,
+        constants [$($constant:ident = $value:expr),* $(,)?]
+        entries [$($entry:ident($($binding:ident),*)),* $(,)?]
+        $(#[$meta:meta])* struct Params { $($fields:tt)* }
+    ) => {
+        $crate::ops::params! { $(#[$meta])* struct Params { $($fields)* } }
+
+        pub const SHADER: $crate::ops::Shader = $crate::ops::Shader {
+            label: $label,
+            wgsl: $wgsl,
+            constants: &[$((stringify!($constant), $value)),*],
+            params: Params::LAYOUT,
+            entries: &[$($crate::ops::Entry { name: stringify!($entry), bindings: &[$(stringify!($binding)),*] }),*],
+        };
+    };
+}
+pub(crate) use interface;
+
 /// The CPU twins' [`View`]: a tensor's values and the first channel of the slice read.
 #[derive(Clone, Copy)]
 pub struct Tensor<'a> {

@@ -1,8 +1,7 @@
 //! Max and average pooling, including global average pooling (`shaders/pool.wgsl`).
 
 use super::{
-    params, Call, Context, Dispatch, Entry, GpuLayer, Kernel, Shader, Shape, Shared, Tensor, TensorMut, Variant as ShaderVariant,
-    Window,
+    interface, Call, Context, Dispatch, GpuLayer, Kernel, Shape, Shared, Tensor, TensorMut, Variant as ShaderVariant, Window,
 };
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -41,23 +40,15 @@ impl PoolSpec {
     }
 }
 
-params! {
-    // one line per 16 bytes (a WGSL vec4)
+interface! {
+    "pool", include_str!("../../shaders/pool.wgsl"),
+    constants [WORKGROUP_SIZE = 64] entries [main(input, output), rows(input, output)]
     struct Params {
-        channels: u32, in_h: u32, in_w: u32, in_c_offset: u32,
-        out_h: u32, out_w: u32, out_c_offset: u32, mode: u32,
-        kernel_h: u32, kernel_w: u32, stride_h: u32, stride_w: u32,
-        pad_h: u32, pad_w: u32, _pad0: u32, _pad1: u32,
+        channels: u32, in_h: u32, in_w: u32, in_c_offset: u32, out_h: u32, out_w: u32, out_c_offset: u32, mode: u32,
+        kernel: [u32; 2], stride: [u32; 2], pad: [u32; 2], _pad0: u32, _pad1: u32,
     }
 }
 
-pub const SHADER: Shader = Shader {
-    label: "pool",
-    wgsl: include_str!("../../shaders/pool.wgsl"),
-    constants: &[("WORKGROUP_SIZE", 64)],
-    params: Params::LAYOUT,
-    entries: &[Entry { name: "main", bindings: &["input", "output"] }, Entry { name: "rows", bindings: &["input", "output"] }],
-};
 const WORKGROUP_SIZE: u32 = SHADER.constant(0);
 
 /// Which entry point of the shader computes a pool: `rows` (4 outputs per invocation,
@@ -106,12 +97,9 @@ pub fn dispatch(ctx: &Context, call: &Call<PoolSpec>) -> Dispatch {
             PoolMode::Max => 0,
             PoolMode::Average => 1,
         },
-        kernel_h: w.kernel.0,
-        kernel_w: w.kernel.1,
-        stride_h: w.stride.0,
-        stride_w: w.stride.1,
-        pad_h: w.pad.0,
-        pad_w: w.pad.1,
+        kernel: w.kernel.into(),
+        stride: w.stride.into(),
+        pad: w.pad.into(),
         _pad0: 0,
         _pad1: 0,
     };

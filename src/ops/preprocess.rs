@@ -2,7 +2,7 @@
 //! resize (shorter side to `InputSpec::resize`), centre crop, per-channel scale and offset,
 //! channel order.
 
-use super::{params, Context, Dispatch, Entry, Shader, Shape, Variant, View};
+use super::{interface, Context, Dispatch, Shape, Variant, View};
 
 /// What a model expects as input.
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -50,25 +50,17 @@ pub struct Geometry {
     pub scale_y: f32,
 }
 
-params! {
-    // one line per 16 bytes (a WGSL vec4)
+interface! {
+    "preprocess", include_str!("../../shaders/preprocess.wgsl"),
+    // workgroups of WORKGROUP_SIDE x WORKGROUP_SIDE output pixels
+    constants [WORKGROUP_SIDE = 8] entries [main(image, output)]
     struct Params {
-        src_w: u32, src_h: u32, out_w: u32, out_h: u32,
-        crop_x: u32, crop_y: u32, bgr: u32, _pad0: u32,
-        scale_x: f32, scale_y: f32, support_x: f32, support_y: f32,
-        mul: [f32; 4],
+        src_w: u32, src_h: u32, out_w: u32, out_h: u32, crop_x: u32, crop_y: u32, bgr: u32, _pad0: u32,
+        scale_x: f32, scale_y: f32, support_x: f32, support_y: f32, mul: [f32; 4],
         add: [f32; 4],
     }
 }
 
-pub const SHADER: Shader = Shader {
-    label: "preprocess",
-    wgsl: include_str!("../../shaders/preprocess.wgsl"),
-    // workgroups of WORKGROUP_SIDE x WORKGROUP_SIDE output pixels
-    constants: &[("WORKGROUP_SIDE", 8)],
-    params: Params::LAYOUT,
-    entries: &[Entry { name: "main", bindings: &["image", "output"] }],
-};
 const WORKGROUP_SIDE: u32 = SHADER.constant(0);
 
 /// The texture an image is uploaded into: RGBA8, usable by `copyExternalImageToTexture`

@@ -43,6 +43,11 @@ impl WgslType for f32 {
     const NAME: &'static str = "f32";
 }
 
+/// (height, width) pairs: `.x` is the height.
+impl WgslType for [u32; 2] {
+    const NAME: &'static str = "vec2<u32>";
+}
+
 impl WgslType for [f32; 4] {
     const NAME: &'static str = "vec4<f32>";
 }

@@ -1,21 +1,14 @@
 //! Softmax and the k most probable classes (`shaders/softmax_topk.wgsl`).
 
-use super::{params, Context, Dispatch, Entry, Shader, Variant, View};
-
-pub const SHADER: Shader = Shader {
-    label: "softmax_topk",
-    wgsl: include_str!("../../shaders/softmax_topk.wgsl"),
-    // one workgroup of THREADS invocations; MAX_K sizes the shader's list of chosen classes
-    constants: &[("THREADS", 256), ("MAX_K", 32)],
-    params: Params::LAYOUT,
-    entries: &[Entry { name: "main", bindings: &["logits", "result"] }],
-};
+use super::{interface, Context, Dispatch, Variant, View};
 
 /// The most classes one dispatch can rank.
 pub const MAX_K: u32 = SHADER.constant(1);
 
-params! {
-    // one line per 16 bytes (a WGSL vec4)
+interface! {
+    "softmax_topk", include_str!("../../shaders/softmax_topk.wgsl"),
+    // one workgroup of THREADS invocations; MAX_K sizes the shader's list of chosen classes
+    constants [THREADS = 256, MAX_K = 32] entries [main(logits, result)]
     struct Params {
         n: u32, k: u32, _pad0: u32, _pad1: u32,
     }

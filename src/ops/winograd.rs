@@ -6,20 +6,8 @@
 //! to rounding, so `conv2d::cpu` is the CPU twin.
 
 use super::conv2d::{self, Batch, Conv2dSpec, Gemm, Tile};
-use super::{params, Call, Context, Dispatch, Entry, Shader, Shape, Variant, View, Window};
+use super::{interface, Call, Context, Dispatch, Shape, Variant, View, Window};
 
-pub const SHADER: Shader = Shader {
-    label: "winograd",
-    wgsl: include_str!("../../shaders/winograd.wgsl"),
-    constants: &[("WORKGROUP_SIZE", 64)],
-    params: Params::LAYOUT,
-    entries: &[
-        Entry { name: "input_transform", bindings: &["src", "dst"] },
-        Entry { name: "output_transform", bindings: &["src", "dst", "bias"] },
-        Entry { name: "input_transform_4x4", bindings: &["src", "dst"] },
-        Entry { name: "output_transform_4x4", bindings: &["src", "dst", "bias"] },
-    ],
-};
 const WORKGROUP_SIZE: u32 = SHADER.constant(0);
 
 /// Output tile side: F(2x2, 3x3) or F(4x4, 3x3).
@@ -112,8 +100,9 @@ pub fn pack(spec: &Conv2dSpec, in_c: u32, weights: &[f32], size: Size) -> Vec<f3
     packed
 }
 
-params! {
-    // one line per 16 bytes (a WGSL vec4)
+interface! {
+    "winograd", include_str!("../../shaders/winograd.wgsl"),
+    constants [WORKGROUP_SIZE = 64] entries [input_transform(src, dst), output_transform(src, dst, bias), input_transform_4x4(src, dst), output_transform_4x4(src, dst, bias)]
     struct Params {
         // h, w: the input's size for the input transform, the output's for the output one
         channels: u32, h: u32, w: u32, c_offset: u32,
