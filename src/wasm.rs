@@ -4,6 +4,10 @@
 //! JavaScript or the wasm heap, and a failed copy (which some adapters refuse for video) is
 //! a catchable JavaScript exception rather than a wasm panic.
 
+// A classifier's RefCell borrow is held across the GPU readback on purpose: it is what
+// makes a second exclusive call while one is in flight fail as "busy" instead of racing.
+#![allow(clippy::await_holding_refcell_ref, reason = "the borrow is the busy guard")]
+
 use crate::network::{KernelChoice, Options};
 use crate::{labels, Classification, Error, Gpu, Model, Network, Variant};
 use std::cell::RefCell;

@@ -345,7 +345,7 @@ pub fn run(bytes: &[u8], what: &str) -> Result<(Pickle, usize), PthError> {
 /// listed, so that any byte can be looked up; [`Vm::run`] does not read the protocol 0
 /// text forms (FLOAT, STRING, UNICODE, PERSID, GET, PUT, INST, OBJ) nor the extension
 /// registry (EXT1, EXT2, EXT4), which it refuses like unknown bytes.
-#[allow(dead_code)]
+#[allow(dead_code, reason = "the opcodes the reader refuses are listed too, to name every byte")]
 mod op {
     // Protocol 0 and 1.
     pub const MARK: u8 = b'(';
