@@ -28,6 +28,13 @@ fn js_error(e: Error) -> JsValue {
     error.into()
 }
 
+/// The networks the engine runs, in words, from the model registry (for the page's
+/// messages): "GoogLeNet (BVLC, Caffe), GoogLeNet (torchvision), ...".
+#[wasm_bindgen(js_name = modelTitles)]
+pub fn model_titles() -> String {
+    crate::models::registry::MODELS.iter().map(|m| m.title).collect::<Vec<_>>().join(", ")
+}
+
 /// An open WebGPU device.
 #[wasm_bindgen]
 pub struct Engine {

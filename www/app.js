@@ -6,7 +6,7 @@
 // camera (layers=1 adds per-layer GPU times); ?autotune=0 skips kernel tuning;
 // ?model=NAME picks a model from weights/models.json.
 
-import init, { openEngine } from './pkg/inception.js';
+import init, { modelTitles, openEngine } from './pkg/inception.js';
 
 const $ = (id) => document.getElementById(id);
 const params = new URLSearchParams(location.search);
@@ -174,7 +174,7 @@ async function buildClassifier(model, bytes, labels, title) {
     const what = e.name === 'WeightsError' || e.name === 'UsageError' ? e.message : `${e.name}: ${e.message}`;
     throw Object.assign(new Error(model
       ? `These weights do not fit the ${title ?? model} model: ${what}`
-      : `This file does not fit any network the page runs (GoogLeNet in its BVLC, torchvision and tutorial forms, Inception v3): ${what}`),
+      : `This file does not fit any network the page runs (${modelTitles()}): ${what}`),
     { kind: 'weights' });
   }
   // the new model is valid: only now replace the current one (a bad file keeps it)

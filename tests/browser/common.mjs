@@ -1,5 +1,5 @@
 // Shared by the browser tests and the benchmark: launching Debian's Chromium headless with
-// WebGPU on SwiftShader (flags from ../shared/design.md).
+// WebGPU on SwiftShader (`--enable-unsafe-webgpu`; without it no adapter is offered).
 import { chromium } from 'playwright-core';
 
 export const BASE_FLAGS = [
