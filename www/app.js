@@ -194,7 +194,7 @@ async function buildClassifier(model, bytes, labels, title) {
 /** {"4x8": 40, "4x4": 17}: how many convolutions use each tile. */
 function tileCounts(json) {
   const counts = {};
-  for (const { kernel } of JSON.parse(json)) counts[kernel] = (counts[kernel] ?? 0) + 1;
+  for (const [, kernel] of JSON.parse(json)) counts[kernel] = (counts[kernel] ?? 0) + 1;
   return counts;
 }
 

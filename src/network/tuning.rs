@@ -20,26 +20,23 @@ pub struct LayerTime {
 
 /// The kernel of every convolution, each with the shape of the layer it was chosen for,
 /// so that a choice saved for another network (or another build's layer order) is
-/// recognised and refused rather than applied to the wrong layers. As JSON:
-/// `[{"shape": "3x3 s1x1 p1x1 192x28x28 -> 128 relu", "kernel": "winograd2 4x8"}, ...]`.
+/// recognised and refused rather than applied to the wrong layers. As JSON, one
+/// `[shape, kernel]` pair per convolution: `[["3x3 s1x1 p1x1 192x28x28 -> 128 relu",
+/// "winograd2 4x8"], ...]`.
 #[derive(Clone, Debug, PartialEq)]
 pub struct KernelChoice(pub Vec<(String, ConvKernel)>);
 
 impl KernelChoice {
     pub fn to_json(&self) -> String {
-        let entries: Vec<_> =
-            self.0.iter().map(|(shape, kernel)| serde_json::json!({"shape": shape, "kernel": kernel.to_string()})).collect();
-        serde_json::Value::from(entries).to_string()
+        let pairs: Vec<(&str, String)> = self.0.iter().map(|(shape, kernel)| (shape.as_str(), kernel.to_string())).collect();
+        serde_json::to_string(&pairs).expect("strings serialise")
     }
 
     pub fn from_json(json: &str) -> Result<KernelChoice, Error> {
-        let bad = |why: String| Error::Usage(format!("not a saved kernel choice: {why}"));
-        let entries: Vec<serde_json::Value> = serde_json::from_str(json).map_err(|e| bad(e.to_string()))?;
-        let entry = |e: &serde_json::Value| -> Result<(String, ConvKernel), Error> {
-            let field = |name| e.get(name).and_then(|v| v.as_str()).ok_or_else(|| bad(format!("an entry without \"{name}\"")));
-            Ok((field("shape")?.to_string(), field("kernel")?.parse()?))
-        };
-        Ok(KernelChoice(entries.iter().map(entry).collect::<Result<_, _>>()?))
+        let pairs: Vec<(String, String)> =
+            serde_json::from_str(json).map_err(|e| Error::Usage(format!("not a saved kernel choice: {e}")))?;
+        let parse = |(shape, kernel): (String, String)| Ok((shape, kernel.parse()?));
+        Ok(KernelChoice(pairs.into_iter().map(parse).collect::<Result<_, Error>>()?))
     }
 
     /// How many layers use each kernel, in order of first use ("winograd2 4x8 x21").

@@ -60,7 +60,10 @@ impl Context {
 
     /// The pipeline of one entry point of a shader, with its override constants.
     pub fn kernel(&self, shader: &'static Shader, variant: &Variant) -> Kernel {
-        let key = format!("{} {variant:?}", shader.label);
+        // (override values are whole numbers: formatting them as such keeps core's float
+        // formatting, about 30 KB, out of the wasm)
+        let overrides: String = variant.overrides.iter().map(|(name, value)| format!(" {name}={}", *value as i64)).collect();
+        let key = format!("{} {} {}{overrides}", shader.label, variant.entry, variant.prelude);
         let mut compiled = self.kernels.lock().unwrap();
         compiled.entry(key).or_insert_with(|| Kernel::build(&self.device, shader, variant)).clone()
     }
@@ -115,8 +118,8 @@ impl Kernel {
         workgroups: [u32; 3],
     ) -> Dispatch {
         use wgpu::util::DeviceExt;
-        let names: Vec<&str> = resources.iter().map(|(name, _)| *name).collect();
-        assert_eq!(names, self.bindings, "{label}: the resources bound are not the shader's bindings");
+        let names = resources.iter().map(|(name, _)| *name);
+        assert!(names.eq(self.bindings.iter().copied()), "{label}: the resources bound are not the shader's bindings");
         let uniform = device.create_buffer_init(&wgpu::util::BufferInitDescriptor {
             label: Some(&label),
             contents: bytemuck::bytes_of(params),
