@@ -13,7 +13,10 @@
 //! The same code runs natively (Vulkan, Metal, DX12) and in the browser (WebGPU).
 
 pub mod arena;
+pub mod backend;
+pub mod clock;
 pub mod convert;
+pub mod cpu;
 pub mod error;
 pub mod gpu;
 pub mod graph;
@@ -28,6 +31,7 @@ pub mod synthetic;
 pub mod tensors;
 pub mod weights;
 
+pub use cpu::{CpuNetwork, CpuOptions};
 pub use error::{Error, WeightsError};
 pub use gpu::Gpu;
 pub use models::Variant;

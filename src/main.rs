@@ -20,24 +20,28 @@ fn main() {
 
 #[cfg(not(target_arch = "wasm32"))]
 mod cli {
+    use inception::backend::{self, Backend, Choice, Engine};
     use inception::network::{ConvKernel, Options};
     use inception::ops::conv2d::Precision;
-    use inception::{labels, Classification, Error, Gpu, Model, Network, Variant};
+    use inception::{labels, Classification, CpuOptions, Error, Gpu, Model, Variant};
     use std::path::{Path, PathBuf};
     use std::time::Instant;
 
     const USAGE: &str = "\
 usage:
-  inception classify [--model M] [--weights FILE] [--labels FILE] [--json] [--f16] IMAGE...
-      top-5 classes of each image; --json prints per image the top-5 (index, label,
+  inception classify [--model M] [--weights FILE] [--labels FILE] [--json] [--f16]
+                     [--backend gpu|cpu] [--threads N] IMAGE|FOLDER|PATTERN...
+      top-5 classes of each image (a folder: its images; a pattern such as
+      photos/*.jpg: the matching files), then a throughput line on stderr; one loaded
+      network serves them all. --json prints per image the top-5 (index, label,
       probability) and the logits; --labels names the classes (one per line); --f16
       stores the convolution weights as float16 on the GPU (needs shader-f16; the page
       does this by itself where it can)
   inception bench [--model M] [--weights FILE] [--runs N] [--warmup N] [--per-layer]
-                  [--autotune | --conv KERNEL] [--f16] [IMAGE]
+                  [--backend gpu|cpu] [--threads N] [--autotune | --conv KERNEL] [--f16] [IMAGE]
       milliseconds per image over N runs after warm-up (default 20 and 3), on IMAGE or a
-      synthetic image of the network's input size; --per-layer adds each layer's GPU time (median over the
-      runs), share of the total and achieved GFLOP/s; --autotune measures the convolution
+      synthetic image of the network's input size; --per-layer adds each layer's time
+      (median over the runs), share of the total and achieved GFLOP/s; --autotune measures the convolution
       kernels first and keeps the fastest per layer, --conv uses one everywhere: a tile
       (pixels x channels per invocation: 4x8, 4x4 or 4x16), or winograd2 4x8, winograd4
       4x16 and so on (Winograd F(2x2,3x3) or F(4x4,3x3) for the 3x3 convolutions, the
@@ -53,6 +57,11 @@ usage:
       for tests: the deterministic weights of a golden file of tools/golden.py
       (tests/golden/*.json) as safetensors, or as the PyTorch checkpoint rebuilt from
       PyTorch's pickle when OUTPUT ends in .pth
+
+  Backends: without --backend the program times a few passes on the GPU (WebGPU
+  through wgpu) and on the CPU (SIMD GEMMs on --threads threads, default all cores) and
+  keeps the faster; with no GPU adapter it runs on the CPU at once. The choice and why
+  go to stderr.
 
   Weights files may be safetensors or PyTorch checkpoints (torch.save of a state_dict,
   plain or wrapped in {state_dict: ...} or {model: ...}). --model is one of the models
@@ -79,6 +88,8 @@ usage:
         per_layer: bool,
         autotune: bool,
         conv: Option<ConvKernel>,
+        backend: Option<Backend>,
+        threads: Option<usize>,
         runs: usize,
         warmup: usize,
         files: Vec<PathBuf>,
@@ -96,6 +107,8 @@ usage:
             per_layer: false,
             autotune: false,
             conv: None,
+            backend: None,
+            threads: None,
             runs: 20,
             warmup: 3,
             files: Vec::new(),
@@ -113,6 +126,8 @@ usage:
                 "--per-layer" => a.per_layer = true,
                 "--autotune" => a.autotune = true,
                 "--conv" => a.conv = Some(value()?.parse()?),
+                "--backend" => a.backend = Some(value()?.parse()?),
+                "--threads" => a.threads = Some(count(value()?)?.max(1)),
                 "--runs" => a.runs = count(value()?)?.max(1),
                 "--warmup" => a.warmup = count(value()?)?,
                 flag if flag.starts_with("--") => return Err(usage(format!("unknown option {flag}"))),
@@ -163,20 +178,49 @@ usage:
         Ok(Some(labels::parse(&text)))
     }
 
-    async fn load(args: &Args) -> Result<(Gpu, Model, Network, Vec<String>), Error> {
+    /// A loaded network on the backend asked for, or the one measured faster here.
+    struct Loaded {
+        gpu: Option<Gpu>,
+        model: Model,
+        engine: Engine,
+        choice: Choice,
+        names: Vec<String>,
+    }
+
+    async fn load(args: &Args) -> Result<Loaded, Error> {
         let path = weights_path(args)?;
         let in_file = |e: inception::WeightsError| Error::Usage(format!("{}: {}", path.display(), Error::from(e)));
         let bytes = read_file(&path, "weights file")?;
         let model = Model::load(&bytes, args.model).map_err(in_file)?;
         let names = labels::choose(read_labels(args)?, inception::convert::embedded_labels(&bytes), model.graph.num_classes())
             .map_err(in_file)?;
-        let gpu = Gpu::new().await?;
-        let precision = if args.half { Precision::F16 } else { Precision::F32 };
-        let mut network = Network::with_options(&gpu, &model, Options { precision, ..Options::default() })?;
-        if args.command != "bench" {
-            network.release_unused_kernels(); // bench may tune first
+        let gpu_options = Options { precision: if args.half { Precision::F16 } else { Precision::F32 }, ..Options::default() };
+        let cpu_options = CpuOptions { threads: args.threads, ..CpuOptions::default() };
+        let gpu = match args.backend {
+            Some(Backend::Cpu) => None,
+            Some(Backend::Gpu) => Some(Gpu::new().await?),
+            None => Gpu::new().await.map_err(|e| eprintln!("no GPU: {e}")).ok(),
+        };
+        let (mut engine, choice) = match (args.backend, &gpu) {
+            (Some(backend), _) => {
+                (Engine::new(backend, gpu.as_ref(), &model, gpu_options, cpu_options)?, Choice::forced(backend))
+            }
+            (None, None) => {
+                (Engine::new(Backend::Cpu, None, &model, gpu_options, cpu_options)?, Choice::no_adapter("none found"))
+            }
+            (None, Some(gpu)) => {
+                let side = model.graph.input_spec.crop;
+                let image = inception::synthetic::image(side, side);
+                backend::choose_by_measuring(gpu, &model, gpu_options, cpu_options, (&image, side, side), 3).await?
+            }
+        };
+        if let Engine::Gpu(network) = &mut engine {
+            if args.command != "bench" {
+                network.release_unused_kernels(); // bench may tune first
+            }
         }
-        Ok((gpu, model, network, names))
+        eprintln!("backend: {} ({}): {}", choice.backend.name(), choice.reason, engine.describe(gpu.as_ref()));
+        Ok(Loaded { gpu, model, engine, choice, names })
     }
 
     fn synthetic(args: &Args) -> Result<(), Error> {
@@ -219,19 +263,86 @@ usage:
         Ok(img.to_rgba8())
     }
 
+    /// The image files named by the arguments: files as given, a folder's images (sorted),
+    /// and a pattern's matches (`*` and `?` in the file name, sorted).
+    fn image_files(args: &[PathBuf]) -> Result<Vec<PathBuf>, Error> {
+        const IMAGE_EXTENSIONS: [&str; 7] = ["jpg", "jpeg", "png", "webp", "bmp", "gif", "jfif"];
+        let mut files = Vec::new();
+        for arg in args {
+            let name = arg.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+            let listed = if arg.is_dir() {
+                list(arg, |f: &Path| {
+                    f.extension().is_some_and(|e| IMAGE_EXTENSIONS.contains(&e.to_string_lossy().to_lowercase().as_str()))
+                })?
+            } else if !arg.exists() && name.contains(['*', '?']) {
+                let dir = arg.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
+                let found = list(dir, |f: &Path| f.file_name().is_some_and(|n| matches(&name, &n.to_string_lossy())))?;
+                if found.is_empty() {
+                    return Err(Error::Usage(format!("no file matches {}", arg.display())));
+                }
+                found
+            } else {
+                vec![arg.clone()]
+            };
+            files.extend(listed);
+        }
+        Ok(files)
+    }
+
+    /// The files of `dir` that `keep`, sorted.
+    fn list(dir: &Path, keep: impl Fn(&Path) -> bool) -> Result<Vec<PathBuf>, Error> {
+        let entries = std::fs::read_dir(dir).map_err(|e| Error::Usage(format!("cannot list {}: {e}", dir.display())))?;
+        let mut files: Vec<PathBuf> =
+            entries.filter_map(|e| e.ok().map(|e| e.path())).filter(|p| p.is_file() && keep(p)).collect();
+        files.sort();
+        Ok(files)
+    }
+
+    /// Whether `name` matches `pattern` (`*`: any run of characters, `?`: one).
+    fn matches(pattern: &str, name: &str) -> bool {
+        let (p, n): (Vec<char>, Vec<char>) = (pattern.chars().collect(), name.chars().collect());
+        fn go(p: &[char], n: &[char]) -> bool {
+            match (p.first(), n.first()) {
+                (None, None) => true,
+                (Some('*'), _) => go(&p[1..], n) || (!n.is_empty() && go(p, &n[1..])),
+                (Some('?'), Some(_)) => go(&p[1..], &n[1..]),
+                (Some(a), Some(b)) if a == b => go(&p[1..], &n[1..]),
+                _ => false,
+            }
+        }
+        go(&p, &n)
+    }
+
     async fn classify(args: &Args) -> Result<(), Error> {
-        if args.files.is_empty() {
+        let files = image_files(&args.files)?;
+        if files.is_empty() {
             return Err(Error::Usage(format!("classify needs at least one image\n\n{USAGE}")));
         }
-        let (_gpu, _model, mut network, names) = load(args).await?;
+        let Loaded { mut engine, names, .. } = load(args).await?;
         let mut results = Vec::new();
-        for path in &args.files {
-            let img = read_image(path)?;
-            let out = network.classify(img.as_raw(), img.width(), img.height(), args.json).await?;
+        let (mut failed, mut decode_ms, mut classify_ms) = (0, 0.0, 0.0);
+        let start = Instant::now();
+        for path in &files {
+            let decoding = Instant::now();
+            let img = match read_image(path) {
+                Ok(img) => img,
+                // one bad file in a folder is reported, and the others still classified
+                Err(e) if files.len() > 1 => {
+                    eprintln!("error: {e}");
+                    failed += 1;
+                    continue;
+                }
+                Err(e) => return Err(e),
+            };
+            decode_ms += decoding.elapsed().as_secs_f64() * 1e3;
+            let classifying = Instant::now();
+            let out = engine.classify(img.as_raw(), img.width(), img.height(), args.json).await?;
+            classify_ms += classifying.elapsed().as_secs_f64() * 1e3;
             let classification = Classification::new(out, &names);
             if args.json {
                 let mut json = classification.to_json();
                 json["image"] = path.display().to_string().into();
+                json["backend"] = engine.backend().name().into();
                 results.push(json);
             } else {
                 println!("{}:", path.display());
@@ -243,62 +354,94 @@ usage:
         if args.json {
             println!("{}", serde_json::to_string_pretty(&results).unwrap());
         }
+        let done = files.len() - failed;
+        let seconds = start.elapsed().as_secs_f64();
+        eprintln!(
+            "{done} images in {seconds:.2} s: {:.1} images/s on the {} ({:.1} ms decoding, {:.1} ms classifying per image)",
+            done as f64 / seconds,
+            engine.backend().name().to_uppercase(),
+            decode_ms / done.max(1) as f64,
+            classify_ms / done.max(1) as f64
+        );
+        if failed > 0 {
+            return Err(Error::Image(format!("{failed} of {} files could not be read", files.len())));
+        }
         Ok(())
     }
 
     async fn bench(args: &Args) -> Result<(), Error> {
-        let (gpu, model, mut network, _) = load(args).await?;
+        let Loaded { gpu, model, mut engine, choice, .. } = load(args).await?;
         match args.files.first() {
             Some(path) => {
                 let img = read_image(path)?;
-                network.set_image(img.as_raw(), img.width(), img.height())?;
+                engine.set_image(img.as_raw(), img.width(), img.height())?;
             }
             None => {
                 let side = model.graph.input_spec.crop;
-                network.set_image(&inception::synthetic::image(side, side), side, side)?
+                engine.set_image(&inception::synthetic::image(side, side), side, side)?
             }
         }
-        if let Some(kernel) = args.conv {
-            network.set_conv_kernel(kernel);
-        }
-        if args.autotune {
-            let start = Instant::now();
-            let chosen = network.autotune().await?;
-            let kernels = chosen.summary();
-            println!("autotune     {:.0} ms; kernels chosen: {kernels}", start.elapsed().as_secs_f64() * 1e3);
-        }
-        network.release_unused_kernels();
         let mut wall = Vec::new();
         let mut encode = Vec::new();
         let mut gpu_time = Vec::new();
-        for i in 0..args.warmup + args.runs {
-            let start = Instant::now();
-            let (commands, ticket) = network.encode(false)?;
-            let encoded = start.elapsed();
-            gpu.queue.submit([commands]);
-            let out = network.read_output(ticket).await?;
-            if i >= args.warmup {
-                wall.push(start.elapsed().as_secs_f64() * 1e3);
-                encode.push(encoded.as_secs_f64() * 1e3);
-                gpu_time.extend(out.gpu_ms);
+        match &mut engine {
+            Engine::Gpu(network) => {
+                let gpu = gpu.as_ref().expect("a GPU engine has a GPU");
+                if let Some(kernel) = args.conv {
+                    network.set_conv_kernel(kernel);
+                }
+                if args.autotune {
+                    let start = Instant::now();
+                    let chosen = network.autotune().await?;
+                    let kernels = chosen.summary();
+                    println!("autotune     {:.0} ms; kernels chosen: {kernels}", start.elapsed().as_secs_f64() * 1e3);
+                }
+                network.release_unused_kernels();
+                for i in 0..args.warmup + args.runs {
+                    let start = Instant::now();
+                    let (commands, ticket) = network.encode(false)?;
+                    let encoded = start.elapsed();
+                    gpu.queue.submit([commands]);
+                    let out = network.read_output(ticket).await?;
+                    if i >= args.warmup {
+                        wall.push(start.elapsed().as_secs_f64() * 1e3);
+                        encode.push(encoded.as_secs_f64() * 1e3);
+                        gpu_time.extend(out.gpu_ms);
+                    }
+                }
+            }
+            Engine::Cpu(network) => {
+                for i in 0..args.warmup + args.runs {
+                    let start = Instant::now();
+                    network.run(false)?;
+                    if i >= args.warmup {
+                        wall.push(start.elapsed().as_secs_f64() * 1e3);
+                    }
+                }
             }
         }
-        let s = network.stats;
-        println!("adapter      {}", gpu.describe());
+        let s = engine.stats();
+        println!("backend      {} ({})", choice.backend.name(), choice.reason);
+        println!("device       {}", engine.describe(gpu.as_ref()));
+        let precision = match &engine {
+            Engine::Gpu(n) => format!("{:?}", n.precision()),
+            Engine::Cpu(_) => "F32".into(),
+        };
         println!(
-            "model        {} ({} classes), {:?} weights, {} runs after {} warm-up",
+            "model        {} ({} classes), {precision} weights, {} runs after {} warm-up",
             model.variant,
             model.graph.num_classes(),
-            network.precision(),
             args.runs,
             args.warmup
         );
         println!("end to end   {}", summary(&mut wall));
-        println!("CPU encode   {}", summary(&mut encode));
-        if gpu_time.is_empty() {
-            println!("GPU time     (no timestamp queries on this adapter)");
-        } else {
-            println!("GPU time     {}", summary(&mut gpu_time));
+        if let Engine::Gpu(_) = engine {
+            println!("CPU encode   {}", summary(&mut encode));
+            if gpu_time.is_empty() {
+                println!("GPU time     (no timestamp queries on this adapter)");
+            } else {
+                println!("GPU time     {}", summary(&mut gpu_time));
+            }
         }
         let median = wall[wall.len() / 2];
         println!(
@@ -306,23 +449,25 @@ usage:
             s.multiply_adds as f64 / 1e9,
             2.0 * s.multiply_adds as f64 / (median * 1e6)
         );
+        let steps = if engine.backend() == Backend::Gpu { "dispatches" } else { "layers" };
         println!(
-            "memory       {:.1} MB weights, {:.1} MB activations, {} dispatches per image",
+            "memory       {:.1} MB weights, {:.1} MB activations, {} {steps} per image",
             s.weight_bytes as f64 / 1e6,
             s.activation_bytes as f64 / 1e6,
             s.dispatches
         );
         if args.per_layer {
-            per_layer(&network, args.runs).await?;
+            per_layer(&mut engine, args.runs).await?;
         }
         Ok(())
     }
 
-    /// The per-layer table: median GPU milliseconds of each dispatch over `runs` passes.
-    async fn per_layer(network: &Network, runs: usize) -> Result<(), Error> {
+    /// The per-layer table: median milliseconds of each layer over `runs` passes (on the
+    /// GPU each timed alone with timestamp queries, on the CPU in a pass).
+    async fn per_layer(engine: &mut Engine, runs: usize) -> Result<(), Error> {
         let mut samples: Vec<Vec<inception::network::LayerTime>> = Vec::new();
         for _ in 0..runs {
-            samples.push(network.profile().await?);
+            samples.push(engine.profile().await?);
         }
         let median = |i: usize| {
             let mut v: Vec<f64> = samples.iter().map(|s| s[i].ms).collect();

@@ -44,29 +44,56 @@ impl Layer {
     }
 }
 
-/// The layers of `model` in execution order, their parameters uploaded but nothing
-/// recorded yet. Concatenations are free (their inputs write into their slices) and sibling
-/// 1x1 convolutions become one layer.
-pub(super) fn upload(ctx: &Context, model: &Model, memory: &Memory) -> Result<Vec<Layer>, Error> {
+/// One step of the forward pass as the graph and the placement describe it, before any
+/// backend holds it: what both the GPU layers and the CPU backend's are built from.
+pub(crate) struct Step<'m> {
+    pub label: String,
+    pub multiply_adds: u64,
+    pub input_shape: Shape,
+    pub input: Place,
+    pub output: Place,
+    pub op: Cow<'m, Op>,
+    pub params: Option<Cow<'m, LayerParams>>,
+}
+
+/// The steps of `model` in execution order. Concatenations are free (their inputs write
+/// into their slices) and sibling 1x1 convolutions become one step.
+pub(crate) fn steps<'m>(model: &'m Model, places: &[Place]) -> Vec<Step<'m>> {
     let graph = &model.graph;
-    let groups = sibling_groups(graph, &memory.places);
-    let mut layers = Vec::new();
+    let groups = sibling_groups(graph, places);
+    let mut steps = Vec::new();
     for (i, node) in graph.nodes.iter().enumerate() {
         if groups[i].is_empty() || matches!(node.op, Op::Concat) {
             continue; // merged into an earlier sibling, or free
         }
-        let (input, output) = (memory.places[node.inputs[0]], memory.places[node.output]);
+        let (input, output) = (places[node.inputs[0]], places[node.output]);
         assert_ne!(input.slot, output.slot, "{}: reads and writes one buffer", node.name);
-        let label = label_of(graph, &groups[i]);
-        let input_shape = graph.shapes[node.inputs[0]];
         let (op, params) = merge_siblings(model, &groups[i]);
-        layers.push(Layer {
-            op: gpu_layer(ctx, &label, &op, input_shape, params.as_deref())?,
+        steps.push(Step {
+            label: label_of(graph, &groups[i]),
             multiply_adds: groups[i].iter().map(|&j| graph.node_multiply_adds(&graph.nodes[j])).sum(),
-            label,
-            input_shape,
+            input_shape: graph.shapes[node.inputs[0]],
             input,
             output,
+            op,
+            params,
+        });
+    }
+    steps
+}
+
+/// The layers of `model` in execution order, their parameters uploaded but nothing
+/// recorded yet.
+pub(super) fn upload(ctx: &Context, model: &Model, memory: &Memory) -> Result<Vec<Layer>, Error> {
+    let mut layers = Vec::new();
+    for step in steps(model, &memory.places) {
+        layers.push(Layer {
+            op: gpu_layer(ctx, &step.label, &step.op, step.input_shape, step.params.as_deref())?,
+            multiply_adds: step.multiply_adds,
+            label: step.label,
+            input_shape: step.input_shape,
+            input: step.input,
+            output: step.output,
             dispatches: Vec::new(),
         });
     }

@@ -10,8 +10,8 @@ use crate::ops::conv2d::{self, Precision};
 use crate::ops::{preprocess, winograd, Context, Dispatch, Shared};
 use crate::weights::Model;
 
-mod layers;
-mod placement;
+pub(crate) mod layers;
+pub(crate) mod placement;
 mod readback;
 mod tuning;
 

@@ -15,7 +15,32 @@ pub struct Place {
     pub channel_offset: u32,
 }
 
-/// The activation buffers of a network and the place of every tensor of its graph.
+/// Where every tensor of a graph lives, whatever the backend: its place, and the bytes of
+/// each slot (a GPU buffer, or a CPU vector).
+pub(crate) struct Placement {
+    pub places: Vec<Place>,
+    pub slot_bytes: Vec<u64>,
+}
+
+impl Placement {
+    /// Plans the slots, shared between tensors whose lifetimes do not overlap when `reuse`
+    /// is on.
+    pub fn plan(graph: &Graph, reuse: bool) -> Result<Placement, Error> {
+        let (roots, lifetimes) = place(graph)?;
+        let arena = match reuse {
+            true => Arena::plan(&lifetimes),
+            false => Arena { slot_bytes: lifetimes.iter().map(|l| l.bytes).collect(), slot_of: (0..lifetimes.len()).collect() },
+        };
+        let places = roots.iter().map(|p| Place { slot: arena.slot_of[p.slot], ..*p }).collect();
+        Ok(Placement { places, slot_bytes: arena.slot_bytes })
+    }
+
+    pub fn bytes(&self) -> u64 {
+        self.slot_bytes.iter().sum()
+    }
+}
+
+/// The activation buffers of a network on the GPU and the place of every tensor of its graph.
 pub(super) struct Memory {
     pub places: Vec<Place>,
     pub buffers: Vec<wgpu::Buffer>,
@@ -23,21 +48,16 @@ pub(super) struct Memory {
 }
 
 impl Memory {
-    /// Plans the buffers (shared between tensors whose lifetimes do not overlap when
-    /// `reuse` is on) and creates them.
+    /// Plans the buffers (see [`Placement::plan`]) and creates them.
     pub fn plan(device: &wgpu::Device, graph: &Graph, reuse: bool) -> Result<Memory, Error> {
-        let (roots, lifetimes) = place(graph)?;
-        let arena = match reuse {
-            true => Arena::plan(&lifetimes),
-            false => Arena { slot_bytes: lifetimes.iter().map(|l| l.bytes).collect(), slot_of: (0..lifetimes.len()).collect() },
-        };
+        let placement = Placement::plan(graph, reuse)?;
         let max_binding = device.limits().max_storage_buffer_binding_size;
-        if let Some(&big) = arena.slot_bytes.iter().max().filter(|&&b| b > max_binding) {
+        if let Some(&big) = placement.slot_bytes.iter().max().filter(|&&b| b > max_binding) {
             return Err(Error::Gpu(format!(
                 "an activation needs a {big}-byte buffer; this adapter binds at most {max_binding} bytes"
             )));
         }
-        let buffers = arena.slot_bytes.iter().enumerate().map(|(i, &size)| {
+        let buffers = placement.slot_bytes.iter().enumerate().map(|(i, &size)| {
             device.create_buffer(&wgpu::BufferDescriptor {
                 label: Some(&format!("activations {i}")),
                 size,
@@ -45,8 +65,8 @@ impl Memory {
                 mapped_at_creation: false,
             })
         });
-        let places = roots.iter().map(|p| Place { slot: arena.slot_of[p.slot], ..*p }).collect();
-        Ok(Memory { places, buffers: buffers.collect(), bytes: arena.total_bytes() })
+        let bytes = placement.bytes();
+        Ok(Memory { buffers: buffers.collect(), places: placement.places, bytes })
     }
 
     pub fn view(&self, tensor: TensorId) -> View<'_> {

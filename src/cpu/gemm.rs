@@ -1,0 +1,150 @@
+//! C = A x B + bias (ReLU optional) for convolutions: A the packed weights (M output
+//! channels by K = in_c x kh x kw), B the input as K rows of N pixels (read as is for 1x1
+//! convolutions, gathered on the fly otherwise), C rows of output channels in CHW.
+//!
+//! Blocking, as in BLIS: B is packed a block of KC rows by NC pixels at a time into
+//! NR-wide panels (KC x NR values, contiguous, in L1 while a tile streams it), and A was
+//! packed at load into MR-high panels; each task (a block of pixels and a group of output
+//! channel panels) runs the micro-kernel over its tiles. Every output value is summed in
+//! the same order whatever the task split, so results do not depend on the thread count.
+
+use super::microkernel::{MicroKernel, Tile};
+use super::threads;
+use std::cell::RefCell;
+
+/// Rows of B packed at once: a KC x 16 panel is 16 KB, in L1 beside the A panel.
+const KC: usize = 256;
+/// Pixels (in panels) per task: 8 panels.
+const PANELS_PER_BLOCK: usize = 8;
+
+/// Weights packed into MR-high panels, k-major, rows past M zero; and the bias, padded.
+pub struct PackedA {
+    pub m: usize,
+    pub k: usize,
+    mr: usize,
+    data: Vec<f32>,
+    bias: Vec<f32>,
+}
+
+impl PackedA {
+    /// `a` is row-major M x K (PyTorch's (out, in, kh, kw) flattened).
+    pub fn pack(a: &[f32], bias: &[f32], m: usize, k: usize, kernel: &MicroKernel) -> PackedA {
+        assert_eq!(a.len(), m * k);
+        let mr = kernel.mr;
+        let panels = m.div_ceil(mr);
+        let mut data = vec![0.0; panels * mr * k];
+        for row in 0..m {
+            let (panel, r) = (row / mr, row % mr);
+            for kk in 0..k {
+                data[panel * mr * k + kk * mr + r] = a[row * k + kk];
+            }
+        }
+        let mut padded = bias.to_vec();
+        padded.resize(panels * mr, 0.0);
+        PackedA { m, k, mr, data, bias: padded }
+    }
+
+    pub fn bytes(&self) -> u64 {
+        4 * (self.data.len() + self.bias.len()) as u64
+    }
+}
+
+/// The B side of a GEMM: writes rows `k0..k0 + kc` of pixels `n0..n0 + nr` as one panel,
+/// `kc` runs of `nr` values, zeros past the last pixel.
+pub trait PackB: Sync {
+    fn pack_panel(&self, k0: usize, kc: usize, n0: usize, nr: usize, out: &mut [f32]);
+}
+
+/// `c` (row-major, rows `ldc` apart, M rows) = A x B + bias, ReLU if `relu`, over N pixels.
+pub fn gemm(kernel: &MicroKernel, a: &PackedA, b: &impl PackB, n: usize, relu: bool, c: &mut [f32], ldc: usize) {
+    assert_eq!(a.mr, kernel.mr, "weights packed for another micro-kernel");
+    assert!(c.len() >= (a.m - 1) * ldc + n, "C is too small");
+    let block = PANELS_PER_BLOCK * kernel.nr;
+    let blocks = n.div_ceil(block);
+    let panels = a.m.div_ceil(kernel.mr);
+    // Few pixel blocks (the 7x7 and 14x14 layers): split the output channels too.
+    let groups = panels.min((2 * threads::count()).div_ceil(blocks)).max(1);
+    let panels_per_group = panels.div_ceil(groups);
+    let c = SharedOut(c.as_mut_ptr());
+    threads::for_each(blocks * groups, |task| {
+        let (block_index, group) = (task / groups, task % groups);
+        let pixels = block_index * block..(block_index * block + block).min(n);
+        let rows = group * panels_per_group..((group + 1) * panels_per_group).min(panels);
+        // SAFETY: tasks write disjoint tiles of C (their pixels and rows).
+        unsafe { run_task(kernel, a, b, relu, &c, ldc, n, pixels, rows) };
+    });
+}
+
+/// A pointer to C that tasks share; each writes only its own tiles.
+struct SharedOut(*mut f32);
+unsafe impl Sync for SharedOut {}
+
+thread_local! {
+    /// Each thread's packed B block, reused from call to call.
+    static PACKED_B: RefCell<Vec<f32>> = const { RefCell::new(Vec::new()) };
+}
+
+#[allow(clippy::too_many_arguments, reason = "one task of `gemm`, which it only splits")]
+unsafe fn run_task(
+    kernel: &MicroKernel,
+    a: &PackedA,
+    b: &impl PackB,
+    relu: bool,
+    c: &SharedOut,
+    ldc: usize,
+    n: usize,
+    pixels: std::ops::Range<usize>,
+    panels: std::ops::Range<usize>,
+) {
+    let (mr, nr) = (kernel.mr, kernel.nr);
+    let sub_panels = pixels.len().div_ceil(nr);
+    PACKED_B.with_borrow_mut(|packed| {
+        packed.resize(KC * nr * sub_panels, 0.0);
+        for k0 in (0..a.k).step_by(KC) {
+            let kc = KC.min(a.k - k0);
+            for s in 0..sub_panels {
+                b.pack_panel(k0, kc, pixels.start + s * nr, nr, &mut packed[s * kc * nr..(s + 1) * kc * nr]);
+            }
+            for panel in panels.clone() {
+                let row0 = panel * mr;
+                let rows = mr.min(a.m - row0);
+                for s in 0..sub_panels {
+                    let col0 = pixels.start + s * nr;
+                    let cols = nr.min(n - col0);
+                    let tile = Tile {
+                        k: kc,
+                        a: a.data.as_ptr().add(panel * mr * a.k + k0 * mr),
+                        b: packed.as_ptr().add(s * kc * nr),
+                        c: c.0.add(row0 * ldc + col0),
+                        ldc,
+                        bias: a.bias.as_ptr().add(row0),
+                        accumulate: k0 > 0,
+                        relu: relu && k0 + kc == a.k,
+                    };
+                    if rows == mr && cols == nr {
+                        kernel.run(&tile);
+                    } else {
+                        edge_tile(kernel, tile, rows, cols);
+                    }
+                }
+            }
+        }
+    });
+}
+
+/// A tile that overhangs C: computed in a local buffer, of which the part inside is copied.
+unsafe fn edge_tile(kernel: &MicroKernel, tile: Tile, rows: usize, cols: usize) {
+    let mut local = [0.0f32; 16 * 16];
+    let nr = kernel.nr;
+    assert!(kernel.mr * nr <= local.len());
+    let inside = |r: usize| std::slice::from_raw_parts_mut(tile.c.add(r * tile.ldc), cols);
+    if tile.accumulate {
+        for r in 0..rows {
+            local[r * nr..r * nr + cols].copy_from_slice(inside(r));
+        }
+    }
+    kernel.run(&Tile { c: local.as_mut_ptr(), ldc: nr, ..tile });
+    for r in 0..rows {
+        inside(r).copy_from_slice(&local[r * nr..r * nr + cols]);
+    }
+}

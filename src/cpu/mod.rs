@@ -1,0 +1,250 @@
+//! The CPU backend: the same steps as the GPU scheduler (`network::layers::steps`: the
+//! same graph, weights, concat slices and sibling 1x1 GEMMs, the same memory plan), each
+//! run by a CPU layer: convolutions as GEMMs with SIMD micro-kernels (`gemm`,
+//! `microkernel`), pools, LRN and linear layers in plain vectorisable loops, spread over
+//! threads (`threads`). The CPU twins in `ops` stay the slow exact reference the tests
+//! compare this backend against.
+
+pub mod conv2d;
+pub mod gemm;
+pub mod linear;
+pub mod lrn;
+pub mod microkernel;
+pub mod pool;
+pub mod preprocess;
+pub mod threads;
+
+use crate::error::Error;
+use crate::graph::{Graph, Op};
+use crate::network::layers::{steps, Step};
+use crate::network::placement::Placement;
+use crate::network::{LayerTime, Output, Place, Stats, TOP_K};
+use crate::ops::{softmax_topk, Shape, Tensor, TensorMut};
+use crate::weights::{LayerParams, Model};
+use microkernel::MicroKernel;
+
+/// What a CPU layer is given per pass: its input and the slice it writes.
+pub struct CpuCall<'a> {
+    pub input_shape: Shape,
+    pub input: Tensor<'a>,
+    pub output: TensorMut<'a>,
+}
+
+/// A layer whose parameters the CPU backend holds (packed for its kernels).
+pub trait CpuLayer: Send + Sync {
+    fn run(&self, call: CpuCall);
+
+    /// Bytes of parameters it holds.
+    fn weight_bytes(&self) -> u64 {
+        0
+    }
+}
+
+/// How to build a [`CpuNetwork`].
+#[derive(Clone, Copy, Debug, Default)]
+pub struct CpuOptions {
+    /// Threads to run on; all cores when `None`.
+    pub threads: Option<usize>,
+    /// The GEMM micro-kernel; the fastest this machine has when `None`.
+    pub kernel: Option<MicroKernel>,
+}
+
+/// One step of the forward pass on the CPU.
+pub struct CpuStep {
+    pub label: String,
+    pub multiply_adds: u64,
+    pub input_shape: Shape,
+    pub input: Place,
+    pub output: Place,
+    pub op: Box<dyn CpuLayer>,
+}
+
+pub struct CpuNetwork {
+    graph: Graph,
+    places: Vec<Place>,
+    slots: Vec<Vec<f32>>,
+    steps: Vec<CpuStep>,
+    kernel: MicroKernel,
+    #[cfg(not(target_arch = "wasm32"))]
+    pool: rayon::ThreadPool,
+    has_image: bool,
+    pub stats: Stats,
+}
+
+impl CpuNetwork {
+    pub fn new(model: &Model, options: CpuOptions) -> Result<CpuNetwork, Error> {
+        let kernel = options.kernel.unwrap_or_else(microkernel::best);
+        let placement = Placement::plan(&model.graph, true)?;
+        let steps: Vec<CpuStep> = steps(model, &placement.places).into_iter().map(|s| cpu_step(s, kernel)).collect();
+        let stats = Stats {
+            weight_bytes: steps.iter().map(|s| s.op.weight_bytes()).sum(),
+            activation_bytes: placement.bytes(),
+            dispatches: steps.len(),
+            multiply_adds: model.graph.multiply_adds(),
+        };
+        let slots = placement.slot_bytes.iter().map(|&b| vec![0.0; b as usize / 4]).collect();
+        Ok(CpuNetwork {
+            graph: model.graph.clone(),
+            places: placement.places,
+            slots,
+            steps,
+            kernel,
+            #[cfg(not(target_arch = "wasm32"))]
+            pool: thread_pool(options.threads)?,
+            has_image: false,
+            stats,
+        })
+    }
+
+    pub fn graph(&self) -> &Graph {
+        &self.graph
+    }
+
+    pub fn steps(&self) -> &[CpuStep] {
+        &self.steps
+    }
+
+    /// The GEMM micro-kernel, in words ("avx2+fma 6x16").
+    pub fn kernel(&self) -> MicroKernel {
+        self.kernel
+    }
+
+    pub fn threads(&self) -> usize {
+        self.install(threads::count)
+    }
+
+    /// Runs `f` on this network's threads.
+    fn install<R: Send>(&self, f: impl FnOnce() -> R + Send) -> R {
+        #[cfg(not(target_arch = "wasm32"))]
+        return self.pool.install(f);
+        #[cfg(target_arch = "wasm32")]
+        f()
+    }
+
+    /// Resizes, crops and normalises tightly packed RGBA8 pixels into the input tensor.
+    pub fn set_image(&mut self, rgba: &[u8], width: u32, height: u32) -> Result<(), Error> {
+        if width == 0 || height == 0 || rgba.len() != 4 * width as usize * height as usize {
+            return Err(Error::Image(format!("{} bytes is not a {width}x{height} RGBA image", rgba.len())));
+        }
+        let (place, shape) = (self.places[self.graph.input], self.graph.shapes[self.graph.input]);
+        let input = &mut self.slots[place.slot][..shape.elements()];
+        preprocess::run(&self.graph.input_spec, rgba, width, height, input);
+        self.has_image = true;
+        Ok(())
+    }
+
+    /// Runs the forward pass on the current image.
+    pub fn run(&mut self, with_logits: bool) -> Result<Output, Error> {
+        if !self.has_image {
+            return Err(Error::Usage("no image to classify yet".into()));
+        }
+        for i in 0..self.steps.len() {
+            self.run_step(i);
+        }
+        let logits = self.tensor(self.graph.output);
+        let top = softmax_topk::cpu(logits, TOP_K as usize);
+        Ok(Output { top, logits: with_logits.then(|| logits.to_vec()), gpu_ms: None })
+    }
+
+    /// Uploads an image and classifies it.
+    pub fn classify(&mut self, rgba: &[u8], width: u32, height: u32, with_logits: bool) -> Result<Output, Error> {
+        self.set_image(rgba, width, height)?;
+        self.run(with_logits)
+    }
+
+    /// Each step's time of one pass on the current image (run in order, so each reads
+    /// what the previous wrote, as in a pass).
+    pub fn profile(&mut self) -> Result<Vec<LayerTime>, Error> {
+        if !self.has_image {
+            return Err(Error::Usage("no image to classify yet".into()));
+        }
+        let mut times = Vec::new();
+        for i in 0..self.steps.len() {
+            let start = crate::clock::now_ms();
+            self.run_step(i);
+            let ms = crate::clock::now_ms() - start;
+            let step = &self.steps[i];
+            times.push(LayerTime { label: step.label.clone(), ms, multiply_adds: step.multiply_adds, kernel: None });
+        }
+        Ok(times)
+    }
+
+    fn run_step(&mut self, i: usize) {
+        let step = &self.steps[i];
+        // The output's slot is taken out for the call: steps never read and write one slot.
+        let mut output = std::mem::take(&mut self.slots[step.output.slot]);
+        let call = CpuCall {
+            input_shape: step.input_shape,
+            input: Tensor { data: &self.slots[step.input.slot], c_offset: step.input.channel_offset },
+            output: TensorMut { data: &mut output, c_offset: step.output.channel_offset },
+        };
+        self.install(|| step.op.run(call));
+        self.slots[step.output.slot] = output;
+    }
+
+    fn tensor(&self, id: usize) -> &[f32] {
+        let (place, shape) = (self.places[id], self.graph.shapes[id]);
+        &self.slots[place.slot][place.channel_offset as usize * shape.pixels() as usize..][..shape.elements()]
+    }
+}
+
+#[cfg(not(target_arch = "wasm32"))]
+fn thread_pool(threads: Option<usize>) -> Result<rayon::ThreadPool, Error> {
+    let threads = threads.unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
+    rayon::ThreadPoolBuilder::new()
+        .num_threads(threads)
+        .thread_name(|i| format!("inception-cpu-{i}"))
+        .build()
+        .map_err(|e| Error::Usage(format!("cannot start {threads} threads: {e}")))
+}
+
+fn cpu_step(step: Step, kernel: MicroKernel) -> CpuStep {
+    CpuStep {
+        op: cpu_layer(&step.label, &step.op, step.input_shape, step.params.as_deref(), kernel),
+        label: step.label,
+        multiply_adds: step.multiply_adds,
+        input_shape: step.input_shape,
+        input: step.input,
+        output: step.output,
+    }
+}
+
+/// Each layer type's CPU layer: the one place that maps graph ops to them (the GPU's twin
+/// of this table is `network::layers::gpu_layer`).
+fn cpu_layer(label: &str, op: &Op, input: Shape, params: Option<&LayerParams>, kernel: MicroKernel) -> Box<dyn CpuLayer> {
+    let params = || params.unwrap_or_else(|| panic!("{label}: the model has no parameters for it"));
+    match op {
+        Op::Conv2d { spec, .. } => Box::new(conv2d::Conv2d::new(*spec, input, params(), kernel)),
+        Op::Linear { spec, .. } => Box::new(linear::Linear::new(*spec, params())),
+        Op::Pool(spec) => Box::new(pool::Pool(*spec)),
+        Op::Lrn(spec) => Box::new(lrn::Lrn(*spec)),
+        Op::Concat => unreachable!("concatenations are not layers"),
+    }
+}
+
+/// A mutable slice that parallel tasks write in disjoint chunks of `chunk` values.
+pub(crate) struct Disjoint<'a> {
+    data: *mut f32,
+    len: usize,
+    chunk: usize,
+    _slice: std::marker::PhantomData<&'a mut [f32]>,
+}
+
+unsafe impl Sync for Disjoint<'_> {}
+
+impl<'a> Disjoint<'a> {
+    pub fn new(data: &'a mut [f32], chunk: usize) -> Disjoint<'a> {
+        Disjoint { data: data.as_mut_ptr(), len: data.len(), chunk, _slice: std::marker::PhantomData }
+    }
+
+    /// Chunk `i` (the last may be shorter).
+    ///
+    /// # Safety
+    /// No two live references may be to the same chunk.
+    #[allow(clippy::mut_from_ref, reason = "disjoint chunks of one exclusive borrow, one per task")]
+    pub unsafe fn get(&self, i: usize) -> &mut [f32] {
+        let start = (i * self.chunk).min(self.len);
+        let end = (start + self.chunk).min(self.len);
+        std::slice::from_raw_parts_mut(self.data.add(start), end - start)
+    }
+}
