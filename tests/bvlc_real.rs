@@ -4,8 +4,9 @@
 mod common;
 
 use common::{diff, gpu, real_weights, shared, top_classes};
+use inception::backend::{Backend, Engine};
 use inception::network::Options;
-use inception::{Model, Network, Variant};
+use inception::{CpuOptions, Model, Network, Variant};
 use serde_json::Value;
 
 const WEIGHTS: &str = "bvlc_googlenet.safetensors";
@@ -37,7 +38,22 @@ const TOLERANCE_OF_RANGE: f32 = 1e-4;
 #[test]
 fn bvlc_reproduces_reference_logits_on_224_crops() {
     let Some(net) = load("bvlc_reproduces_reference_logits_on_224_crops", Options::default()) else { return };
-    check_crops(net, TOLERANCE_OF_RANGE, "");
+    check_crops(Engine::Gpu(net), TOLERANCE_OF_RANGE, "");
+}
+
+fn load_cpu(test: &str) -> Option<Engine> {
+    let bytes = real_weights(test, WEIGHTS)?;
+    let model = Model::from_safetensors(Variant::Bvlc, &bytes).expect("the real weights load");
+    Some(Engine::new(Backend::Cpu, None, &model, Options::default(), CpuOptions::default()).unwrap())
+}
+
+/// The CPU backend: the same reference, the same tolerance, and the top-1 on the photos.
+#[test]
+fn bvlc_on_the_cpu_reproduces_reference_logits() {
+    let Some(net) = load_cpu("bvlc_on_the_cpu_reproduces_reference_logits") else { return };
+    check_crops(net, TOLERANCE_OF_RANGE, " (CPU)");
+    let mut net = load_cpu("bvlc_on_the_cpu_reproduces_reference_logits").unwrap();
+    check_photos(&mut net, " (CPU)");
 }
 
 /// Float16 weights (what the page uses where the adapter has shader-f16): the same top-5
@@ -51,10 +67,10 @@ fn bvlc_with_float16_weights_keeps_the_top5() {
     }
     let options = Options { precision: inception::ops::conv2d::Precision::F16, ..Options::default() };
     let Some(net) = load(test, options) else { return };
-    check_crops(net, 2e-3, " (float16 weights)");
+    check_crops(Engine::Gpu(net), 2e-3, " (float16 weights)");
 }
 
-fn check_crops(mut net: Network, tolerance: f32, what: &str) {
+fn check_crops(mut net: Engine, tolerance: f32, what: &str) {
     let reference = reference();
     assert_eq!(reference.len(), 4);
     for (name, want) in &reference {
@@ -82,13 +98,17 @@ fn check_crops(mut net: Network, tolerance: f32, what: &str) {
 
 #[test]
 fn bvlc_top1_on_full_photos_with_engine_resizing() {
-    let Some(mut net) = load("bvlc_top1_on_full_photos_with_engine_resizing", Options::default()) else { return };
+    let Some(net) = load("bvlc_top1_on_full_photos_with_engine_resizing", Options::default()) else { return };
+    check_photos(&mut Engine::Gpu(net), "");
+}
+
+fn check_photos(net: &mut Engine, what: &str) {
     for (name, want) in reference() {
         let photo = name.replace(".224.png", ".jpg");
         let img = image(&photo);
         let out = pollster::block_on(net.classify(img.as_raw(), img.width(), img.height(), false)).unwrap();
         let want_top1 = want["top5"][0].as_u64().unwrap() as usize;
-        println!("{photo} ({}x{}): top-1 {} p {:.3}", img.width(), img.height(), out.top[0].0, out.top[0].1);
+        println!("{photo} ({}x{}){what}: top-1 {} p {:.3}", img.width(), img.height(), out.top[0].0, out.top[0].1);
         assert_eq!(out.top[0].0, want_top1, "{photo}: top-1");
     }
 }

@@ -6,9 +6,10 @@
 mod common;
 
 use common::{diff, golden_doc, gpu, top_classes, torch_checkpoint};
+use inception::backend::{Backend, Engine};
 use inception::network::Options;
 use inception::ops::conv2d::Precision;
-use inception::{synthetic, Model, Network, Variant};
+use inception::{synthetic, CpuOptions, Model, Network, Variant};
 use serde_json::Value;
 
 struct Golden {
@@ -39,19 +40,24 @@ fn golden(variant: &str) -> Golden {
 /// about 3e-4 here; the measured difference is about 1e-6.
 const TOLERANCE_OF_RANGE: f32 = 1e-4;
 
-fn check_against_pytorch(variant: Variant) {
+fn check_against_pytorch(variant: Variant, backend: Backend) {
     let g = golden(variant.name());
     // The file holds everything the PyTorch state_dict holds: auxiliary heads and
     // num_batches_tracked counters included, which the loader must accept and ignore.
     let file = synthetic::safetensors_file(&g.tensors);
-    check_logits(&g, Model::from_safetensors(variant, &file).unwrap(), variant.name(), Options::default(), TOLERANCE_OF_RANGE);
+    let model = Model::from_safetensors(variant, &file).unwrap();
+    check_on(backend, &g, model, &format!("{variant} on the {}", backend.name()), Options::default(), TOLERANCE_OF_RANGE);
 }
 
 /// Runs `model` on the golden image and compares with PyTorch's logits: the same top-5,
 /// and every logit within `tolerance` times the logits' range.
 fn check_logits(g: &Golden, model: Model, what: &str, options: Options, tolerance: f32) {
+    check_on(Backend::Gpu, g, model, what, options, tolerance)
+}
+
+fn check_on(backend: Backend, g: &Golden, model: Model, what: &str, options: Options, tolerance: f32) {
     assert_eq!(model.graph.num_classes() as usize, g.logits.len());
-    let mut net = Network::with_options(gpu(), &model, options).unwrap();
+    let mut net = Engine::new(backend, Some(gpu()), &model, options, CpuOptions::default()).unwrap();
     let out = pollster::block_on(net.classify(&synthetic::image(g.side, g.side), g.side, g.side, true)).unwrap();
     let logits = out.logits.unwrap();
     let range = g.logits.iter().cloned().fold(f32::MIN, f32::max) - g.logits.iter().cloned().fold(f32::MAX, f32::min);
@@ -69,17 +75,27 @@ fn check_logits(g: &Golden, model: Model, what: &str, options: Options, toleranc
 
 #[test]
 fn torchvision_googlenet_matches_pytorch() {
-    check_against_pytorch(Variant::Torchvision);
+    check_against_pytorch(Variant::Torchvision, Backend::Gpu);
 }
 
 #[test]
 fn tutorial_googlenet_with_10_classes_matches_pytorch() {
-    check_against_pytorch(Variant::Seed);
+    check_against_pytorch(Variant::Seed, Backend::Gpu);
 }
 
 #[test]
 fn inception_v3_matches_pytorch() {
-    check_against_pytorch(Variant::InceptionV3);
+    check_against_pytorch(Variant::InceptionV3, Backend::Gpu);
+}
+
+/// The CPU backend on every model, to the same tolerance, and from a torch.save checkpoint.
+#[test]
+fn cpu_backend_matches_pytorch_on_every_model() {
+    for variant in [Variant::Torchvision, Variant::Seed, Variant::InceptionV3] {
+        check_against_pytorch(variant, Backend::Cpu);
+    }
+    let model = Model::load(&torch_checkpoint("seed"), None).unwrap();
+    check_on(Backend::Cpu, &golden("seed"), model, "seed .pth on the cpu", Options::default(), TOLERANCE_OF_RANGE);
 }
 
 /// The tutorial's network saved by `torch.save(model.state_dict())` (10 classes): the

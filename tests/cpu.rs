@@ -1,0 +1,218 @@
+//! The CPU backend's fast kernels against the plain CPU twins (the same reference the
+//! shaders are tested against), on random inputs with the edges: tails of tiles, padding,
+//! strides, asymmetric windows, channel slices; every micro-kernel this machine has; and
+//! the whole network on one thread and on several.
+
+mod common;
+
+use common::{assert_all_close, diff, random};
+use inception::cpu::microkernel::{self, MicroKernel};
+use inception::cpu::{conv2d as fast_conv, linear as fast_linear, lrn as fast_lrn, pool as fast_pool, preprocess as fast_pre};
+use inception::cpu::{CpuCall, CpuLayer};
+use inception::ops::conv2d::{self, Conv2dSpec};
+use inception::ops::linear::{self, LinearSpec};
+use inception::ops::lrn::{self, LrnSpec};
+use inception::ops::pool::{self, PoolSpec};
+use inception::ops::preprocess::{self, InputSpec};
+use inception::ops::{Shape, Tensor, TensorMut, Window};
+use inception::weights::LayerParams;
+use inception::{synthetic, CpuNetwork, CpuOptions, Model, Variant};
+
+/// A sentinel-filled output tensor, so that writes outside the slice show up.
+fn sentinel(n: usize) -> Vec<f32> {
+    (0..n).map(|i| -1000.0 - i as f32).collect()
+}
+
+fn run(layer: &dyn CpuLayer, input_shape: Shape, input: &[f32], in_offset: u32, output: &mut [f32], out_offset: u32) {
+    let call = CpuCall {
+        input_shape,
+        input: Tensor { data: input, c_offset: in_offset },
+        output: TensorMut { data: output, c_offset: out_offset },
+    };
+    layer.run(call);
+}
+
+fn conv(out_c: u32, kernel: (u32, u32), stride: u32, pad: (u32, u32), relu: bool) -> Conv2dSpec {
+    Conv2dSpec { out_c, window: Window { kernel, stride: (stride, stride), pad }, relu }
+}
+
+/// `spec` on `input` (channels `in_slice.1..` of a tensor of `in_slice.0`) into channels
+/// `out_slice.1..` of a tensor of `out_slice.0`, for every micro-kernel.
+fn conv_case(input: Shape, spec: Conv2dSpec, in_slice: (u32, u32), out_slice: (u32, u32)) {
+    let out = spec.output_shape(input);
+    let name = format!("conv {spec:?} on {input}");
+    let x = random(&format!("{name} x"), (in_slice.0 * input.pixels()) as usize);
+    let k = (input.c * spec.window.positions()) as usize;
+    let params =
+        LayerParams { weight: random(&format!("{name} w"), spec.out_c as usize * k), bias: random(&name, spec.out_c as usize) };
+    let mut want = sentinel((out_slice.0 * out.pixels()) as usize);
+    let x_cpu = Tensor { data: &x, c_offset: in_slice.1 };
+    conv2d::cpu(&spec, input, x_cpu, &params.weight, &params.bias, TensorMut { data: &mut want, c_offset: out_slice.1 });
+    for kernel in microkernel::available() {
+        let layer = fast_conv::Conv2d::new(spec, input, &params, kernel);
+        let mut got = sentinel(want.len());
+        run(&layer, input, &x, in_slice.1, &mut got, out_slice.1);
+        assert_all_close(&format!("{name}, {kernel:?}"), &got, &want, 1e-5, 1e-5);
+    }
+}
+
+#[test]
+fn every_micro_kernel_is_tested_and_the_portable_one_is_last() {
+    let kernels: Vec<MicroKernel> = microkernel::available();
+    println!("micro-kernels here: {kernels:?}");
+    assert_eq!(kernels.last().unwrap().name, "portable");
+    #[cfg(target_arch = "x86_64")]
+    if std::is_x86_feature_detected!("avx2") && std::is_x86_feature_detected!("fma") {
+        assert_eq!(kernels[0].name, "avx2+fma");
+    }
+}
+
+#[test]
+fn conv2d_matches_cpu_twin() {
+    let cases = [
+        // 1x1 (B read as is), sizes that leave tails in both tile directions
+        (Shape::new(13, 9, 7), conv(21, (1, 1), 1, (0, 0), true)),
+        (Shape::new(32, 7, 7), conv(48, (1, 1), 1, (0, 0), false)),
+        (Shape::new(300, 5, 5), conv(7, (1, 1), 1, (0, 0), true)), // K over one KC block
+        (Shape::new(40, 20, 20), conv(70, (1, 1), 1, (0, 0), true)), // several pixel blocks
+        // gathered B: strided, padded, asymmetric, larger than the image
+        (Shape::new(6, 9, 9), conv(5, (1, 1), 2, (0, 0), true)),
+        (Shape::new(5, 11, 10), conv(16, (3, 3), 1, (1, 1), true)),
+        (Shape::new(3, 23, 19), conv(10, (7, 7), 2, (3, 3), true)),
+        (Shape::new(4, 15, 15), conv(7, (3, 3), 2, (0, 0), false)),
+        (Shape::new(6, 9, 12), conv(8, (1, 7), 1, (0, 3), true)),
+        (Shape::new(6, 12, 9), conv(9, (7, 1), 1, (3, 0), false)),
+        (Shape::new(3, 2, 3), conv(33, (5, 5), 1, (2, 2), true)),
+        (Shape::new(40, 9, 9), conv(13, (3, 3), 1, (1, 1), true)), // K = 360: two KC blocks
+    ];
+    for (input, spec) in cases {
+        conv_case(input, spec, (input.c, 0), (spec.out_c, 0));
+    }
+}
+
+#[test]
+fn conv2d_reads_and_writes_channel_slices() {
+    conv_case(Shape::new(6, 4, 7), conv(11, (1, 1), 1, (0, 0), true), (9, 3), (16, 5));
+    conv_case(Shape::new(5, 6, 6), conv(7, (3, 3), 1, (1, 1), false), (8, 2), (10, 3));
+}
+
+fn pool_case(spec: PoolSpec, input: Shape, in_slice: (u32, u32), out_slice: (u32, u32)) {
+    let out = spec.output_shape(input);
+    let x = random(&format!("pool {spec:?} {input}"), (in_slice.0 * input.pixels()) as usize);
+    let mut want = sentinel((out_slice.0 * out.pixels()) as usize);
+    pool::cpu(&spec, input, Tensor { data: &x, c_offset: in_slice.1 }, TensorMut { data: &mut want, c_offset: out_slice.1 });
+    let mut got = sentinel(want.len());
+    run(&fast_pool::Pool(spec), input, &x, in_slice.1, &mut got, out_slice.1);
+    assert_all_close(&format!("pool {spec:?} on {input}"), &got, &want, 1e-6, 1e-5);
+}
+
+#[test]
+fn pool_matches_cpu_twin() {
+    let cases = [
+        (PoolSpec::max(3, 2, 0, true), Shape::new(3, 14, 13)),
+        (PoolSpec::max(2, 2, 0, true), Shape::new(2, 7, 7)),
+        (PoolSpec::max(3, 2, 1, false), Shape::new(4, 11, 12)),
+        // the separable path: stride 1, same size out (Inception's branch pools)
+        (PoolSpec::max(3, 1, 1, false), Shape::new(35, 9, 7)),
+        (PoolSpec::average(3, 1, 1, false), Shape::new(3, 9, 9)),
+        (PoolSpec::max(5, 1, 2, false), Shape::new(3, 6, 5)),
+        (PoolSpec::max(3, 1, 1, false), Shape::new(2, 1, 1)),
+        (PoolSpec::average(3, 1, 1, false), Shape::new(17, 2, 3)),
+        (PoolSpec::average(3, 2, 1, true), Shape::new(2, 8, 8)),
+        (PoolSpec::global_average(Shape::new(5, 7, 7)), Shape::new(5, 7, 7)),
+        (PoolSpec::global_average(Shape::new(3, 5, 6)), Shape::new(3, 5, 6)),
+        (PoolSpec::max(4, 3, 1, true), Shape::new(2, 10, 11)),
+        (PoolSpec::average(3, 3, 0, false), Shape::new(2, 9, 10)),
+    ];
+    for (spec, input) in cases {
+        pool_case(spec, input, (input.c, 0), (input.c, 0));
+    }
+    pool_case(PoolSpec::max(3, 1, 1, false), Shape::new(20, 5, 6), (24, 3), (30, 7));
+    pool_case(PoolSpec::max(3, 2, 0, true), Shape::new(3, 9, 9), (5, 1), (7, 4));
+}
+
+#[test]
+fn lrn_matches_cpu_twin() {
+    for (spec, shape) in [
+        (LrnSpec { size: 5, alpha: 1e-4, beta: 0.75, k: 1.0 }, Shape::new(9, 5, 6)),
+        (LrnSpec { size: 3, alpha: 0.5, beta: 0.6, k: 2.0 }, Shape::new(4, 3, 3)),
+        (LrnSpec { size: 5, alpha: 2.0, beta: 0.75, k: 1.0 }, Shape::new(2, 4, 4)),
+    ] {
+        let x: Vec<f32> = random(&format!("lrn {shape}"), shape.elements()).iter().map(|v| 10.0 * v).collect();
+        let mut want = vec![0.0; x.len()];
+        lrn::cpu(&spec, shape, &x, &mut want);
+        let mut got = sentinel(x.len());
+        run(&fast_lrn::Lrn(spec), shape, &x, 0, &mut got, 0);
+        assert_all_close(&format!("lrn {spec:?} on {shape}"), &got, &want, 1e-6, 1e-5);
+    }
+}
+
+#[test]
+fn linear_matches_cpu_twin() {
+    for (n, out, relu) in [(1024, 1000, false), (37, 130, true), (5, 3, false)] {
+        let spec = LinearSpec { out_features: out, relu };
+        let x = random(&format!("linear x {n}"), n);
+        let params = LayerParams { weight: random(&format!("linear w {n}"), n * out as usize), bias: random("b", out as usize) };
+        let mut want = vec![0.0; out as usize];
+        linear::cpu(&spec, &x, &params.weight, &params.bias, &mut want);
+        let mut got = sentinel(out as usize);
+        run(&fast_linear::Linear::new(spec, &params), Shape::new(n as u32, 1, 1), &x, 0, &mut got, 0);
+        assert_all_close(&format!("linear {n} -> {out}"), &got, &want, 1e-5, 1e-5);
+    }
+}
+
+#[test]
+fn preprocess_matches_cpu_twin() {
+    let spec = |crop, resize, bgr| InputSpec { crop, resize, bgr, mul: [2.0, -1.0, 0.5], add: [0.1, 0.2, -0.3] };
+    // downscales (antialiased), upscales, ready crops, odd aspect ratios
+    for (s, (w, h)) in [
+        (spec(224, 256, false), (640, 480)),
+        (spec(224, 256, true), (224, 224)),
+        (spec(299, 342, false), (200, 517)),
+        (spec(8, 9, true), (3, 2)),
+        (spec(224, 256, false), (1999, 1003)),
+    ] {
+        let rgba: Vec<u8> = synthetic::image(w, h);
+        let want = preprocess::cpu(&s, &rgba, w, h);
+        let mut got = vec![0.0; want.len()];
+        fast_pre::run(&s, &rgba, w, h, &mut got);
+        assert_all_close(&format!("preprocess {w}x{h} to {}", s.crop), &got, &want, 2e-5, 1e-5);
+    }
+}
+
+fn synthetic_model(variant: Variant) -> Model {
+    let tensors: Vec<_> =
+        variant.graph(1000).parameters().into_iter().map(|(name, shape)| (name, shape, "float32".to_owned())).collect();
+    Model::from_safetensors(variant, &synthetic::safetensors_file(&tensors)).unwrap()
+}
+
+/// The whole network on the CPU against the CPU twins chained (`reference::forward`), and
+/// one thread against two: the split of the work never changes a sum's order, so the
+/// logits are bit-identical.
+#[test]
+fn network_matches_twins_and_is_the_same_on_any_thread_count() {
+    let model = synthetic_model(Variant::Bvlc);
+    let rgba = synthetic::image(300, 240);
+    let input = preprocess::cpu(&model.graph.input_spec, &rgba, 300, 240);
+    let want = inception::reference::forward(&model, &input).pop().unwrap();
+    let mut logits = Vec::new();
+    for threads in [1, 2, 3] {
+        let mut net = CpuNetwork::new(&model, CpuOptions { threads: Some(threads), ..CpuOptions::default() }).unwrap();
+        let out = net.classify(&rgba, 300, 240, true).unwrap();
+        let got = out.logits.unwrap();
+        let scale = want.iter().fold(0.0f32, |m, v| m.max(v.abs()));
+        let d = diff(&got, &want);
+        println!("CPU backend, {threads} threads: max abs logit diff {:.2e} (largest logit {scale:.3})", d.max_abs);
+        assert!(d.max_abs <= 1e-4 * scale, "{threads} threads: logit {} off by {}", d.worst, d.max_abs);
+        logits.push(got);
+    }
+    assert!(logits.iter().all(|l| l == &logits[0]), "results depend on the thread count");
+}
+
+#[test]
+fn bad_images_are_refused() {
+    let mut net = CpuNetwork::new(&synthetic_model(Variant::Seed), CpuOptions::default()).unwrap();
+    assert!(net.run(false).unwrap_err().to_string().contains("no image to classify yet"));
+    assert!(net.set_image(&[0; 12], 2, 2).unwrap_err().to_string().contains("not a 2x2 RGBA image"));
+    assert!(net.set_image(&[], 0, 0).is_err());
+}
