@@ -1,15 +1,17 @@
-//! The browser's API (through wasm-bindgen): open the GPU, load a model, classify what the
-//! page copied into the input texture. The page itself copies camera frames and images
-//! into that texture with `copyExternalImageToTexture`, so pixels never pass through
-//! JavaScript or the wasm heap, and a failed copy (which some adapters refuse for video) is
-//! a catchable JavaScript exception rather than a wasm panic.
+//! The browser's API (through wasm-bindgen): open the GPU (or the CPU backend), load a
+//! model, classify. On the GPU the page copies camera frames and images into the input
+//! texture with `copyExternalImageToTexture`, so pixels never pass through JavaScript or
+//! the wasm heap, and a failed copy (which some adapters refuse for video) is a catchable
+//! JavaScript exception rather than a wasm panic. On the CPU the page hands over RGBA
+//! pixels (`setImage`).
 
 // A classifier's RefCell borrow is held across the GPU readback on purpose: it is what
 // makes a second exclusive call while one is in flight fail as "busy" instead of racing.
 #![allow(clippy::await_holding_refcell_ref, reason = "the borrow is the busy guard")]
 
-use crate::network::{KernelChoice, Options};
-use crate::{labels, Classification, Error, Gpu, Model, Network, Variant};
+use crate::backend::Engine as Backends;
+use crate::network::{KernelChoice, Network, Options};
+use crate::{labels, Classification, CpuNetwork, CpuOptions, Error, Gpu, Model, Variant};
 use std::cell::RefCell;
 use std::rc::Rc;
 use wasm_bindgen::prelude::*;
@@ -35,10 +37,10 @@ pub fn model_titles() -> String {
     crate::models::registry::MODELS.iter().map(|m| m.title).collect::<Vec<_>>().join(", ")
 }
 
-/// An open WebGPU device.
+/// A backend to load networks on: an open WebGPU device, or the CPU.
 #[wasm_bindgen]
 pub struct Engine {
-    gpu: Rc<Gpu>,
+    gpu: Option<Rc<Gpu>>,
 }
 
 /// Asks the browser for a WebGPU adapter and device. The page checks `navigator.gpu` first.
@@ -46,20 +48,40 @@ pub struct Engine {
 pub async fn open_engine() -> Result<Engine, JsValue> {
     console_error_panic_hook::set_once();
     let gpu = Gpu::new().await.map_err(js_error)?;
-    Ok(Engine { gpu: Rc::new(gpu) })
+    Ok(Engine { gpu: Some(Rc::new(gpu)) })
+}
+
+/// The CPU backend (WebAssembly SIMD), which needs nothing from the browser.
+#[wasm_bindgen(js_name = cpuEngine)]
+pub fn cpu_engine() -> Engine {
+    console_error_panic_hook::set_once();
+    Engine { gpu: None }
+}
+
+/// The CPU backend in words: "WebAssembly simd128, 1 thread".
+fn describe_cpu() -> String {
+    let kernel = crate::cpu::microkernel::best();
+    let threads = crate::cpu::threads::count();
+    format!("WebAssembly {}, {threads} thread{}", kernel.name, if threads == 1 { "" } else { "s" })
 }
 
 #[wasm_bindgen]
 impl Engine {
-    /// The adapter, in words.
+    /// "gpu" or "cpu".
+    pub fn backend(&self) -> String {
+        if self.gpu.is_some() { "gpu" } else { "cpu" }.into()
+    }
+
+    /// The adapter, or the CPU backend, in words.
     pub fn describe(&self) -> String {
-        self.gpu.describe()
+        self.gpu.as_ref().map_or_else(describe_cpu, |gpu| gpu.describe())
     }
 
     /// The `GPUDevice` object, so that the page can copy images into the input texture and
-    /// watch `device.lost`.
+    /// watch `device.lost`; null on the CPU.
     pub fn device(&self) -> JsValue {
-        self.gpu.device.as_webgpu().map(|d| d.clone().into()).unwrap_or(JsValue::NULL)
+        let device = self.gpu.as_ref().and_then(|gpu| gpu.device.as_webgpu().cloned());
+        device.map(JsValue::from).unwrap_or(JsValue::NULL)
     }
 
     /// Builds a network from a weights file (safetensors or a PyTorch checkpoint):
@@ -76,35 +98,61 @@ impl Engine {
             model.graph.num_classes(),
         )
         .map_err(|e| js_error(e.into()))?;
-        // float16 weights where the adapter has shader-f16 (same top-5, smaller and faster)
-        let network = Network::with_options(&self.gpu, &model, Options::fastest(&self.gpu)).map_err(js_error)?;
+        let network = match &self.gpu {
+            // float16 weights where the adapter has shader-f16 (same top-5, smaller and faster)
+            Some(gpu) => Backends::Gpu(Network::with_options(gpu, &model, Options::fastest(gpu)).map_err(js_error)?),
+            None => Backends::Cpu(CpuNetwork::new(&model, CpuOptions::default()).map_err(js_error)?),
+        };
         Ok(Classifier { network: Rc::new(RefCell::new(network)), labels: Rc::new(labels), variant: model.variant })
     }
 }
 
-/// A loaded network.
+/// A loaded network, on the GPU or the CPU.
 #[wasm_bindgen]
 pub struct Classifier {
-    network: Rc<RefCell<Network>>,
+    network: Rc<RefCell<Backends>>,
     labels: Rc<Vec<String>>,
     variant: Variant,
 }
 
+fn gpu_only() -> JsValue {
+    js_error(Error::Usage("this needs the GPU backend; the classifier runs on the CPU".into()))
+}
+
 #[wasm_bindgen]
 impl Classifier {
+    /// "gpu" or "cpu".
+    pub fn backend(&self) -> String {
+        self.network.borrow().backend().name().into()
+    }
+
     /// The `GPUTexture` (rgba8unorm) the next `run` classifies, sized for an image of
-    /// `width` x `height`; the page copies the frame into it.
+    /// `width` x `height`; the page copies the frame into it. GPU only.
     pub fn texture(&self, width: u32, height: u32) -> Result<JsValue, JsValue> {
         let as_js = |t: &wgpu::Texture| t.as_webgpu().map(|t| t.clone().into()).unwrap_or(JsValue::NULL);
         // Same size as before: no exclusive access needed, a previous run may be in flight.
         if let Ok(network) = self.network.try_borrow() {
-            if let Some(texture) = network.texture_of_size(width, height) {
-                return Ok(as_js(texture));
+            match &*network {
+                Backends::Gpu(network) => {
+                    if let Some(texture) = network.texture_of_size(width, height) {
+                        return Ok(as_js(texture));
+                    }
+                }
+                Backends::Cpu(_) => return Err(gpu_only()),
             }
         }
         let mut network = self.network.try_borrow_mut().map_err(|_| busy())?;
+        let Backends::Gpu(network) = &mut *network else { return Err(gpu_only()) };
         let texture = network.image_texture(width, height).map_err(js_error)?;
         Ok(as_js(texture))
+    }
+
+    /// Sets the image the next `run` classifies from tightly packed RGBA8 pixels (an
+    /// `ImageData`'s `data`): how the page feeds the CPU backend; works on the GPU too.
+    #[wasm_bindgen(js_name = setImage)]
+    pub fn set_image(&self, rgba: &[u8], width: u32, height: u32) -> Result<(), JsValue> {
+        let mut network = self.network.try_borrow_mut().map_err(|_| busy())?;
+        network.set_image(rgba, width, height).map_err(js_error)
     }
 
     /// Classifies the texture's contents: submits the work at once (so the page may copy
@@ -112,12 +160,21 @@ impl Classifier {
     /// read back, to a JSON string, the shape the CLI's `--json` prints too
     /// (`Classification::to_json`): `{"top": [{"index", "label", "probability"}...], "gpuMs"}`.
     /// Two runs may be in flight at once.
+    /// On the CPU the pass runs before this returns (the promise is already settled).
     pub fn run(&self) -> Result<js_sys::Promise, JsValue> {
-        let ticket = self.network.try_borrow().map_err(|_| busy())?.submit(false).map_err(js_error)?;
+        let json = |out| JsValue::from_str(&Classification::new(out, &self.labels).to_json().to_string());
+        let ticket = match &mut *self.network.try_borrow_mut().map_err(|_| busy())? {
+            Backends::Gpu(network) => network.submit(false).map_err(js_error)?,
+            Backends::Cpu(network) => {
+                let out = network.run(false).map_err(js_error)?;
+                return Ok(js_sys::Promise::resolve(&json(out)));
+            }
+        };
         let network = self.network.clone();
         let labels = self.labels.clone();
         Ok(wasm_bindgen_futures::future_to_promise(async move {
             let network = network.try_borrow().map_err(|_| busy())?;
+            let Backends::Gpu(network) = &*network else { unreachable!("submitted on the GPU") };
             let out = network.read_output(ticket).await.map_err(js_error)?;
             Ok(JsValue::from_str(&Classification::new(out, &labels).to_json().to_string()))
         }))
@@ -131,18 +188,20 @@ impl Classifier {
         let network = self.network.clone();
         wasm_bindgen_futures::future_to_promise(async move {
             let mut network = network.try_borrow_mut().map_err(|_| busy())?;
+            let Backends::Gpu(network) = &mut *network else { return Err(gpu_only()) };
             let choice = network.autotune().await.map_err(js_error)?;
             network.release_unused_kernels();
             Ok(JsValue::from_str(&choice.to_json()))
         })
     }
 
-    /// GPU time of every layer of one pass (each timed alone), as JSON:
-    /// `[{"layer", "ms", "multiplyAdds", "kernel"}...]`. Needs timestamp queries.
+    /// The time of every layer of one pass, as JSON: `[{"layer", "ms", "multiplyAdds",
+    /// "kernel"}...]`; on the GPU each layer timed alone (needs timestamp queries), on the
+    /// CPU within a pass.
     pub fn profile(&self) -> js_sys::Promise {
         let network = self.network.clone();
         wasm_bindgen_futures::future_to_promise(async move {
-            let network = network.try_borrow().map_err(|_| busy())?;
+            let mut network = network.try_borrow_mut().map_err(|_| busy())?;
             let layers = network.profile().await.map_err(js_error)?;
             let rows: Vec<_> = layers
                 .iter()
@@ -161,6 +220,7 @@ impl Classifier {
     pub fn set_kernels(&self, json: &str) -> Result<(), JsValue> {
         let choice = KernelChoice::from_json(json).map_err(js_error)?;
         let mut network = self.network.try_borrow_mut().map_err(|_| busy())?;
+        let Backends::Gpu(network) = &mut *network else { return Err(gpu_only()) };
         network.set_kernel_choice(&choice).map_err(js_error)?;
         network.release_unused_kernels();
         Ok(())
@@ -170,8 +230,13 @@ impl Classifier {
     /// multiply-adds per image, whether GPU timestamps exist.
     pub fn stats(&self) -> String {
         let network = self.network.borrow();
-        let s = network.stats;
+        let s = network.stats();
+        let precision = match &*network {
+            Backends::Gpu(n) => format!("{:?}", n.precision()).to_lowercase(),
+            Backends::Cpu(_) => "f32".into(),
+        };
         serde_json::json!({
+            "backend": network.backend().name(),
             "model": self.variant.name(),
             "title": self.variant.title(),
             "inputSize": network.graph().input_spec.crop,
@@ -179,7 +244,7 @@ impl Classifier {
             "weightBytes": s.weight_bytes,
             "activationBytes": s.activation_bytes,
             "dispatches": s.dispatches,
-            "weightPrecision": format!("{:?}", network.precision()).to_lowercase(),
+            "weightPrecision": precision,
             "multiplyAdds": s.multiply_adds,
         })
         .to_string()

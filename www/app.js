@@ -1,19 +1,26 @@
 // The page: loads the engine (Rust compiled to WebAssembly) and the model weights, then
-// classifies camera frames or image files on the GPU. Every URL is relative, so the folder
-// works from any static host and any sub-path.
+// classifies camera frames or image files on the GPU (WebGPU) or the CPU (WebAssembly
+// SIMD), whichever measured faster on this device; without WebGPU on the CPU at once.
+// Every URL is relative, so the folder works from any static host and any sub-path.
 //
 // Query parameters: ?bench=N[&warmup=W][&layers=1] runs the benchmark instead of the
-// camera (layers=1 adds per-layer GPU times); ?autotune=0 skips kernel tuning;
-// ?model=NAME picks a model from weights/models.json.
+// camera (layers=1 adds per-layer times); ?autotune=0 skips kernel tuning;
+// ?model=NAME picks a model from weights/models.json; ?backend=gpu|cpu forces a backend.
 
-import init, { modelTitles, openEngine } from './pkg/inception.js';
+import init, { modelTitles, openEngine, cpuEngine } from './pkg/inception.js';
 
 const $ = (id) => document.getElementById(id);
 const params = new URLSearchParams(location.search);
 const WEIGHTS_CACHE = 'inception-weights-v1';
+const FORCED_BACKEND = ['gpu', 'cpu'].includes(params.get('backend')) ? params.get('backend') : null;
+// Passes timed per backend when choosing one (after a warm-up pass each).
+const CHOICE_RUNS = 3;
 
 const state = {
-  engine: null,
+  gpu: null, // the WebGPU engine, where the browser offers an adapter
+  cpu: null, // the CPU engine (always there)
+  noGpu: null, // why there is no GPU engine, in words
+  backend: null, // { name, reason, gpuMs, cpuMs }: what runs the classifier and why
   device: null,
   classifier: null,
   stream: null,
@@ -69,29 +76,41 @@ const mb = (bytes) => (bytes / 1e6).toFixed(1);
 function adapterName() {
   const info = state.device.adapterInfo;
   const words = info ? [info.vendor, info.architecture, info.device, info.description].filter(Boolean) : [];
-  return words.length ? [...new Set(words)].join(' ') : state.engine.describe();
+  return words.length ? [...new Set(words)].join(' ') : state.gpu.describe();
 }
 
+/**
+ * Opens the CPU engine and, unless the CPU is forced, WebGPU. Without WebGPU the page runs
+ * on the CPU (and says why); only a forced GPU that is missing is an error.
+ */
 async function startEngine() {
-  if (!navigator.gpu) {
-    throw Object.assign(new Error(
-      'This browser does not offer WebGPU, which the page needs to run the network on your GPU. ' +
-      'Use a current Chrome, Edge or Safari (or Firefox with WebGPU enabled), on a secure (https) page.'), { kind: 'webgpu' });
-  }
-  setStatus('Starting WebGPU…');
+  setStatus('Starting…');
   await init();
-  try {
-    state.engine = await openEngine();
-  } catch (e) {
-    console.error('opening a WebGPU device failed:', e);
-    throw Object.assign(new Error(
-      'This browser has WebGPU, but it offers no GPU adapter to this page. ' +
-      'The GPU may be blocklisted, or hardware acceleration turned off in the browser settings.'), { kind: 'webgpu' });
+  state.cpu = cpuEngine();
+  if (FORCED_BACKEND === 'cpu') return;
+  if (!navigator.gpu) {
+    state.noGpu = 'this browser does not offer WebGPU';
+  } else {
+    try {
+      state.gpu = await openEngine();
+    } catch (e) {
+      console.info('opening a WebGPU device failed:', e);
+      state.noGpu = 'this browser has WebGPU but offers no GPU adapter to this page ' +
+        '(the GPU may be blocklisted, or hardware acceleration turned off)';
+    }
   }
-  state.device = state.engine.device();
-  $('adapter').textContent = `GPU: ${adapterName()}`;
+  if (!state.gpu) {
+    if (FORCED_BACKEND === 'gpu') {
+      throw Object.assign(new Error(`The GPU backend was asked for (?backend=gpu), but ${state.noGpu}. ` +
+        'Use a current Chrome, Edge or Safari (or Firefox with WebGPU enabled) on a secure (https) page, or drop ?backend=gpu.'),
+      { kind: 'webgpu' });
+    }
+    return;
+  }
+  state.device = state.gpu.device();
   adaptFramePath();
   state.device.lost.then((info) => {
+    if (state.classifier?.backend() !== 'gpu') return; // the CPU carries on
     state.running = false;
     clearMessage('gpu'); // a frame that failed with the device says less than this
     if (localStorage.getItem(videoCopyKey()) === 'trying') localStorage.setItem(videoCopyKey(), 'broken');
@@ -151,8 +170,9 @@ async function fetchWeights(entry) {
 }
 
 /**
- * Builds the classifier and compiles every shader with one warm-up pass. `model` names the
- * network the file must be for; null lets the engine recognise it (a user's own file).
+ * Builds the classifier on the backend chosen for this device (see chooseBackend) and
+ * warms it up (on the GPU that compiles every shader). `model` names the network the file
+ * must be for; null lets the engine recognise it (a user's own file).
  */
 function loadClassifier(model, bytes, labels, title) {
   // One load at a time (a file may be picked while the site's model is still loading), and
@@ -169,8 +189,9 @@ async function buildClassifier(model, bytes, labels, title) {
   await nextPaint();
   let next;
   try {
-    next = state.engine.load(model, bytes, labels);
+    next = await chooseBackend(model, bytes, labels);
   } catch (e) {
+    if (e.kind) throw e;
     const what = e.name === 'WeightsError' || e.name === 'UsageError' ? e.message : `${e.name}: ${e.message}`;
     throw Object.assign(new Error(model
       ? `These weights do not fit the ${title ?? model} model: ${what}`
@@ -181,14 +202,77 @@ async function buildClassifier(model, bytes, labels, title) {
   if (state.classifier) { await settle(); state.classifier.free(); }
   state.classifier = next;
   const stats = JSON.parse(state.classifier.stats());
-  $('model-title').textContent = `${stats.title} on WebGPU`;
-  setStatus('Compiling shaders…');
-  await nextPaint();
-  state.classifier.texture(stats.inputSize, stats.inputSize);
-  await state.classifier.run();
-  await tuneKernels(stats.model);
+  const gpu = stats.backend === 'gpu';
+  $('model-title').textContent = `${stats.title} on ${gpu ? 'WebGPU' : 'the CPU'}`;
+  $('adapter').textContent = `${gpu ? `GPU: ${adapterName()}` : `CPU: ${state.cpu.describe()}`} (${state.backend.reason})`;
+  document.body.dataset.backend = stats.backend;
+  state.pipelined = gpu && state.pipelinedGpu;
   clearMessage('weights');
   return stats;
+}
+
+/** A classifier of `model` on `engine`, warmed up (and on the GPU, its kernels tuned). */
+async function loadOn(engine, model, bytes, labels) {
+  const classifier = engine.load(model, bytes, labels);
+  const stats = JSON.parse(classifier.stats());
+  if (stats.backend === 'gpu') {
+    setStatus('Compiling shaders…');
+    await nextPaint();
+    classifier.texture(stats.inputSize, stats.inputSize);
+    await classifier.run();
+    await tuneKernels(classifier, stats.model);
+  }
+  return classifier;
+}
+
+/** Median milliseconds of CHOICE_RUNS passes end to end (upload to top-5), after a warm-up. */
+async function timePasses(classifier, bitmap) {
+  const times = [];
+  for (let i = 0; i <= CHOICE_RUNS; i++) {
+    const t0 = performance.now();
+    await upload(classifier, bitmap, bitmap.width, bitmap.height);
+    await classifier.run();
+    if (i > 0) times.push(performance.now() - t0);
+  }
+  return times.sort((a, b) => a - b)[Math.floor(times.length / 2)];
+}
+
+const backendKey = (model) => `inception.backend.${adapterName()}.${model}`;
+
+/**
+ * The classifier on the backend to use here: the forced one; the CPU without a GPU; else
+ * the faster of both, measured once per adapter and model (kept in localStorage, like the
+ * kernel tuning) and remembered with both figures.
+ */
+async function chooseBackend(model, bytes, labels) {
+  if (!state.gpu) {
+    state.backend = { name: 'cpu', reason: FORCED_BACKEND ? 'cpu forced' : `no WebGPU adapter: ${state.noGpu}` };
+    return loadOn(state.cpu, model, bytes, labels);
+  }
+  if (FORCED_BACKEND === 'gpu') {
+    state.backend = { name: 'gpu', reason: 'gpu forced' };
+    return loadOn(state.gpu, model, bytes, labels);
+  }
+  const key = model && backendKey(model);
+  const saved = key && JSON.parse(localStorage.getItem(key) ?? 'null');
+  if (saved?.name === 'gpu' || saved?.name === 'cpu') {
+    state.backend = { ...saved, reason: `${saved.reason}, measured on an earlier visit` };
+    return loadOn(saved.name === 'gpu' ? state.gpu : state.cpu, model, bytes, labels);
+  }
+  const gpu = await loadOn(state.gpu, model, bytes, labels);
+  const cpu = await loadOn(state.cpu, model, bytes, labels);
+  setStatus('Measuring the GPU and the CPU…');
+  await nextPaint();
+  const bitmap = await benchImage();
+  const gpuMs = await timePasses(gpu, bitmap);
+  const cpuMs = await timePasses(cpu, bitmap);
+  bitmap.close();
+  const name = cpuMs < gpuMs ? 'cpu' : 'gpu';
+  const figures = `GPU ${gpuMs.toFixed(0)} ms, CPU ${cpuMs.toFixed(0)} ms per image`;
+  state.backend = { name, reason: `measured faster here (${figures})`, gpuMs, cpuMs };
+  if (key) localStorage.setItem(key, JSON.stringify(state.backend));
+  (name === 'gpu' ? cpu : gpu).free();
+  return name === 'gpu' ? gpu : cpu;
 }
 
 /** {"4x8": 40, "4x4": 17}: how many convolutions use each tile. */
@@ -200,19 +284,19 @@ function tileCounts(json) {
 
 // The convolution kernels come in variants whose speed depends on the GPU: measure them
 // once per adapter and model, keep the choice for later visits.
-async function tuneKernels(model) {
+async function tuneKernels(classifier, model) {
   const key = `inception.kernels.${adapterName()}.${model}`;
   const saved = localStorage.getItem(key);
   state.tuneMs = null;
   if (saved) {
-    try { state.classifier.setKernels(saved); state.tiles = tileCounts(saved); return; } catch { localStorage.removeItem(key); }
+    try { classifier.setKernels(saved); state.tiles = tileCounts(saved); return; } catch { localStorage.removeItem(key); }
   }
   if (params.get('autotune') === '0') return;
   setStatus('Tuning the kernels for this GPU (once)…');
   await nextPaint();
   const t0 = performance.now();
   try {
-    const chosen = await state.classifier.autotune();
+    const chosen = await classifier.autotune();
     localStorage.setItem(key, chosen);
     state.tuneMs = performance.now() - t0;
     state.tiles = tileCounts(chosen);
@@ -244,13 +328,30 @@ const videoCopyKey = () => `inception.video-copy.${adapterName()}`;
 
 function adaptFramePath() {
   const software = state.device.adapterInfo?.isFallbackAdapter === true;
-  state.pipelined = params.has('inflight') ? params.get('inflight') === '2' : !software;
+  state.pipelinedGpu = params.has('inflight') ? params.get('inflight') === '2' : !software;
   state.fastVideoCopy = !software && localStorage.getItem(videoCopyKey()) !== 'broken';
 }
 
-/** Copies an image source into the network's input texture on the GPU. */
-async function upload(source, width, height) {
-  const texture = state.classifier.texture(width, height);
+/** The RGBA pixels of an image source, drawn into a canvas kept for the purpose. */
+function pixels(source, width, height) {
+  if (!state.canvas) state.canvas = new OffscreenCanvas(width, height);
+  const canvas = state.canvas;
+  if (canvas.width !== width || canvas.height !== height) [canvas.width, canvas.height] = [width, height];
+  const g = canvas.getContext('2d', { willReadFrequently: true });
+  g.drawImage(source, 0, 0, width, height);
+  return g.getImageData(0, 0, width, height).data;
+}
+
+/**
+ * Gives an image source to `classifier`: on the GPU copied into its input texture, on the
+ * CPU as RGBA pixels.
+ */
+async function upload(classifier, source, width, height) {
+  if (classifier.backend() === 'cpu') {
+    classifier.setImage(pixels(source, width, height), width, height);
+    return;
+  }
+  const texture = classifier.texture(width, height);
   const copy = (src) => state.device.queue.copyExternalImageToTexture({ source: src }, { texture }, [width, height]);
   if (source instanceof HTMLVideoElement && state.fastVideoCopy) {
     const first = localStorage.getItem(videoCopyKey()) !== 'ok';
@@ -275,7 +376,7 @@ async function upload(source, width, height) {
 /** Uploads, classifies, shows the result; returns milliseconds end to end. */
 async function classify(source, width, height) {
   const t0 = performance.now();
-  await upload(source, width, height);
+  await upload(state.classifier, source, width, height);
   const result = JSON.parse(await state.classifier.run());
   const ms = performance.now() - t0;
   showResult(result, ms);
@@ -325,7 +426,7 @@ async function cameraLoop() {
     state.busy = true;
     try {
       const t0 = performance.now();
-      await upload(video, video.videoWidth, video.videoHeight);
+      await upload(state.classifier, video, video.videoWidth, video.videoHeight);
       const result = state.classifier.run(); // submitted now: the texture may be refilled
       const previous = state.inflight;
       state.inflight = result.then((json) => showResult(JSON.parse(json), performance.now() - t0));
@@ -561,7 +662,8 @@ async function runBenchmark(runs, warmup) {
   const report = {
     engine: 'inception-webgpu',
     model: stats.model,
-    adapter: adapterName(),
+    backend: state.backend,
+    adapter: stats.backend === 'gpu' ? adapterName() : state.cpu.describe(),
     userAgent: navigator.userAgent,
     image: `${bitmap.width}x${bitmap.height}`,
     runs, warmup,
@@ -576,7 +678,7 @@ async function runBenchmark(runs, warmup) {
     stats,
   };
   if (params.get('layers') === '1') {
-    // per-layer GPU time, each layer timed alone, with achieved GFLOP/s
+    // per-layer time (on the GPU each layer timed alone), with achieved GFLOP/s
     report.layers = JSON.parse(await state.classifier.profile()).map((l) => ({
       layer: l.layer, kernel: l.kernel, ms: +l.ms.toFixed(3), gflops: l.multiplyAdds ? +(2 * l.multiplyAdds / (l.ms * 1e6)).toFixed(2) : null,
     }));
@@ -605,7 +707,7 @@ async function main() {
   try {
     await startEngine();
   } catch (e) {
-    setStatus('WebGPU is not available');
+    setStatus('The GPU is not available');
     showMessage(e.kind || 'webgpu', 'WebGPU is not available', e.message);
     document.body.dataset.state = 'error';
     return;

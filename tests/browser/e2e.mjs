@@ -5,14 +5,15 @@
 //   node e2e.mjs --base http://127.0.0.1:PORT/inception/ --y4m tiger_cat.y4m
 //     --expected tiger_cat.native.json --pug pug.jpg --weights bvlc_googlenet.safetensors
 //     --png tiger_cat.224.png --v3-expected v3.native.json --tutorial tutorial.pth
-//     --tutorial-labels classes.txt --tutorial-expected tutorial.native.json --artifacts DIR
+//     --tutorial-labels classes.txt --tutorial-expected tutorial.native.json
+//     --png-expected bvlc_png.native.json --artifacts DIR
 import fs from 'node:fs';
 import path from 'node:path';
 import { launch, parseArgs, watchConsole, WEBGPU } from './common.mjs';
 
 const a = parseArgs(process.argv.slice(2), {
   base: '', y4m: '', expected: '', pug: '', weights: '', artifacts: '',
-  png: '', 'v3-expected': '', tutorial: '', 'tutorial-labels': '', 'tutorial-expected': '',
+  png: '', 'v3-expected': '', tutorial: '', 'tutorial-labels': '', 'tutorial-expected': '', 'png-expected': '',
   only: '', // comma-separated scenario names, to rerun a few while debugging
 });
 const origin = new URL(a.base).origin;
@@ -199,9 +200,12 @@ function sameTop(got, want, what) {
 
 // ---- Inception v3 (deterministic weights) from the site's model list, on a PNG ----
 await inOwnBrowser('inception_v3', [WEBGPU], async (page) => {
-  await page.goto(`${a.base}?model=inception_v3&autotune=0`);
-  await page.waitForFunction(() => document.querySelector('#model-title')?.textContent.startsWith('Inception v3'), null, { timeout: LONG, polling: 250 });
-  sameTop(await classifyImage(page, a.png), nativeTop(a['v3-expected']), 'inception_v3');
+  for (const backend of ['gpu', 'cpu']) {
+    await page.goto(`${a.base}?model=inception_v3&autotune=0&backend=${backend}`);
+    await page.waitForFunction((b) => document.body.dataset.backend === b &&
+      document.querySelector('#model-title')?.textContent.startsWith('Inception v3'), backend, { timeout: LONG, polling: 250 });
+    sameTop(await classifyImage(page, a.png), nativeTop(a['v3-expected']), `inception_v3 on the ${backend}`);
+  }
 });
 
 // ---- the user's own model: the tutorial's network saved by torch.save, with class names ----
@@ -233,7 +237,7 @@ await inOwnBrowser('custom_file_that_fits_nothing', [WEBGPU], async (page) => {
 await inOwnBrowser('camera_two_frames_in_flight', [WEBGPU, '--use-fake-ui-for-media-stream', ...CAMERA], async (page) => {
   const errors = [];
   page.on('pageerror', (e) => errors.push(String(e)));
-  await page.goto(`${a.base}?inflight=2&autotune=0`);
+  await page.goto(`${a.base}?inflight=2&autotune=0&backend=gpu`);
   await waitTop(page, 'tiger cat');
   const first = await frames(page);
   await page.waitForFunction((n) => Number(document.body.dataset.frames || 0) >= n + 3, first, { timeout: LONG, polling: 250 });
@@ -252,17 +256,62 @@ await inOwnBrowser('device_lost', [WEBGPU, '--use-fake-ui-for-media-stream', ...
       return window.__device;
     };
   });
-  await page.goto(a.base);
+  await page.goto(`${a.base}?backend=gpu`);
   await waitTop(page, 'tiger cat');
   await page.evaluate(() => window.__device.destroy());
   await expectMessage(page, 'device-lost', /GPU device was lost/, 'that the GPU is gone');
   check(await page.isVisible('#messages [data-kind="device-lost"] button'), 'no Reload button');
 });
 
-// ---- no WebGPU ----
-await inOwnBrowser('no_webgpu', ['--disable-features=WebGPU', '--disable-gpu'], async (page) => {
+/** The page's benchmark report (?bench=N). */
+async function benchReport(page, query) {
+  await page.goto(`${a.base}?${query}`);
+  await page.waitForFunction(() => window.__bench, null, { timeout: LONG, polling: 500 });
+  return page.evaluate(() => window.__bench);
+}
+
+// ---- no adapter (Chromium without --enable-unsafe-webgpu): the CPU runs at once ----
+await inOwnBrowser('no_webgpu', ['--use-fake-ui-for-media-stream', ...CAMERA], async (page) => {
   await page.goto(a.base);
-  await expectMessage(page, 'webgpu', /WebGPU/, 'that WebGPU is missing');
+  await waitTop(page, 'tiger cat');
+  const says = await page.textContent('#adapter');
+  console.log(`  page says: ${await page.textContent('#model-title')}; ${says}`);
+  check(/^CPU: WebAssembly simd128.*no WebGPU adapter/.test(says), `the page does not say it runs on the CPU and why: ${says}`);
+  const native = JSON.parse(fs.readFileSync(a.expected, 'utf8'))[0];
+  const p = softmax(native.logits);
+  const got = await top5(page);
+  const worst = Math.max(...got.map(({ index, p: browserP }) => Math.abs(browserP - p[index])));
+  console.log(`  camera: max probability difference from native ${worst.toFixed(4)} (allowed ${PROBABILITY_TOLERANCE})`);
+  check(got[0].index === native.top[0].index && worst <= PROBABILITY_TOLERANCE, 'the camera frame differs from native');
+  sameTop(await classifyImage(page, a.png), nativeTop(a['png-expected']), 'uploaded PNG on the CPU');
+});
+
+// ---- the automatic choice picks the backend measured faster, and shows both figures ----
+await inOwnBrowser('backend_choice', [WEBGPU], async (page) => {
+  const report = await benchReport(page, 'bench=2&warmup=1&autotune=0');
+  const { name, gpuMs, cpuMs, reason } = report.backend;
+  console.log(`  chose ${name}: ${reason}; benchmark median ${report.timing_ms.median.toFixed(1)} ms`);
+  check(gpuMs > 0 && cpuMs > 0, 'both backends were not measured');
+  check(name === (cpuMs < gpuMs ? 'cpu' : 'gpu'), `chose ${name} with GPU ${gpuMs} ms, CPU ${cpuMs} ms`);
+  check(report.stats.backend === name, 'the benchmark ran on another backend than the one chosen');
+  // a second visit takes the remembered choice without measuring again
+  const again = await benchReport(page, 'bench=1&warmup=0&autotune=0');
+  check(again.backend.name === name && /earlier visit/.test(again.backend.reason), `second visit: ${again.backend.reason}`);
+});
+
+// ---- ?backend= forces one ----
+await inOwnBrowser('forced_backends', [WEBGPU], async (page) => {
+  for (const backend of ['cpu', 'gpu']) {
+    const report = await benchReport(page, `bench=1&warmup=0&autotune=0&backend=${backend}`);
+    console.log(`  ${backend}: ${report.backend.reason}, ${report.timing_ms.median.toFixed(1)} ms, top-1 ${report.top5[0].label}`);
+    check(report.stats.backend === backend && report.backend.reason === `${backend} forced`, `?backend=${backend} ran on ${report.stats.backend}`);
+  }
+});
+
+// ---- the GPU forced where there is none: a clear message ----
+await inOwnBrowser('gpu_forced_without_webgpu', ['--disable-features=WebGPU', '--disable-gpu'], async (page) => {
+  await page.goto(`${a.base}?backend=gpu`);
+  await expectMessage(page, 'webgpu', /backend=gpu[^]*does not offer WebGPU/, 'that WebGPU is missing');
 });
 
 console.log(`${results.length} browser scenarios passed${process.exitCode ? ', some FAILED' : ''}`);

@@ -8,7 +8,7 @@ use std::process::Command;
 
 const CHROMIUM: &str = "/usr/bin/chromium";
 /// The scenarios of tests/browser/e2e.mjs, named for the skip report.
-const SCENARIOS: [&str; 14] = [
+const SCENARIOS: [&str; 17] = [
     "camera_tiger_cat",
     "no_requests_after_load",
     "upload_pug",
@@ -20,6 +20,9 @@ const SCENARIOS: [&str; 14] = [
     "camera_two_frames_in_flight",
     "device_lost",
     "no_webgpu",
+    "backend_choice",
+    "forced_backends",
+    "gpu_forced_without_webgpu",
     "inception_v3",
     "custom_checkpoint",
     "custom_file_that_fits_nothing",
@@ -88,6 +91,8 @@ pub fn test() -> Result<Vec<String>, String> {
     // A PNG (decoded identically everywhere) through both synthetic networks.
     let png = root().join("../shared/images/tiger_cat.224.png");
     let v3_expected = native_json(&inception, &["--weights".as_ref(), v3.as_os_str()], &png, &work.join("v3.native.json"))?;
+    let png_expected =
+        native_json(&inception, &["--weights".as_ref(), weights_file.as_os_str()], &png, &work.join("bvlc_png.native.json"))?;
     let tutorial_expected = native_json(
         &inception,
         &["--weights".as_ref(), tutorial.as_os_str(), "--labels".as_ref(), labels.as_os_str()],
@@ -120,8 +125,11 @@ pub fn test() -> Result<Vec<String>, String> {
         .arg(&labels)
         .arg("--tutorial-expected")
         .arg(&tutorial_expected)
+        .arg("--png-expected")
+        .arg(&png_expected)
         .arg("--artifacts")
-        .arg(&artifacts))?;
+        .arg(&artifacts)
+        .args(std::env::var("E2E_ONLY").map(|only| vec!["--only".to_string(), only]).unwrap_or_default()))?;
     Ok(Vec::new())
 }
 

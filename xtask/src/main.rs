@@ -34,6 +34,8 @@ fn main() {
         Some("test") => test(&args[1..]),
         Some("dist") => dist(&Options::parse(&args[1..])).map(|_| ()),
         Some("serve") => serve(&Options::parse(&args[1..])),
+        // the browser scenarios alone (E2E_ONLY=a,b runs only those), after a `test` built the program
+        Some("test-browser") => browser::test().map(|skipped| skipped.iter().for_each(|s| eprintln!("{s}"))),
         Some("bench-web") => browser::bench_web(&Options::parse(&args[1..])),
         Some("fetch-weights") => fetch::fetch_weights(&args[1..]),
         _ => Err("usage: cargo xtask (serve|dist|test|bench-web|fetch-weights) [--weights DIR] [--port P] [--out DIR] \
