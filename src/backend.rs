@@ -36,6 +36,7 @@ impl std::str::FromStr for Backend {
 }
 
 /// A loaded network on one backend.
+#[allow(clippy::large_enum_variant, reason = "one or two per program, never moved in a loop")]
 pub enum Engine {
     Gpu(Network),
     Cpu(CpuNetwork),

@@ -21,7 +21,12 @@ pub trait Vector: Copy {
     /// `p` must be valid for `LANES` writes.
     unsafe fn store(self, p: *mut f32);
     /// `self + a * b` (fused where the instruction set has it).
+    ///
+    /// # Safety
+    /// As `splat`.
     unsafe fn mul_add(self, a: Self, b: Self) -> Self;
+    /// # Safety
+    /// As `splat`.
     unsafe fn max(self, other: Self) -> Self;
 }
 
@@ -68,15 +73,14 @@ impl std::fmt::Debug for MicroKernel {
 
 /// The micro-kernels this machine can run, fastest first; the last is always the portable one.
 pub fn available() -> Vec<MicroKernel> {
-    let mut kernels = Vec::new();
-    #[cfg(target_arch = "x86_64")]
-    if std::is_x86_feature_detected!("avx2") && std::is_x86_feature_detected!("fma") {
-        kernels.push(x86::AVX2_FMA);
-    }
-    #[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
-    kernels.push(wasm::SIMD128);
-    kernels.push(PORTABLE);
-    kernels
+    let candidates = [
+        #[cfg(target_arch = "x86_64")]
+        (std::is_x86_feature_detected!("avx2") && std::is_x86_feature_detected!("fma")).then_some(x86::AVX2_FMA),
+        #[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
+        Some(wasm::SIMD128),
+        Some(PORTABLE),
+    ];
+    candidates.into_iter().flatten().collect()
 }
 
 /// The fastest micro-kernel here.
@@ -142,22 +146,18 @@ impl Vector for Lanes {
     #[inline(always)]
     unsafe fn mul_add(self, a: Self, b: Self) -> Self {
         let mut out = self.0;
-        for i in 0..8 {
+        for ((o, x), y) in out.iter_mut().zip(a.0).zip(b.0) {
             // (a separate multiply and add unless the target always fuses: a software fma
             // call per lane would be far slower)
-            out[i] = if cfg!(any(target_arch = "aarch64", target_feature = "fma")) {
-                a.0[i].mul_add(b.0[i], out[i])
-            } else {
-                out[i] + a.0[i] * b.0[i]
-            };
+            *o = if cfg!(any(target_arch = "aarch64", target_feature = "fma")) { x.mul_add(y, *o) } else { *o + x * y };
         }
         Lanes(out)
     }
     #[inline(always)]
     unsafe fn max(self, other: Self) -> Self {
         let mut out = self.0;
-        for i in 0..8 {
-            out[i] = out[i].max(other.0[i]);
+        for (o, x) in out.iter_mut().zip(other.0) {
+            *o = o.max(x);
         }
         Lanes(out)
     }

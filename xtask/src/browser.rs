@@ -167,6 +167,9 @@ pub fn bench_web(options: &Options) -> Result<(), String> {
     if let Some(model) = &options.model {
         query += &format!("&model={model}");
     }
+    if let Some(backend) = &options.backend {
+        query += &format!("&backend={backend}");
+    }
     run(Command::new("node").arg(scripts.join("bench.mjs")).arg("--url").arg(server.url(&query)).arg("--out").arg(&out))?;
     let ours = std::fs::read_to_string(&out).map_err(|e| e.to_string())?;
     println!("{ours}");
@@ -177,19 +180,31 @@ pub fn bench_web(options: &Options) -> Result<(), String> {
             Some(other) => other,
         };
         let peer = Command::new(&options.peer_run)
-            .args(["--model", peer_model])
+            .args(["--model", peer_model, "--ep", &options.peer_ep, "--runs", &options.runs.to_string()])
+            .args(["--threads", &options.peer_threads.to_string()])
             .output()
             .map_err(|e| format!("cannot run {}: {e}", options.peer_run.display()))?;
         let peer_json = String::from_utf8_lossy(&peer.stdout).to_string();
         println!("{peer_json}");
         let ours_ms = median_of(&ours).ok_or("no median in our result")?;
         let peer_ms = median_of(&peer_json).ok_or("no median in the peer's result")?;
+        let backend = string_of(&ours, "\"stats\"", "\"backend\"").unwrap_or_default();
+        let ep = &options.peer_ep;
         println!(
-            "{{\"inception_webgpu_median_ms\": {ours_ms:.1}, \"onnxruntime_web_webgpu_median_ms\": {peer_ms:.1}, \"speedup\": {:.2}}}",
+            "{{\"inception_median_ms\": {ours_ms:.1}, \"inception_backend\": \"{backend}\", \"onnxruntime_web_{ep}_median_ms\": {peer_ms:.1}, \"ours_over_peer\": {:.2}, \"speedup\": {:.2}}}",
+            ours_ms / peer_ms,
             peer_ms / ours_ms
         );
     }
     Ok(())
+}
+
+/// The string value of `key` after `section` in a result JSON (`"stats": {... "backend": "cpu"`).
+fn string_of(json: &str, section: &str, key: &str) -> Option<String> {
+    let rest = &json[json.find(section)?..];
+    let rest = &rest[rest.find(key)? + key.len()..];
+    let start = rest.find('"')? + 1;
+    Some(rest[start..start + rest[start..].find('"')?].to_string())
 }
 
 /// `"timing_ms": {"median": X` from a result JSON (without a JSON parser in xtask).

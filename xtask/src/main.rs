@@ -3,12 +3,15 @@
 //!   serve [--weights DIR] [--port P]   build the site and serve it on http://127.0.0.1:8000
 //!   dist [--weights DIR] [--out DIR]   write the self-contained static site (default dist/)
 //!   test                                every test: native (llvmpipe) and in headless Chromium
-//!   bench-web [--runs N] [--per-layer] [--model M] [--peer [--peer-run SCRIPT]]
+//!   bench-web [--runs N] [--per-layer] [--model M] [--backend gpu|cpu]
+//!             [--peer [--peer-ep webgpu|wasm] [--peer-threads N] [--peer-run SCRIPT]]
 //!                                       the page's benchmark mode in headless Chromium, as JSON;
-//!                                       --per-layer adds per-layer GPU times, --peer also runs
-//!                                       ONNX Runtime Web on the same network (../shared/peers/run,
-//!                                       or SCRIPT: a copy holding more models, for inception_v3
-//!                                       see tools/export_inception_v3_onnx.py)
+//!                                       --per-layer adds per-layer times, --backend forces one
+//!                                       (default: the page's measured choice), --peer also runs
+//!                                       ONNX Runtime Web on the same network right after, on its
+//!                                       WebGPU or wasm provider (../shared/peers/run, or SCRIPT: a
+//!                                       copy holding more models, for inception_v3 see
+//!                                       tools/export_inception_v3_onnx.py), and prints the ratio
 //!   fetch-weights googlenet|inception_v3 [--from FILE]
 //!                                       torchvision's pretrained checkpoint, downloaded, verified
 //!                                       and converted into weights/
@@ -59,6 +62,12 @@ pub struct Options {
     pub model: Option<String>,
     /// bench-web --peer: the peer benchmark's run script
     pub peer_run: PathBuf,
+    /// bench-web --peer: the peer's execution provider (webgpu or wasm)
+    pub peer_ep: String,
+    /// bench-web --peer: ORT Web's wasm threads
+    pub peer_threads: u32,
+    /// bench-web: the page's backend (gpu or cpu; default: the page's own choice)
+    pub backend: Option<String>,
 }
 
 impl Options {
@@ -72,6 +81,9 @@ impl Options {
             per_layer: false,
             model: None,
             peer_run: root().join("../shared/peers/run"),
+            peer_ep: "webgpu".into(),
+            peer_threads: 2,
+            backend: None,
         };
         let mut it = args.iter();
         while let Some(arg) = it.next() {
@@ -85,6 +97,9 @@ impl Options {
                 "--per-layer" => o.per_layer = true,
                 "--model" => o.model = Some(value()),
                 "--peer-run" => o.peer_run = value().into(),
+                "--peer-ep" => o.peer_ep = value(),
+                "--peer-threads" => o.peer_threads = value().parse().unwrap_or_else(|_| fail("--peer-threads takes a number")),
+                "--backend" => o.backend = Some(value()),
                 other => fail(&format!("unknown option {other}")),
             }
         }
