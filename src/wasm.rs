@@ -16,6 +16,12 @@ use std::cell::RefCell;
 use std::rc::Rc;
 use wasm_bindgen::prelude::*;
 
+/// `initThreadPool(n)`: starts the CPU backend's n threads (web workers sharing the
+/// module's memory), in the wasm build with threads only.
+#[cfg(target_feature = "atomics")]
+#[allow(unused_imports, reason = "exported to JavaScript by its own #[wasm_bindgen]")]
+pub use wasm_bindgen_rayon::init_thread_pool;
+
 /// A JavaScript `Error` whose `name` says which kind of failure it is, so that the page can
 /// show a specific message: "GpuError", "WeightsError", "ImageError" or "UsageError".
 fn js_error(e: Error) -> JsValue {
@@ -163,12 +169,16 @@ impl Classifier {
     /// On the CPU the pass runs before this returns (the promise is already settled).
     pub fn run(&self) -> Result<js_sys::Promise, JsValue> {
         let json = |out| JsValue::from_str(&Classification::new(out, &self.labels).to_json().to_string());
-        let ticket = match &mut *self.network.try_borrow_mut().map_err(|_| busy())? {
-            Backends::Gpu(network) => network.submit(false).map_err(js_error)?,
-            Backends::Cpu(network) => {
-                let out = network.run(false).map_err(js_error)?;
-                return Ok(js_sys::Promise::resolve(&json(out)));
-            }
+        // (a shared borrow on the GPU: a second pass may be submitted while the first is read back)
+        let ticket = match &*self.network.try_borrow().map_err(|_| busy())? {
+            Backends::Gpu(network) => Some(network.submit(false).map_err(js_error)?),
+            Backends::Cpu(_) => None,
+        };
+        let Some(ticket) = ticket else {
+            let mut network = self.network.try_borrow_mut().map_err(|_| busy())?;
+            let Backends::Cpu(network) = &mut *network else { unreachable!("not on the GPU") };
+            let out = network.run(false).map_err(js_error)?;
+            return Ok(js_sys::Promise::resolve(&json(out)));
         };
         let network = self.network.clone();
         let labels = self.labels.clone();

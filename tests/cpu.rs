@@ -209,6 +209,18 @@ fn network_matches_twins_and_is_the_same_on_any_thread_count() {
     assert!(logits.iter().all(|l| l == &logits[0]), "results depend on the thread count");
 }
 
+/// A pass run again on the same image (as the page's benchmark does) gives the same
+/// logits: the image's tensor survives the reuse of its memory by later layers.
+#[test]
+fn a_second_pass_on_the_same_image_gives_the_same_logits() {
+    let mut net = CpuNetwork::new(&synthetic_model(Variant::Bvlc), CpuOptions::default()).unwrap();
+    let first = net.classify(&synthetic::image(320, 240), 320, 240, true).unwrap().logits.unwrap();
+    let again = net.run(true).unwrap().logits.unwrap();
+    assert_eq!(first, again);
+    net.profile().unwrap();
+    assert_eq!(net.run(true).unwrap().logits.unwrap(), first, "after profiling");
+}
+
 #[test]
 fn bad_images_are_refused() {
     let mut net = CpuNetwork::new(&synthetic_model(Variant::Seed), CpuOptions::default()).unwrap();

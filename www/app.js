@@ -5,9 +5,11 @@
 //
 // Query parameters: ?bench=N[&warmup=W][&layers=1] runs the benchmark instead of the
 // camera (layers=1 adds per-layer times); ?autotune=0 skips kernel tuning;
-// ?model=NAME picks a model from weights/models.json; ?backend=gpu|cpu forces a backend.
+// ?model=NAME picks a model from weights/models.json; ?backend=gpu|cpu forces a backend;
+// ?threads=N sets the CPU backend's threads (1: on the page's own thread).
 
 import init, { modelTitles, openEngine, cpuEngine } from './pkg/inception.js';
+import { startThreadedCpu } from './threaded-cpu.js';
 
 const $ = (id) => document.getElementById(id);
 const params = new URLSearchParams(location.search);
@@ -80,13 +82,30 @@ function adapterName() {
 }
 
 /**
+ * The CPU engine: on every core, in a worker, where the page is cross-origin isolated
+ * (wasm threads share memory, which browsers allow only there); on the page's own thread
+ * otherwise. Both give the same results.
+ */
+async function startCpu() {
+  const threads = Math.min(Number(params.get('threads')) || navigator.hardwareConcurrency || 1, 16);
+  if (threads > 1 && self.crossOriginIsolated) {
+    try {
+      return await startThreadedCpu(threads);
+    } catch (e) {
+      console.info('wasm threads are not available here; the CPU backend runs on one thread:', e.message);
+    }
+  }
+  return cpuEngine();
+}
+
+/**
  * Opens the CPU engine and, unless the CPU is forced, WebGPU. Without WebGPU the page runs
  * on the CPU (and says why); only a forced GPU that is missing is an error.
  */
 async function startEngine() {
   setStatus('Starting…');
   await init();
-  state.cpu = cpuEngine();
+  state.cpu = await startCpu();
   if (FORCED_BACKEND === 'cpu') return;
   if (!navigator.gpu) {
     state.noGpu = 'this browser does not offer WebGPU';
@@ -213,7 +232,7 @@ async function buildClassifier(model, bytes, labels, title) {
 
 /** A classifier of `model` on `engine`, warmed up (and on the GPU, its kernels tuned). */
 async function loadOn(engine, model, bytes, labels) {
-  const classifier = engine.load(model, bytes, labels);
+  const classifier = await engine.load(model, bytes, labels);
   const stats = JSON.parse(classifier.stats());
   if (stats.backend === 'gpu') {
     setStatus('Compiling shaders…');

@@ -67,7 +67,9 @@ pub struct CpuNetwork {
     kernel: MicroKernel,
     #[cfg(not(target_arch = "wasm32"))]
     pool: rayon::ThreadPool,
-    has_image: bool,
+    /// The preprocessed image, kept apart: its slot is reused by later tensors during a
+    /// pass, and a pass may be run again on the same image.
+    input: Option<Vec<f32>>,
     pub stats: Stats,
 }
 
@@ -91,7 +93,7 @@ impl CpuNetwork {
             kernel,
             #[cfg(not(target_arch = "wasm32"))]
             pool: thread_pool(options.threads)?,
-            has_image: false,
+            input: None,
             stats,
         })
     }
@@ -126,18 +128,15 @@ impl CpuNetwork {
         if width == 0 || height == 0 || rgba.len() != 4 * width as usize * height as usize {
             return Err(Error::Image(format!("{} bytes is not a {width}x{height} RGBA image", rgba.len())));
         }
-        let (place, shape) = (self.places[self.graph.input], self.graph.shapes[self.graph.input]);
-        let input = &mut self.slots[place.slot][..shape.elements()];
-        preprocess::run(&self.graph.input_spec, rgba, width, height, input);
-        self.has_image = true;
+        let mut input = self.input.take().unwrap_or_else(|| vec![0.0; self.graph.shapes[self.graph.input].elements()]);
+        preprocess::run(&self.graph.input_spec, rgba, width, height, &mut input);
+        self.input = Some(input);
         Ok(())
     }
 
     /// Runs the forward pass on the current image.
     pub fn run(&mut self, with_logits: bool) -> Result<Output, Error> {
-        if !self.has_image {
-            return Err(Error::Usage("no image to classify yet".into()));
-        }
+        self.place_input()?;
         for i in 0..self.steps.len() {
             self.run_step(i);
         }
@@ -155,9 +154,7 @@ impl CpuNetwork {
     /// Each step's time of one pass on the current image (run in order, so each reads
     /// what the previous wrote, as in a pass).
     pub fn profile(&mut self) -> Result<Vec<LayerTime>, Error> {
-        if !self.has_image {
-            return Err(Error::Usage("no image to classify yet".into()));
-        }
+        self.place_input()?;
         let mut times = Vec::new();
         for i in 0..self.steps.len() {
             let start = crate::clock::now_ms();
@@ -167,6 +164,14 @@ impl CpuNetwork {
             times.push(LayerTime { label: step.label.clone(), ms, multiply_adds: step.multiply_adds, kernel: None });
         }
         Ok(times)
+    }
+
+    /// Copies the current image's tensor into its slot, where the first layer reads it.
+    fn place_input(&mut self) -> Result<(), Error> {
+        let input = self.input.as_ref().ok_or_else(|| Error::Usage("no image to classify yet".into()))?;
+        let slot = self.places[self.graph.input].slot;
+        self.slots[slot][..input.len()].copy_from_slice(input);
+        Ok(())
     }
 
     fn run_step(&mut self, i: usize) {

@@ -299,19 +299,28 @@ await inOwnBrowser('backend_choice', [WEBGPU], async (page) => {
   check(again.backend.name === name && /earlier visit/.test(again.backend.reason), `second visit: ${again.backend.reason}`);
 });
 
-// ---- ?backend= forces one ----
+// ---- ?backend= forces one; the CPU on wasm threads (the test server isolates the page)
+// and on one thread gives the same probabilities ----
 await inOwnBrowser('forced_backends', [WEBGPU], async (page) => {
-  for (const backend of ['cpu', 'gpu']) {
-    const report = await benchReport(page, `bench=1&warmup=0&autotune=0&backend=${backend}`);
-    console.log(`  ${backend}: ${report.backend.reason}, ${report.timing_ms.median.toFixed(1)} ms, top-1 ${report.top5[0].label}`);
-    check(report.stats.backend === backend && report.backend.reason === `${backend} forced`, `?backend=${backend} ran on ${report.stats.backend}`);
+  const reports = {};
+  for (const query of ['backend=cpu', 'backend=cpu&threads=1', 'backend=gpu']) {
+    const report = await benchReport(page, `bench=1&warmup=0&autotune=0&${query}`);
+    const backend = query.slice(8, 11);
+    console.log(`  ${query}: ${report.adapter}; ${report.backend.reason}, ${report.timing_ms.median.toFixed(1)} ms, top-1 ${report.top5[0].label}`);
+    check(report.stats.backend === backend && report.backend.reason === `${backend} forced`, `?${query} ran on ${report.stats.backend}`);
+    reports[query] = report;
   }
+  const threaded = reports['backend=cpu'];
+  check(/[2-9] threads/.test(threaded.adapter), `the isolated page's CPU backend is not threaded: ${threaded.adapter}`);
+  check(/1 thread\b/.test(reports['backend=cpu&threads=1'].adapter), 'threads=1 is not one thread');
+  const p = (r) => JSON.stringify(r.top5.map((t) => [t.index, t.probability]));
+  check(p(threaded) === p(reports['backend=cpu&threads=1']), `threaded ${p(threaded)} vs one thread ${p(reports['backend=cpu&threads=1'])}`);
 });
 
 // ---- the GPU forced where there is none: a clear message ----
 await inOwnBrowser('gpu_forced_without_webgpu', ['--disable-features=WebGPU', '--disable-gpu'], async (page) => {
   await page.goto(`${a.base}?backend=gpu`);
-  await expectMessage(page, 'webgpu', /backend=gpu[^]*does not offer WebGPU/, 'that WebGPU is missing');
+  await expectMessage(page, 'webgpu', /backend=gpu[^]*(does not offer WebGPU|offers no GPU adapter)/, 'that WebGPU is missing');
 });
 
 console.log(`${results.length} browser scenarios passed${process.exitCode ? ', some FAILED' : ''}`);

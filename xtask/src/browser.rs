@@ -170,6 +170,9 @@ pub fn bench_web(options: &Options) -> Result<(), String> {
     if let Some(backend) = &options.backend {
         query += &format!("&backend={backend}");
     }
+    if let Some(threads) = options.threads {
+        query += &format!("&threads={threads}");
+    }
     run(Command::new("node").arg(scripts.join("bench.mjs")).arg("--url").arg(server.url(&query)).arg("--out").arg(&out))?;
     let ours = std::fs::read_to_string(&out).map_err(|e| e.to_string())?;
     println!("{ours}");

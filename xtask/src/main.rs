@@ -3,10 +3,11 @@
 //!   serve [--weights DIR] [--port P]   build the site and serve it on http://127.0.0.1:8000
 //!   dist [--weights DIR] [--out DIR]   write the self-contained static site (default dist/)
 //!   test                                every test: native (llvmpipe) and in headless Chromium
-//!   bench-web [--runs N] [--per-layer] [--model M] [--backend gpu|cpu]
+//!   bench-web [--runs N] [--per-layer] [--model M] [--backend gpu|cpu] [--threads N]
 //!             [--peer [--peer-ep webgpu|wasm] [--peer-threads N] [--peer-run SCRIPT]]
 //!                                       the page's benchmark mode in headless Chromium, as JSON;
-//!                                       --per-layer adds per-layer times, --backend forces one
+//!                                       --per-layer adds per-layer times, --backend forces one,
+//!                                       --threads sets the CPU backend's (1: no wasm threads)
 //!                                       (default: the page's measured choice), --peer also runs
 //!                                       ONNX Runtime Web on the same network right after, on its
 //!                                       WebGPU or wasm provider (../shared/peers/run, or SCRIPT: a
@@ -66,6 +67,8 @@ pub struct Options {
     pub peer_ep: String,
     /// bench-web --peer: ORT Web's wasm threads
     pub peer_threads: u32,
+    /// bench-web: the page's CPU threads (?threads=N)
+    pub threads: Option<u32>,
     /// bench-web: the page's backend (gpu or cpu; default: the page's own choice)
     pub backend: Option<String>,
 }
@@ -83,6 +86,7 @@ impl Options {
             peer_run: root().join("../shared/peers/run"),
             peer_ep: "webgpu".into(),
             peer_threads: 2,
+            threads: None,
             backend: None,
         };
         let mut it = args.iter();
@@ -100,6 +104,7 @@ impl Options {
                 "--peer-ep" => o.peer_ep = value(),
                 "--peer-threads" => o.peer_threads = value().parse().unwrap_or_else(|_| fail("--peer-threads takes a number")),
                 "--backend" => o.backend = Some(value()),
+                "--threads" => o.threads = Some(value().parse().unwrap_or_else(|_| fail("--threads takes a number"))),
                 other => fail(&format!("unknown option {other}")),
             }
         }

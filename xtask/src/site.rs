@@ -1,5 +1,6 @@
-//! Building the static site: the library compiled to wasm, bound with wasm-bindgen, the
-//! page from www/, and the model weights that are at hand.
+//! Building the static site: the library compiled to wasm twice (plain, and with wasm
+//! threads for cross-origin isolated pages), bound with wasm-bindgen, the page from www/,
+//! the headers file for static hosts, and the model weights that are at hand.
 
 use crate::registry;
 use crate::{cargo, root, run};
@@ -15,10 +16,18 @@ pub fn build(out: &Path, weights: &[PathBuf]) -> Result<(), String> {
         std::fs::remove_dir_all(out).map_err(|e| format!("cannot clear {}: {e}", out.display()))?;
     }
     let wasm = root().join("target/wasm32-unknown-unknown/release/inception.wasm");
-    run(Command::new(bindgen)
-        .args(["--target", "web", "--no-typescript", "--out-name", "inception", "--out-dir"])
-        .arg(out.join("pkg"))
-        .arg(&wasm))?;
+    let bind = |wasm: &Path, dir: &str| {
+        run(Command::new(&bindgen)
+            .args(["--target", "web", "--no-typescript", "--out-name", "inception", "--out-dir"])
+            .arg(out.join(dir))
+            .arg(wasm))
+    };
+    bind(&wasm, "pkg")?;
+    match build_threaded() {
+        Ok(threaded) => bind(&threaded, "pkg-threads")?,
+        Err(e) => eprintln!("xtask: WARNING: no wasm build with threads ({e}); the page's CPU backend will use one thread"),
+    }
+    std::fs::write(out.join("_headers"), HEADERS).map_err(|e| e.to_string())?;
     for entry in std::fs::read_dir(root().join("www")).map_err(|e| e.to_string())? {
         let path = entry.map_err(|e| e.to_string())?.path();
         std::fs::copy(&path, out.join(path.file_name().unwrap())).map_err(|e| e.to_string())?;
@@ -37,6 +46,40 @@ pub fn build(out: &Path, weights: &[PathBuf]) -> Result<(), String> {
         }
     );
     Ok(())
+}
+
+/// Cross-origin isolation, which wasm threads need (shared memory), in the `_headers`
+/// format of Netlify and Cloudflare Pages; `cargo xtask serve` sends the same. Hosts that
+/// cannot set headers (GitHub Pages) serve a page that is not isolated: its CPU backend
+/// runs on one thread (see the README for the service-worker workaround).
+const HEADERS: &str = "/*\n  Cross-Origin-Opener-Policy: same-origin\n  Cross-Origin-Embedder-Policy: require-corp\n";
+
+/// Atomics and bulk memory for the code, and for the linker a shared, imported memory
+/// (with the maximum shared memories must declare: 1 GiB, Inception v3 needs about 300 MB)
+/// and the thread-local storage exports wasm-bindgen's thread support calls.
+const THREADED_RUSTFLAGS: [&str; 9] = [
+    "-C target-feature=+atomics,+bulk-memory,+mutable-globals,+simd128",
+    "-C link-arg=--shared-memory",
+    "-C link-arg=--max-memory=1073741824",
+    "-C link-arg=--import-memory",
+    "-C link-arg=--export=__wasm_init_tls",
+    "-C link-arg=--export=__tls_size",
+    "-C link-arg=--export=__tls_align",
+    "-C link-arg=--export=__tls_base",
+    "-C link-arg=--export=__heap_base",
+];
+
+/// The library for wasm with threads: nightly Rust (std rebuilt with atomics and
+/// bulk memory), into a target folder of its own.
+fn build_threaded() -> Result<PathBuf, String> {
+    let target = root().join("target/wasm-threads");
+    run(Command::new("rustup")
+        .args(["run", "nightly", "cargo", "build", "--lib", "--release", "--target", "wasm32-unknown-unknown"])
+        .args(["--package", "inception-webgpu", "-Z", "build-std=panic_abort,std"])
+        .env("RUSTFLAGS", THREADED_RUSTFLAGS.join(" "))
+        .env("CARGO_TARGET_DIR", &target)
+        .current_dir(root()))?;
+    Ok(target.join("wasm32-unknown-unknown/release/inception.wasm"))
 }
 
 /// Copies the known weights files found in `dirs` into `out/weights` and lists them in

@@ -1,0 +1,55 @@
+// The CPU backend on several threads, in a worker of its own: the engine built with wasm
+// threads (pkg-threads/: shared memory, rayon's pool in further workers). It runs here and
+// not on the page's thread because a thread waiting for the pool must block, which only
+// workers may (and the page stays responsive while a frame is classified).
+//
+// Messages in: {id, op, args}; out: {id, result} or {id, error: {name, message}}.
+//   start {threads}                 -> the engine in words
+//   load {model, bytes, labels}     -> {handle, stats}
+//   run {handle, rgba, width, height} -> the classification JSON
+//   profile {handle}                -> the per-layer JSON
+//   free {handle}
+import init, { cpuEngine, initThreadPool } from './pkg-threads/inception.js';
+
+let engine = null;
+const classifiers = new Map();
+let next = 1;
+
+const ops = {
+  async start({ threads }) {
+    await init();
+    await initThreadPool(threads);
+    engine = cpuEngine();
+    return engine.describe();
+  },
+  load({ model, bytes, labels }) {
+    const classifier = engine.load(model, bytes, labels);
+    const handle = next++;
+    classifiers.set(handle, classifier);
+    return { handle, stats: classifier.stats() };
+  },
+  async run({ handle, rgba, width, height }) {
+    const classifier = classifiers.get(handle);
+    classifier.setImage(rgba, width, height);
+    return classifier.run();
+  },
+  profile({ handle }) {
+    return classifiers.get(handle).profile();
+  },
+  free({ handle }) {
+    classifiers.get(handle)?.free();
+    classifiers.delete(handle);
+  },
+};
+
+// One message at a time, in order: a pass never overlaps a load.
+let queue = Promise.resolve();
+self.onmessage = ({ data: { id, op, args } }) => {
+  queue = queue.then(async () => {
+    try {
+      self.postMessage({ id, result: await ops[op](args) });
+    } catch (e) {
+      self.postMessage({ id, error: { name: e?.name ?? 'Error', message: e?.message ?? String(e) } });
+    }
+  });
+};
