@@ -25,19 +25,19 @@ impl CpuLayer for Lrn {
                     *sum += a * a;
                 }
             }
-            for (y, &x) in out.iter_mut().zip(&input[c * pixels..(c + 1) * pixels]) {
-                *y = x * power(spec.k + scale * *y, -spec.beta);
+            let x = &input[c * pixels..(c + 1) * pixels];
+            // GoogLeNet's beta of 0.75 as square roots, several times faster than `powf`
+            // (and vectorised: the choice is made outside the loop)
+            if spec.beta == 0.75 {
+                for (y, &x) in out.iter_mut().zip(x) {
+                    let root = (spec.k + scale * *y).sqrt();
+                    *y = x / (root * root.sqrt());
+                }
+            } else {
+                for (y, &x) in out.iter_mut().zip(x) {
+                    *y = x * (spec.k + scale * *y).powf(-spec.beta);
+                }
             }
         });
-    }
-}
-
-/// `base^exponent`; GoogLeNet's -0.75 as square roots, several times faster than `powf`.
-fn power(base: f32, exponent: f32) -> f32 {
-    if exponent == -0.75 {
-        let root = base.sqrt();
-        1.0 / (root * root.sqrt())
-    } else {
-        base.powf(exponent)
     }
 }
