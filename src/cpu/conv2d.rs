@@ -3,7 +3,7 @@
 //! convolution reads its input as B directly; others gather B a panel at a time (an
 //! implicit im2col: no unfolded copy of the input is ever held).
 
-use super::gemm::{self, PackB, PackedA};
+use super::gemm::{self, PackB, PackedA, Rows};
 use super::microkernel::MicroKernel;
 use super::{CpuCall, CpuLayer};
 use crate::ops::conv2d::Conv2dSpec;
@@ -42,23 +42,6 @@ impl CpuLayer for Conv2d {
 
     fn weight_bytes(&self) -> u64 {
         self.weights.bytes()
-    }
-}
-
-/// B as stored: K rows of `pixels` values (a 1x1 convolution's input).
-struct Rows<'a> {
-    data: &'a [f32],
-    pixels: usize,
-}
-
-impl PackB for Rows<'_> {
-    fn pack_panel(&self, k0: usize, kc: usize, n0: usize, nr: usize, out: &mut [f32]) {
-        let cols = nr.min(self.pixels - n0);
-        for (kk, dst) in out.chunks_exact_mut(nr).take(kc).enumerate() {
-            let row = (k0 + kk) * self.pixels + n0;
-            dst[..cols].copy_from_slice(&self.data[row..row + cols]);
-            dst[cols..].fill(0.0);
-        }
     }
 }
 

@@ -55,29 +55,74 @@ pub trait PackB: Sync {
     fn pack_panel(&self, k0: usize, kc: usize, n0: usize, nr: usize, out: &mut [f32]);
 }
 
+/// B as stored: K rows of `pixels` values (a 1x1 convolution's input, a Winograd GEMM's).
+pub struct Rows<'a> {
+    pub data: &'a [f32],
+    pub pixels: usize,
+}
+
+impl PackB for Rows<'_> {
+    fn pack_panel(&self, k0: usize, kc: usize, n0: usize, nr: usize, out: &mut [f32]) {
+        let cols = nr.min(self.pixels - n0);
+        for (kk, dst) in out.chunks_exact_mut(nr).take(kc).enumerate() {
+            let row = (k0 + kk) * self.pixels + n0;
+            dst[..cols].copy_from_slice(&self.data[row..row + cols]);
+            dst[cols..].fill(0.0);
+        }
+    }
+}
+
 /// `c` (row-major, rows `ldc` apart, M rows) = A x B + bias, ReLU if `relu`, over N pixels.
 pub fn gemm(kernel: &MicroKernel, a: &PackedA, b: &impl PackB, n: usize, relu: bool, c: &mut [f32], ldc: usize) {
-    assert_eq!(a.mr, kernel.mr, "weights packed for another micro-kernel");
-    assert!(c.len() >= (a.m - 1) * ldc + n, "C is too small");
+    gemm_batch(kernel, std::slice::from_ref(a), std::slice::from_ref(b), n, relu, c, ldc, 0);
+}
+
+/// Several GEMMs of one shape as one parallel loop: problem i multiplies `a[i]` by `b[i]`
+/// into C from `c[i * c_stride]` (Winograd's 36, without a pool wake-up per GEMM).
+#[allow(clippy::too_many_arguments, reason = "gemm's arguments and the batch's stride")]
+pub fn gemm_batch<B: PackB>(
+    kernel: &MicroKernel,
+    a: &[PackedA],
+    b: &[B],
+    n: usize,
+    relu: bool,
+    c: &mut [f32],
+    ldc: usize,
+    c_stride: usize,
+) {
+    assert_eq!(a.len(), b.len());
+    let (m, k) = (a[0].m, a[0].k);
+    assert!(a.iter().all(|a| a.mr == kernel.mr && (a.m, a.k) == (m, k)), "weights packed for another micro-kernel or shape");
+    assert!(c.len() >= (a.len() - 1) * c_stride + (m - 1) * ldc + n, "C is too small");
     let block = PANELS_PER_BLOCK * kernel.nr;
     let blocks = n.div_ceil(block);
-    let panels = a.m.div_ceil(kernel.mr);
+    let panels = m.div_ceil(kernel.mr);
     // Few pixel blocks (the 7x7 and 14x14 layers): split the output channels too.
-    let groups = panels.min((2 * threads::count()).div_ceil(blocks)).max(1);
+    let groups = panels.min((2 * threads::count()).div_ceil(blocks * a.len())).max(1);
     let panels_per_group = panels.div_ceil(groups);
     let c = SharedOut(c.as_mut_ptr());
-    threads::for_each(blocks * groups, |task| {
+    threads::for_each(a.len() * blocks * groups, |task| {
+        let (problem, task) = (task / (blocks * groups), task % (blocks * groups));
         let (block_index, group) = (task / groups, task % groups);
         let pixels = block_index * block..(block_index * block + block).min(n);
         let rows = group * panels_per_group..((group + 1) * panels_per_group).min(panels);
-        // SAFETY: tasks write disjoint tiles of C (their pixels and rows).
-        unsafe { run_task(kernel, a, b, relu, &c, ldc, n, pixels, rows) };
+        // SAFETY: tasks write disjoint tiles of C (their problem, pixels and rows).
+        let out = unsafe { c.offset(problem * c_stride) };
+        unsafe { run_task(kernel, &a[problem], &b[problem], relu, &out, ldc, n, pixels, rows) };
     });
 }
 
 /// A pointer to C that tasks share; each writes only its own tiles.
 struct SharedOut(*mut f32);
 unsafe impl Sync for SharedOut {}
+
+impl SharedOut {
+    /// # Safety
+    /// `offset` must stay inside C.
+    unsafe fn offset(&self, offset: usize) -> SharedOut {
+        SharedOut(self.0.add(offset))
+    }
+}
 
 thread_local! {
     /// Each thread's packed B block, reused from call to call.

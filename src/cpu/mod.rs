@@ -13,6 +13,7 @@ pub mod microkernel;
 pub mod pool;
 pub mod preprocess;
 pub mod threads;
+pub mod winograd;
 
 use crate::error::Error;
 use crate::graph::{Graph, Op};
@@ -219,6 +220,9 @@ fn cpu_step(step: Step, kernel: MicroKernel) -> CpuStep {
 fn cpu_layer(label: &str, op: &Op, input: Shape, params: Option<&LayerParams>, kernel: MicroKernel) -> Box<dyn CpuLayer> {
     let params = || params.unwrap_or_else(|| panic!("{label}: the model has no parameters for it"));
     match op {
+        Op::Conv2d { spec, .. } if winograd::applies(spec, input) => {
+            Box::new(winograd::Winograd::new(*spec, input, params(), kernel))
+        }
         Op::Conv2d { spec, .. } => Box::new(conv2d::Conv2d::new(*spec, input, params(), kernel)),
         Op::Linear { spec, .. } => Box::new(linear::Linear::new(*spec, params())),
         Op::Pool(spec) => Box::new(pool::Pool(*spec)),
