@@ -153,19 +153,19 @@ fn transform_input(x: &[f32], input: Shape, window: Window, (rows, cols): (usize
                 let lanes = LANES.min(cols - tx0);
                 let y0 = ty as isize * OUT as isize - py;
                 // rows of the patch transformed (Bᵀ d), then its columns ((Bᵀ d) B)
-                let mut half = [[[0.0; LANES]; TILE]; TILE]; // [column j][row i]
-                for j in 0..TILE {
+                // [column j][row i]
+                let half: [[Lanes; TILE]; TILE] = std::array::from_fn(|j| {
                     let mut column = [[0.0; LANES]; TILE];
                     for (i, values) in column.iter_mut().enumerate() {
                         for (l, value) in values.iter_mut().enumerate().take(lanes) {
                             *value = at(y0 + i as isize, ((tx0 + l) * OUT + j) as isize - px);
                         }
                     }
-                    half[j] = input_1d(&column);
-                }
-                for i in 0..TILE {
-                    let row: [Lanes; TILE] = std::array::from_fn(|j| half[j][i]);
-                    for (j, values) in input_1d(&row).iter().enumerate() {
+                    input_1d(&column)
+                });
+                let rows: [[Lanes; TILE]; TILE] = std::array::from_fn(|i| std::array::from_fn(|j| half[j][i]));
+                for (i, row) in rows.iter().enumerate() {
+                    for (j, values) in input_1d(row).iter().enumerate() {
                         let xi = i * TILE + j;
                         // SAFETY: V[ξ][ci][tiles] belongs to this channel's task alone.
                         let dst = unsafe { v.slice((xi * c + ci) * t + ty * cols + tx0, lanes) };
@@ -189,22 +189,22 @@ fn transform_output(products: &[f32], bias: &[f32], relu: bool, out: Shape, (row
         for ty in 0..rows {
             for tx0 in (0..cols).step_by(LANES) {
                 let lanes = LANES.min(cols - tx0);
-                let mut half = [[[0.0; LANES]; OUT]; TILE]; // [column j][row i]: Aᵀ M
-                for j in 0..TILE {
+                // [column j][row i]: Aᵀ M
+                let half: [[Lanes; OUT]; TILE] = std::array::from_fn(|j| {
                     let mut column = [[0.0; LANES]; TILE];
                     for (i, values) in column.iter_mut().enumerate() {
                         let start = ((i * TILE + j) * m + o) * t + ty * cols + tx0;
                         values[..lanes].copy_from_slice(&products[start..start + lanes]);
                     }
-                    half[j] = output_1d(&column);
-                }
-                for i in 0..OUT {
+                    output_1d(&column)
+                });
+                let rows: [[Lanes; TILE]; OUT] = std::array::from_fn(|i| std::array::from_fn(|j| half[j][i]));
+                for (i, row) in rows.iter().enumerate() {
                     let yy = ty * OUT + i;
                     if yy >= h {
                         break;
                     }
-                    let row: [Lanes; TILE] = std::array::from_fn(|j| half[j][i]);
-                    for (j, values) in output_1d(&row).iter().enumerate() {
+                    for (j, values) in output_1d(row).iter().enumerate() {
                         for (l, &value) in values.iter().enumerate().take(lanes) {
                             let xx = (tx0 + l) * OUT + j;
                             if xx < w {
