@@ -6,7 +6,9 @@
 // Query parameters: ?bench=N[&warmup=W][&layers=1] runs the benchmark instead of the
 // camera (layers=1 adds per-layer times); ?autotune=0 skips kernel tuning;
 // ?model=NAME picks a model from weights/models.json; ?backend=gpu|cpu forces a backend;
-// ?threads=N sets the CPU backend's threads (1: on the page's own thread).
+// ?threads=N sets the CPU backend's threads (1: on the page's own thread); ?relaxed=0
+// keeps the threaded CPU backend off relaxed SIMD (whose fused multiply-adds round
+// differently from the one-thread build's).
 
 import init, { modelTitles, openEngine, cpuEngine } from './pkg/inception.js';
 import { startThreadedCpu } from './threaded-cpu.js';
@@ -90,7 +92,7 @@ async function startCpu() {
   const threads = Math.min(Number(params.get('threads')) || navigator.hardwareConcurrency || 1, 16);
   if (threads > 1 && self.crossOriginIsolated) {
     try {
-      return await startThreadedCpu(threads);
+      return await startThreadedCpu(threads, params.get('relaxed') !== '0');
     } catch (e) {
       console.info('wasm threads are not available here; the CPU backend runs on one thread:', e.message);
     }

@@ -1,25 +1,25 @@
 // The CPU backend on several threads, in a worker of its own: the engine built with wasm
-// threads (pkg-threads/: shared memory, rayon's pool in further workers). It runs here and
+// threads (pkg-threads/, or pkg-threads-relaxed/ with relaxed SIMD's fused multiply-add:
+// shared memory, rayon's pool in further workers). It runs here and
 // not on the page's thread because a thread waiting for the pool must block, which only
 // workers may (and the page stays responsive while a frame is classified).
 //
 // Messages in: {id, op, args}; out: {id, result} or {id, error: {name, message}}.
-//   start {threads}                 -> the engine in words
+//   start {threads, relaxed}        -> the engine in words
 //   load {model, bytes, labels}     -> {handle, stats}
 //   run {handle, rgba, width, height} -> the classification JSON
 //   profile {handle}                -> the per-layer JSON
 //   free {handle}
-import init, { cpuEngine, initThreadPool } from './pkg-threads/inception.js';
-
 let engine = null;
 const classifiers = new Map();
 let next = 1;
 
 const ops = {
-  async start({ threads }) {
-    await init();
-    await initThreadPool(threads);
-    engine = cpuEngine();
+  async start({ threads, relaxed }) {
+    const pkg = await import(relaxed ? './pkg-threads-relaxed/inception.js' : './pkg-threads/inception.js');
+    await pkg.default();
+    await pkg.initThreadPool(threads);
+    engine = pkg.cpuEngine();
     return engine.describe();
   },
   load({ model, bytes, labels }) {

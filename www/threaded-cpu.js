@@ -2,8 +2,26 @@
 // page calls on the wasm ones (describe, load; backend, stats, setImage, run, profile,
 // free), each call a message to the worker.
 
-/** Starts the worker and its `threads` threads; rejects if this browser cannot. */
-export async function startThreadedCpu(threads) {
+/**
+ * Whether this browser runs relaxed SIMD (a one-function module using
+ * f32x4.relaxed_madd validates): the faster build then.
+ */
+export function hasRelaxedSimd() {
+  const zeros = new Array(16).fill(0);
+  const constant = [0xfd, 0x0c, ...zeros]; // v128.const 0
+  return WebAssembly.validate(new Uint8Array([
+    0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00, // header
+    0x01, 0x05, 0x01, 0x60, 0x00, 0x01, 0x7b, // type: () -> v128
+    0x03, 0x02, 0x01, 0x00, // one function of that type
+    0x0a, 0x3d, 0x01, 0x3b, 0x00, ...constant, ...constant, ...constant, 0xfd, 0x85, 0x02, 0x0b, // relaxed_madd
+  ]));
+}
+
+/**
+ * Starts the worker and its `threads` threads, on the relaxed-SIMD build where `relaxed`
+ * and the browser has it; rejects if this browser cannot.
+ */
+export async function startThreadedCpu(threads, relaxed) {
   const worker = new Worker(new URL('./cpu-worker.js', import.meta.url), { type: 'module' });
   const pending = new Map();
   let next = 1;
@@ -23,7 +41,7 @@ export async function startThreadedCpu(threads) {
     pending.set(id, { resolve, reject });
     worker.postMessage({ id, op, args }, transfer);
   });
-  const description = await call('start', { threads });
+  const description = await call('start', { threads, relaxed: relaxed && hasRelaxedSimd() });
 
   class Classifier {
     constructor(handle, stats) {

@@ -303,18 +303,23 @@ await inOwnBrowser('backend_choice', [WEBGPU], async (page) => {
 // and on one thread gives the same probabilities ----
 await inOwnBrowser('forced_backends', [WEBGPU], async (page) => {
   const reports = {};
-  for (const query of ['backend=cpu', 'backend=cpu&threads=1', 'backend=gpu']) {
+  for (const query of ['backend=cpu', 'backend=cpu&relaxed=0', 'backend=cpu&threads=1', 'backend=gpu']) {
     const report = await benchReport(page, `bench=1&warmup=0&autotune=0&${query}`);
     const backend = query.slice(8, 11);
     console.log(`  ${query}: ${report.adapter}; ${report.backend.reason}, ${report.timing_ms.median.toFixed(1)} ms, top-1 ${report.top5[0].label}`);
     check(report.stats.backend === backend && report.backend.reason === `${backend} forced`, `?${query} ran on ${report.stats.backend}`);
     reports[query] = report;
   }
-  const threaded = reports['backend=cpu'];
-  check(/[2-9] threads/.test(threaded.adapter), `the isolated page's CPU backend is not threaded: ${threaded.adapter}`);
-  check(/1 thread\b/.test(reports['backend=cpu&threads=1'].adapter), 'threads=1 is not one thread');
+  const [relaxed, threaded, single] = ['backend=cpu', 'backend=cpu&relaxed=0', 'backend=cpu&threads=1'].map((q) => reports[q]);
+  check(/simd128\+relaxed, [2-9] threads/.test(relaxed.adapter), `not relaxed SIMD on threads: ${relaxed.adapter}`);
+  check(/simd128, [2-9] threads/.test(threaded.adapter), `the isolated page's CPU backend is not threaded: ${threaded.adapter}`);
+  check(/1 thread\b/.test(single.adapter), 'threads=1 is not one thread');
+  // the same build flags but threads: bit-identical; fused multiply-adds: within 1e-5
   const p = (r) => JSON.stringify(r.top5.map((t) => [t.index, t.probability]));
-  check(p(threaded) === p(reports['backend=cpu&threads=1']), `threaded ${p(threaded)} vs one thread ${p(reports['backend=cpu&threads=1'])}`);
+  check(p(threaded) === p(single), `threaded ${p(threaded)} vs one thread ${p(single)}`);
+  const fused = Math.max(...relaxed.top5.map((t, i) => Math.abs(t.probability - single.top5[i].probability)));
+  console.log(`  relaxed SIMD vs one thread: max probability difference ${fused.toExponential(2)}`);
+  check(relaxed.top5.every((t, i) => t.index === single.top5[i].index) && fused < 1e-5, 'relaxed SIMD changes the top-5');
 });
 
 // ---- the GPU forced where there is none: a clear message ----
