@@ -13,6 +13,12 @@
 //!                                       WebGPU or wasm provider (../shared/peers/run, or SCRIPT: a
 //!                                       copy holding more models, for inception_v3 see
 //!                                       tools/export_inception_v3_onnx.py), and prints the ratio
+//!   bench-native [--runs N] [--threads N] [--rounds R] [--python PY]
+//!                                       the CPU backend, ONNX Runtime CPU (../shared/peers/native)
+//!                                       and PyTorch CPU (tools/bench_torch.py with PY, a Python
+//!                                       with torch) on BVLC GoogLeNet, R rounds taking turns;
+//!                                       prints each one's medians and our ratio to each (best
+//!                                       median against best median)
 //!   fetch-weights googlenet|inception_v3 [--from FILE]
 //!                                       torchvision's pretrained checkpoint, downloaded, verified
 //!                                       and converted into weights/
@@ -20,6 +26,7 @@
 //! Weights come from --weights DIR or $INCEPTION_WEIGHTS (a folder holding, for example,
 //! bvlc_googlenet.safetensors), and from weights/ (what fetch-weights fetched).
 
+mod bench_native;
 mod browser;
 mod fetch;
 /// The model registry of the engine, this very file (plain data, no dependencies).
@@ -41,6 +48,21 @@ fn main() {
         // the browser scenarios alone (E2E_ONLY=a,b runs only those), after a `test` built the program
         Some("test-browser") => browser::test().map(|skipped| skipped.iter().for_each(|s| eprintln!("{s}"))),
         Some("bench-web") => browser::bench_web(&Options::parse(&args[1..])),
+        Some("bench-native") => {
+            // --python PY (a Python with torch for tools/bench_torch.py) and --rounds R are its own
+            let (mut python, mut rounds, mut rest) = ("python3".to_string(), 3, Vec::new());
+            let mut it = args[1..].iter();
+            while let Some(arg) = it.next() {
+                match arg.as_str() {
+                    "--python" => python = it.next().cloned().unwrap_or_else(|| fail("--python needs a value")),
+                    "--rounds" => {
+                        rounds = it.next().and_then(|v| v.parse().ok()).unwrap_or_else(|| fail("--rounds takes a number"))
+                    }
+                    _ => rest.push(arg.clone()),
+                }
+            }
+            bench_native::bench_native(&Options::parse(&rest), &python, rounds)
+        }
         Some("fetch-weights") => fetch::fetch_weights(&args[1..]),
         _ => Err("usage: cargo xtask (serve|dist|test|bench-web|fetch-weights) [--weights DIR] [--port P] [--out DIR] \
                   [--runs N] [--per-layer] [--peer]; see xtask/src/main.rs"
