@@ -29,7 +29,7 @@ pub fn bench_native(options: &Options, python: &str, rounds: usize) -> Result<()
     ort.args(["--threads", &threads, "--runs", &runs]);
     let mut torch = Command::new(python);
     torch.arg(root().join("tools/bench_torch.py")).arg(&weights).args(["--threads", &threads, "--runs", &runs]);
-    let mut engines = vec![
+    let mut engines = [
         Engine { name: "inception_cpu", command: ours, median: |out| number_after(out, "end to end   median ") },
         Engine { name: "onnxruntime_cpu", command: ort, median: |out| number_after(out, "\"median\": ") },
         Engine { name: "pytorch_cpu", command: torch, median: |out| number_after(out, ": median ") },
