@@ -60,37 +60,67 @@ impl<'a> Gather<'a> {
     }
 }
 
+/// A run of a panel's columns within one output row: they read one input row, every
+/// `stride`-th value from `x0` on.
+#[derive(Clone, Copy, Default)]
+struct Run {
+    /// First column of the run in the panel, and how many.
+    column: usize,
+    len: usize,
+    /// Where the first column's window starts in the input.
+    y0: isize,
+    x0: isize,
+}
+
 impl PackB for Gather<'_> {
     fn pack_panel(&self, k0: usize, kc: usize, n0: usize, nr: usize, out: &mut [f32]) {
         let Window { kernel: (kh, kw), stride: (sy, sx), pad: (py, px) } = self.window;
         let (ih, iw) = (self.input.h as isize, self.input.w as isize);
-        let n = self.output.pixels() as usize;
-        let cols = nr.min(n - n0);
-        // Where each column's window starts in the input.
-        let mut y0 = [0isize; 16];
-        let mut x0 = [0isize; 16];
-        for j in 0..cols {
-            let (oy, ox) = ((n0 + j) / self.output.w as usize, (n0 + j) % self.output.w as usize);
-            y0[j] = (oy * sy as usize) as isize - py as isize;
-            x0[j] = (ox * sx as usize) as isize - px as isize;
+        let ow = self.output.w as usize;
+        let cols = nr.min(self.output.pixels() as usize - n0);
+        // The panel's columns cut into runs at output-row boundaries (at most 16 runs).
+        let mut runs = [Run::default(); 16];
+        let mut count = 0;
+        let mut j = 0;
+        while j < cols {
+            let (oy, ox) = ((n0 + j) / ow, (n0 + j) % ow);
+            let len = (ow - ox).min(cols - j);
+            let (y0, x0) = ((oy * sy as usize) as isize - py as isize, (ox * sx as usize) as isize - px as isize);
+            runs[count] = Run { column: j, len, y0, x0 };
+            count += 1;
+            j += len;
         }
-        // Consecutive columns in one output row read consecutive inputs at stride 1.
-        let one_row = sx == 1 && (0..cols).all(|j| y0[j] == y0[0]);
         let positions = (kh * kw) as usize;
         let plane = (ih * iw) as usize;
+        let sx = sx as isize;
         for (kk, dst) in out.chunks_exact_mut(nr).take(kc).enumerate() {
             let k = k0 + kk;
-            let (ci, ky, kx) = (k / positions, (k % positions) / kw as usize, k % kw as usize);
+            let (ci, ky, kx) = (k / positions, (k % positions) / kw as usize, (k % kw as usize) as isize);
             let channel = &self.data[ci * plane..(ci + 1) * plane];
-            let y = y0[0] + ky as isize;
-            let (first, last) = (x0[0] + kx as isize, x0[cols.max(1) - 1] + kx as isize);
-            if one_row && (0..ih).contains(&y) && first >= 0 && last < iw {
-                let start = (y * iw + first) as usize;
-                dst[..cols].copy_from_slice(&channel[start..start + cols]);
-            } else {
-                for j in 0..cols {
-                    let (y, x) = (y0[j] + ky as isize, x0[j] + kx as isize);
-                    dst[j] = if (0..ih).contains(&y) && (0..iw).contains(&x) { channel[(y * iw + x) as usize] } else { 0.0 };
+            for run in &runs[..count] {
+                let out = &mut dst[run.column..run.column + run.len];
+                let y = run.y0 + ky as isize;
+                if !(0..ih).contains(&y) {
+                    out.fill(0.0);
+                    continue;
+                }
+                let row = &channel[(y * iw) as usize..((y + 1) * iw) as usize];
+                // columns whose tap falls inside the row: x0 + kx + i * sx in 0..iw
+                let x = run.x0 + kx;
+                let first = if x >= 0 { 0 } else { ((-x + sx - 1) / sx) as usize }.min(run.len);
+                let last = if x > iw - 1 { 0 } else { (((iw - 1 - x) / sx) as usize + 1).min(run.len) }.max(first);
+                out[..first].fill(0.0);
+                out[last..].fill(0.0);
+                if last == first {
+                    continue;
+                }
+                let start = (x + first as isize * sx) as usize;
+                if sx == 1 {
+                    out[first..last].copy_from_slice(&row[start..start + (last - first)]);
+                } else {
+                    for (o, v) in out[first..last].iter_mut().zip(row[start..].iter().step_by(sx as usize)) {
+                        *o = *v;
+                    }
                 }
             }
             dst[cols..].fill(0.0);
