@@ -60,8 +60,9 @@ usage:
 
   Backends: without --backend the program times a few passes on the GPU (WebGPU
   through wgpu) and on the CPU (SIMD GEMMs on --threads threads, default all cores) and
-  keeps the faster; with no GPU adapter it runs on the CPU at once. The choice and why
-  go to stderr.
+  keeps the faster, remembered per adapter, model and threads in
+  ~/.cache/inception/backend-choices.json; with no GPU adapter it runs on the CPU at once.
+  The choice and why go to stderr.
 
   Weights files may be safetensors or PyTorch checkpoints (torch.save of a state_dict,
   plain or wrapped in {state_dict: ...} or {model: ...}). --model is one of the models
@@ -209,9 +210,20 @@ usage:
                 (Engine::new(Backend::Cpu, None, &model, gpu_options, cpu_options)?, Choice::no_adapter("none found"))
             }
             (None, Some(gpu)) => {
-                let side = model.graph.input_spec.crop;
-                let image = inception::synthetic::image(side, side);
-                backend::choose_by_measuring(gpu, &model, gpu_options, cpu_options, (&image, side, side), 3).await?
+                let key =
+                    format!("{} | {} | {:?} | {:?} threads", gpu.describe(), model.variant, gpu_options.precision, args.threads);
+                match saved_choice(&key) {
+                    Some(choice) => (Engine::new(choice.backend, Some(gpu), &model, gpu_options, cpu_options)?, choice),
+                    None => {
+                        let side = model.graph.input_spec.crop;
+                        let image = inception::synthetic::image(side, side);
+                        let measured = (&image[..], side, side);
+                        let (engine, choice) =
+                            backend::choose_by_measuring(gpu, &model, gpu_options, cpu_options, measured, 3).await?;
+                        save_choice(&key, &choice);
+                        (engine, choice)
+                    }
+                }
             }
         };
         if let Engine::Gpu(network) = &mut engine {
@@ -221,6 +233,42 @@ usage:
         }
         eprintln!("backend: {} ({}): {}", choice.backend.name(), choice.reason, engine.describe(gpu.as_ref()));
         Ok(Loaded { gpu, model, engine, choice, names })
+    }
+
+    /// Where the measured choices of backend are kept: one JSON object, keyed by adapter,
+    /// model, precision and threads.
+    fn choices_file() -> Option<PathBuf> {
+        let cache = std::env::var_os("XDG_CACHE_HOME")
+            .map(PathBuf::from)
+            .or_else(|| std::env::var_os("HOME").map(|h| Path::new(&h).join(".cache")))?;
+        Some(cache.join("inception/backend-choices.json"))
+    }
+
+    /// The choice measured on an earlier run for `key`, if any (a damaged file is ignored).
+    fn saved_choice(key: &str) -> Option<Choice> {
+        let file = choices_file()?;
+        let all: serde_json::Value = serde_json::from_slice(&std::fs::read(&file).ok()?).ok()?;
+        let saved = &all[key];
+        let backend: Backend = saved["backend"].as_str()?.parse().ok()?;
+        let (gpu_ms, cpu_ms) = (saved["gpuMs"].as_f64()?, saved["cpuMs"].as_f64()?);
+        let reason = format!(
+            "measured on an earlier run: GPU {gpu_ms:.1} ms, CPU {cpu_ms:.1} ms per image; delete {} to measure again",
+            file.display()
+        );
+        Some(Choice { backend, reason, gpu_ms: Some(gpu_ms), cpu_ms: Some(cpu_ms) })
+    }
+
+    /// Keeps a measured choice for later runs (silently not, where the cache cannot be written).
+    fn save_choice(key: &str, choice: &Choice) {
+        let Some(file) = choices_file() else { return };
+        let mut all: serde_json::Value =
+            std::fs::read(&file).ok().and_then(|b| serde_json::from_slice(&b).ok()).unwrap_or(serde_json::json!({}));
+        if !all.is_object() {
+            all = serde_json::json!({});
+        }
+        all[key] = serde_json::json!({"backend": choice.backend.name(), "gpuMs": choice.gpu_ms, "cpuMs": choice.cpu_ms});
+        let _ = std::fs::create_dir_all(file.parent().unwrap());
+        let _ = std::fs::write(&file, serde_json::to_vec_pretty(&all).unwrap());
     }
 
     fn synthetic(args: &Args) -> Result<(), Error> {

@@ -144,3 +144,48 @@ fn convert_keeps_labels_and_rejects_what_fits_no_network() {
     assert!(!ok && stderr.contains("not the weights of any network") && stderr.contains("encoder.layer.0.weight"), "{stderr}");
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+/// `classify` on a folder and a pattern with one loaded network: every image, the same
+/// classes on both backends, a throughput line; a file in the folder that is no image is
+/// reported, the others still classified, and the exit status says so.
+#[test]
+fn classify_takes_folders_and_patterns_on_either_backend() {
+    let dir = std::env::temp_dir().join(format!("inception-batch-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let tensors: Vec<_> =
+        inception::Variant::Seed.graph(10).parameters().into_iter().map(|(n, s)| (n, s, "float32".to_owned())).collect();
+    let weights = dir.join("seed.safetensors");
+    std::fs::write(&weights, inception::synthetic::safetensors_file(&tensors)).unwrap();
+    let images = dir.join("images");
+    std::fs::create_dir_all(&images).unwrap();
+    for (name, (w, h)) in [("a.png", (64, 48)), ("b.png", (300, 200))] {
+        image::RgbaImage::from_raw(w, h, inception::synthetic::image(w, h)).unwrap().save(images.join(name)).unwrap();
+    }
+    let weights = weights.display().to_string();
+    let folder = images.display().to_string();
+    let mut tops = Vec::new();
+    for backend in ["cpu", "gpu"] {
+        let (ok, stdout, stderr) = inception(&["classify", "--json", "--backend", backend, "--weights", &weights, &folder]);
+        assert!(ok, "{stderr}");
+        assert!(stderr.contains("2 images in") && stderr.contains(&format!("on the {}", backend.to_uppercase())), "{stderr}");
+        let doc: serde_json::Value = serde_json::from_str(&stdout).unwrap();
+        let results = doc.as_array().unwrap();
+        assert_eq!(results.len(), 2);
+        assert!(results[0]["image"].as_str().unwrap().ends_with("a.png") && results[0]["backend"] == backend);
+        tops.push(results.iter().map(|r| r["top"][0]["index"].clone()).collect::<Vec<_>>());
+    }
+    assert_eq!(tops[0], tops[1], "the backends disagree");
+
+    let pattern = images.join("*.png").display().to_string();
+    let (ok, stdout, stderr) = inception(&["classify", "--backend", "cpu", "--weights", &weights, &pattern]);
+    assert!(ok && stdout.contains("a.png:") && stdout.contains("b.png:"), "{stdout}{stderr}");
+    let (ok, _, stderr) =
+        inception(&["classify", "--backend", "cpu", "--weights", &weights, &images.join("*.gif").display().to_string()]);
+    assert!(!ok && stderr.contains("no file matches"), "{stderr}");
+
+    std::fs::write(images.join("c.jpg"), "not an image").unwrap();
+    let (ok, stdout, stderr) = inception(&["classify", "--backend", "cpu", "--weights", &weights, &folder]);
+    assert!(!ok && stdout.contains("b.png:"), "{stdout}");
+    assert!(stderr.contains("c.jpg is not an image") && stderr.contains("1 of 3 files could not be read"), "{stderr}");
+    std::fs::remove_dir_all(&dir).unwrap();
+}
