@@ -400,12 +400,14 @@ async function classify(source, width, height) {
   await upload(state.classifier, source, width, height);
   const result = JSON.parse(await state.classifier.run());
   const ms = performance.now() - t0;
-  showResult(result, ms);
+  showResult(result, ms, 'image');
   return { ms, result };
 }
 
-function showResult(result, ms) {
+/** Shows a top-5; `source` ('camera' or 'image') is kept on the body for tests and styles. */
+function showResult(result, ms, source) {
   document.body.dataset.frames = Number(document.body.dataset.frames || 0) + 1;
+  document.body.dataset.source = source;
   const list = $('top5');
   list.replaceChildren(...result.top.map(({ index, label, probability }) => {
     const li = document.createElement('li');
@@ -450,7 +452,7 @@ async function cameraLoop() {
       await upload(state.classifier, video, video.videoWidth, video.videoHeight);
       const result = state.classifier.run(); // submitted now: the texture may be refilled
       const previous = state.inflight;
-      state.inflight = result.then((json) => showResult(JSON.parse(json), performance.now() - t0));
+      state.inflight = result.then((json) => showResult(JSON.parse(json), performance.now() - t0, 'camera'));
       // A software adapter computes on the same CPU cores as the page: a second frame in
       // flight gains nothing there and doubles the delay (measured on SwiftShader).
       await (state.pipelined ? previous : state.inflight);

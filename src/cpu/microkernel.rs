@@ -3,6 +3,8 @@
 //! instruction set is (AVX2 + FMA on x86-64), at build time where it is not (wasm simd128,
 //! whose module either validates with it or not at all).
 //!
+//! NEON (always there on aarch64) is compiled in on that target.
+//!
 //! A tile keeps MR x NR sums in registers; per step of k it loads NR packed values of B
 //! (pixels), broadcasts MR packed values of A (weights) and does MR x NR multiply-adds: the
 //! classic outer-product kernel, sized so the sums, one row of B and one broadcast fit the
@@ -78,6 +80,8 @@ pub fn available() -> Vec<MicroKernel> {
         (std::is_x86_feature_detected!("avx2") && std::is_x86_feature_detected!("fma")).then_some(x86::AVX2_FMA),
         #[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
         Some(wasm::SIMD128),
+        #[cfg(target_arch = "aarch64")]
+        Some(arm::NEON),
         Some(PORTABLE),
     ];
     candidates.into_iter().flatten().collect()
@@ -209,6 +213,47 @@ mod x86 {
     }
 
     pub const AVX2_FMA: MicroKernel = MicroKernel { name: "avx2+fma", mr: 6, nr: 16, run: avx2_6x16 };
+}
+
+#[cfg(target_arch = "aarch64")]
+mod arm {
+    use super::{tile, MicroKernel, Tile, Vector};
+    use std::arch::aarch64::*;
+
+    #[derive(Clone, Copy)]
+    pub struct Neon(float32x4_t);
+
+    impl Vector for Neon {
+        const LANES: usize = 4;
+        #[inline(always)]
+        unsafe fn splat(x: f32) -> Self {
+            Neon(vdupq_n_f32(x))
+        }
+        #[inline(always)]
+        unsafe fn load(p: *const f32) -> Self {
+            Neon(vld1q_f32(p))
+        }
+        #[inline(always)]
+        unsafe fn store(self, p: *mut f32) {
+            vst1q_f32(p, self.0)
+        }
+        #[inline(always)]
+        unsafe fn mul_add(self, a: Self, b: Self) -> Self {
+            Neon(vfmaq_f32(self.0, a.0, b.0))
+        }
+        #[inline(always)]
+        unsafe fn max(self, other: Self) -> Self {
+            Neon(vmaxq_f32(self.0, other.0))
+        }
+    }
+
+    /// 8 x 12: 24 sums, 3 of B and a broadcast in NEON's 32 registers. (Compiled here for
+    /// aarch64 but not measured: this project's machines are x86-64.)
+    unsafe fn neon_8x12(t: &Tile) {
+        tile::<Neon, 8, 3>(t)
+    }
+
+    pub const NEON: MicroKernel = MicroKernel { name: "neon", mr: 8, nr: 12, run: neon_8x12 };
 }
 
 #[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]

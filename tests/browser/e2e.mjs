@@ -184,7 +184,9 @@ const nativeTop = (file) => JSON.parse(fs.readFileSync(file, 'utf8'))[0].top;
 async function classifyImage(page, image) {
   const before = await frames(page);
   await page.setInputFiles('#file', image);
-  await page.waitForFunction((n) => Number(document.body.dataset.frames || 0) > n, before, { timeout: LONG, polling: 250 });
+  // (a camera frame in flight may be shown first: wait for the image's own result)
+  await page.waitForFunction((n) => Number(document.body.dataset.frames || 0) > n && document.body.dataset.source === 'image',
+    before, { timeout: LONG, polling: 250 });
   return top5(page);
 }
 
