@@ -111,11 +111,25 @@ impl Pool {
                             continue;
                         }
                         let start = (first * stride.1 as i64 - pad.1 as i64 + kx) as usize;
-                        let taps = row[start..].iter().step_by(stride.1 as usize);
                         let outputs = &mut row_out[first as usize..=last as usize];
+                        let step = stride.1 as usize;
+                        // indexed, bounds checked once, and a plain compare for the max:
+                        // the compiler vectorises that, not a `step_by` iterator with
+                        // `f32::max` (GoogLeNet's pool2..4: 0.66, 0.48, 0.34 -> 0.52, 0.35,
+                        // 0.24 ms natively)
+                        let taps = &row[start..start + (outputs.len() - 1) * step + 1];
                         match spec.mode {
-                            PoolMode::Max => outputs.iter_mut().zip(taps).for_each(|(o, &v)| *o = o.max(v)),
-                            PoolMode::Average => outputs.iter_mut().zip(taps).for_each(|(o, &v)| *o += v),
+                            PoolMode::Max => {
+                                for (i, o) in outputs.iter_mut().enumerate() {
+                                    let v = taps[i * step];
+                                    *o = if v > *o { v } else { *o };
+                                }
+                            }
+                            PoolMode::Average => {
+                                for (i, o) in outputs.iter_mut().enumerate() {
+                                    *o += taps[i * step];
+                                }
+                            }
                         }
                     }
                 }
