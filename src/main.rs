@@ -525,7 +525,8 @@ usage:
         let layers = &samples[0];
         let medians: Vec<f64> = (0..layers.len()).map(median).collect();
         let total: f64 = medians.iter().sum();
-        println!("\n{:<28} {:>9} {:>7} {:>9}  kernel", "layer (timed alone)", "ms", "share", "GFLOP/s");
+        let heading = if engine.backend() == Backend::Gpu { "layer (timed alone)" } else { "layer (within a pass)" };
+        println!("\n{:<28} {:>9} {:>7} {:>9}  kernel", heading, "ms", "share", "GFLOP/s");
         for (layer, ms) in layers.iter().zip(&medians) {
             let gflops = if layer.multiply_adds > 0 {
                 format!("{:9.2}", 2.0 * layer.multiply_adds as f64 / (ms * 1e6))

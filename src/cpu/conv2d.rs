@@ -9,6 +9,7 @@ use super::{CpuCall, CpuLayer};
 use crate::ops::conv2d::Conv2dSpec;
 use crate::ops::{Shape, Window};
 use crate::weights::LayerParams;
+use std::ops::Range;
 
 pub struct Conv2d {
     spec: Conv2dSpec,
@@ -60,30 +61,34 @@ impl<'a> Gather<'a> {
     }
 }
 
-/// A run of a panel's columns within one output row: they read one input row, every
+/// A run of a block's pixels within one output row: they read one input row, every
 /// `stride`-th value from `x0` on.
 #[derive(Clone, Copy, Default)]
 struct Run {
-    /// First column of the run in the panel, and how many.
+    /// First pixel of the run in the block, and how many.
     column: usize,
     len: usize,
-    /// Where the first column's window starts in the input.
+    /// Where the first pixel's window starts in the input.
     y0: isize,
     x0: isize,
 }
 
+/// At most as many runs as a block has pixels, plus one.
+const MAX_RUNS: usize = gemm::MAX_BLOCK + 1;
+
 impl PackB for Gather<'_> {
-    fn pack_panel(&self, k0: usize, kc: usize, n0: usize, nr: usize, out: &mut [f32]) {
+    fn pack(&self, k0: usize, kc: usize, pixels: Range<usize>, nr: usize, out: &mut [f32]) {
         let Window { kernel: (kh, kw), stride: (sy, sx), pad: (py, px) } = self.window;
         let (ih, iw) = (self.input.h as isize, self.input.w as isize);
         let ow = self.output.w as usize;
-        let cols = nr.min(self.output.pixels() as usize - n0);
-        // The panel's columns cut into runs at output-row boundaries (at most 16 runs).
-        let mut runs = [Run::default(); 16];
+        let cols = pixels.len();
+        assert!(cols <= gemm::MAX_BLOCK);
+        // The block's pixels cut into runs at output-row boundaries.
+        let mut runs = [Run::default(); MAX_RUNS];
         let mut count = 0;
         let mut j = 0;
         while j < cols {
-            let (oy, ox) = ((n0 + j) / ow, (n0 + j) % ow);
+            let (oy, ox) = ((pixels.start + j) / ow, (pixels.start + j) % ow);
             let len = (ow - ox).min(cols - j);
             let (y0, x0) = ((oy * sy as usize) as isize - py as isize, (ox * sx as usize) as isize - px as isize);
             runs[count] = Run { column: j, len, y0, x0 };
@@ -93,19 +98,20 @@ impl PackB for Gather<'_> {
         let positions = (kh * kw) as usize;
         let plane = (ih * iw) as usize;
         let sx = sx as isize;
-        for (kk, dst) in out.chunks_exact_mut(nr).take(kc).enumerate() {
+        let mut row = [0.0f32; gemm::MAX_BLOCK];
+        for kk in 0..kc {
             let k = k0 + kk;
             let (ci, ky, kx) = (k / positions, (k % positions) / kw as usize, (k % kw as usize) as isize);
             let channel = &self.data[ci * plane..(ci + 1) * plane];
             for run in &runs[..count] {
-                let out = &mut dst[run.column..run.column + run.len];
+                let out = &mut row[run.column..run.column + run.len];
                 let y = run.y0 + ky as isize;
                 if !(0..ih).contains(&y) {
                     out.fill(0.0);
                     continue;
                 }
-                let row = &channel[(y * iw) as usize..((y + 1) * iw) as usize];
-                // columns whose tap falls inside the row: x0 + kx + i * sx in 0..iw
+                let input = &channel[(y * iw) as usize..((y + 1) * iw) as usize];
+                // pixels whose tap falls inside the row: x0 + kx + i * sx in 0..iw
                 let x = run.x0 + kx;
                 let first = if x >= 0 { 0 } else { ((-x + sx - 1) / sx) as usize }.min(run.len);
                 let last = if x > iw - 1 { 0 } else { (((iw - 1 - x) / sx) as usize + 1).min(run.len) }.max(first);
@@ -116,14 +122,16 @@ impl PackB for Gather<'_> {
                 }
                 let start = (x + first as isize * sx) as usize;
                 if sx == 1 {
-                    out[first..last].copy_from_slice(&row[start..start + (last - first)]);
+                    out[first..last].copy_from_slice(&input[start..start + (last - first)]);
                 } else {
-                    for (o, v) in out[first..last].iter_mut().zip(row[start..].iter().step_by(sx as usize)) {
-                        *o = *v;
+                    let step = sx as usize;
+                    let taps = &input[start..start + (last - first - 1) * step + 1];
+                    for (i, o) in out[first..last].iter_mut().enumerate() {
+                        *o = taps[i * step];
                     }
                 }
             }
-            dst[cols..].fill(0.0);
+            gemm::scatter_row(&row[..cols], kk, kc, nr, out);
         }
     }
 }

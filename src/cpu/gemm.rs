@@ -11,6 +11,7 @@
 use super::microkernel::{MicroKernel, Tile};
 use super::threads;
 use std::cell::RefCell;
+use std::ops::Range;
 
 /// Rows of B packed at once: a KC x 16 panel is 16 KB, in L1 beside the A panel.
 const KC: usize = 256;
@@ -49,10 +50,24 @@ impl PackedA {
     }
 }
 
-/// The B side of a GEMM: writes rows `k0..k0 + kc` of pixels `n0..n0 + nr` as one panel,
-/// `kc` runs of `nr` values, zeros past the last pixel.
+/// The B side of a GEMM: writes rows `k0..k0 + kc` of a block of pixels as NR-wide panels
+/// (panel s, pixels `start + s * nr..`, is `kc` runs of `nr` values from `out[s * kc * nr]`),
+/// zeros past the block's last pixel. A whole block at a time: a gathered B works out
+/// where each output row's run starts once per block, not per panel (conv1 in the browser).
 pub trait PackB: Sync {
-    fn pack_panel(&self, k0: usize, kc: usize, n0: usize, nr: usize, out: &mut [f32]);
+    fn pack(&self, k0: usize, kc: usize, pixels: Range<usize>, nr: usize, out: &mut [f32]);
+}
+
+/// Most pixels a block has (PANELS_PER_BLOCK panels of at most 16).
+pub const MAX_BLOCK: usize = PANELS_PER_BLOCK * 16;
+
+/// Puts `row` (row `kk` of a block's B, one value per pixel) into its place in the panels.
+pub fn scatter_row(row: &[f32], kk: usize, kc: usize, nr: usize, out: &mut [f32]) {
+    for (s, chunk) in row.chunks(nr).enumerate() {
+        let dst = &mut out[(s * kc + kk) * nr..][..nr];
+        dst[..chunk.len()].copy_from_slice(chunk);
+        dst[chunk.len()..].fill(0.0);
+    }
 }
 
 /// B as stored: K rows of `pixels` values (a 1x1 convolution's input, a Winograd GEMM's).
@@ -62,12 +77,10 @@ pub struct Rows<'a> {
 }
 
 impl PackB for Rows<'_> {
-    fn pack_panel(&self, k0: usize, kc: usize, n0: usize, nr: usize, out: &mut [f32]) {
-        let cols = nr.min(self.pixels - n0);
-        for (kk, dst) in out.chunks_exact_mut(nr).take(kc).enumerate() {
-            let row = (k0 + kk) * self.pixels + n0;
-            dst[..cols].copy_from_slice(&self.data[row..row + cols]);
-            dst[cols..].fill(0.0);
+    fn pack(&self, k0: usize, kc: usize, pixels: Range<usize>, nr: usize, out: &mut [f32]) {
+        for kk in 0..kc {
+            let row = (k0 + kk) * self.pixels;
+            scatter_row(&self.data[row + pixels.start..row + pixels.end], kk, kc, nr, out);
         }
     }
 }
@@ -91,6 +104,7 @@ pub fn gemm_batch<B: PackB>(
     c_stride: usize,
 ) {
     assert_eq!(a.len(), b.len());
+    assert!(kernel.nr <= 16 && kernel.mr * kernel.nr <= 16 * 16, "blocks and edge tiles hold tiles of up to 16 pixels");
     let (m, k) = (a[0].m, a[0].k);
     assert!(a.iter().all(|a| a.mr == kernel.mr && (a.m, a.k) == (m, k)), "weights packed for another micro-kernel or shape");
     assert!(c.len() >= (a.len() - 1) * c_stride + (m - 1) * ldc + n, "C is too small");
@@ -144,8 +158,8 @@ unsafe fn run_task(
     c: &SharedOut,
     ldc: usize,
     n: usize,
-    pixels: std::ops::Range<usize>,
-    panels: std::ops::Range<usize>,
+    pixels: Range<usize>,
+    panels: Range<usize>,
 ) {
     let (mr, nr) = (kernel.mr, kernel.nr);
     let sub_panels = pixels.len().div_ceil(nr);
@@ -153,9 +167,7 @@ unsafe fn run_task(
         packed.resize(KC * nr * sub_panels, 0.0);
         for k0 in (0..a.k).step_by(KC) {
             let kc = KC.min(a.k - k0);
-            for s in 0..sub_panels {
-                b.pack_panel(k0, kc, pixels.start + s * nr, nr, &mut packed[s * kc * nr..(s + 1) * kc * nr]);
-            }
+            b.pack(k0, kc, pixels.clone(), nr, &mut packed[..sub_panels * kc * nr]);
             for panel in panels.clone() {
                 let row0 = panel * mr;
                 let rows = mr.min(a.m - row0);

@@ -130,7 +130,8 @@ impl CpuNetwork {
             return Err(Error::Image(format!("{} bytes is not a {width}x{height} RGBA image", rgba.len())));
         }
         let mut input = self.input.take().unwrap_or_else(|| vec![0.0; self.graph.shapes[self.graph.input].elements()]);
-        preprocess::run(&self.graph.input_spec, rgba, width, height, &mut input);
+        let spec = self.graph.input_spec;
+        self.install(|| preprocess::run(&spec, rgba, width, height, &mut input));
         self.input = Some(input);
         Ok(())
     }

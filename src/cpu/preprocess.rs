@@ -1,8 +1,10 @@
 //! From RGBA8 pixels to the network's input tensor on the CPU: the same antialiased
 //! resize, centre crop and scaling as `shaders/preprocess.wgsl` (and its twin
 //! `ops::preprocess::cpu`), done separably (each kept source row filtered horizontally
-//! once, then the columns vertically) so a 12-megapixel photo takes milliseconds.
+//! once, then the columns vertically), rows spread over the threads, so a 12-megapixel
+//! photo takes milliseconds.
 
+use super::{threads, Disjoint};
 use crate::ops::preprocess::InputSpec;
 
 /// The source taps of one output coordinate and their (unnormalised) weights.
@@ -35,8 +37,12 @@ pub fn run(spec: &InputSpec, rgba: &[u8], width: u32, height: u32, out: &mut [f3
     // Horizontal pass over the source rows the crop needs: (rows, n, 3) sums.
     let (top, bottom) = (rows[0].first, rows.iter().map(|t| t.first + t.weights.len()).max().unwrap_or(0));
     let mut horizontal = vec![0.0f32; (bottom - top) * n * 3];
-    for y in top..bottom {
+    let filtered = Disjoint::new(&mut horizontal, n * 3);
+    threads::for_each(bottom - top, |r| {
+        let y = top + r;
         let row = &rgba[4 * y * width as usize..4 * (y + 1) * width as usize];
+        // SAFETY: each task writes its own source row's sums.
+        let sums = unsafe { filtered.get(r) };
         for (x, t) in columns.iter().enumerate() {
             let mut sum = [0.0f32; 3];
             for (i, w) in t.weights.iter().enumerate() {
@@ -45,13 +51,20 @@ pub fn run(spec: &InputSpec, rgba: &[u8], width: u32, height: u32, out: &mut [f3
                     sum[ch] += w * px[ch] as f32;
                 }
             }
-            horizontal[((y - top) * n + x) * 3..][..3].copy_from_slice(&sum);
+            sums[x * 3..][..3].copy_from_slice(&sum);
         }
-    }
+    });
     let column_weight: Vec<f32> = columns.iter().map(|t| t.weights.iter().sum()).collect();
+    // rows of each output channel plane, one output row per task
     let plane = n * n;
-    for (oy, t) in rows.iter().enumerate() {
+    let (red, rest) = out[..3 * plane].split_at_mut(plane);
+    let (green, blue) = rest.split_at_mut(plane);
+    let planes = [Disjoint::new(red, n), Disjoint::new(green, n), Disjoint::new(blue, n)];
+    threads::for_each(n, |oy| {
+        let t = &rows[oy];
         let row_weight: f32 = t.weights.iter().sum();
+        // SAFETY: each task writes its own output row of each plane.
+        let mut outs = planes.each_ref().map(|p| unsafe { p.get(oy) });
         for ox in 0..n {
             let mut sum = [0.0f32; 3];
             for (i, w) in t.weights.iter().enumerate() {
@@ -61,10 +74,10 @@ pub fn run(spec: &InputSpec, rgba: &[u8], width: u32, height: u32, out: &mut [f3
                 }
             }
             let total = (row_weight * column_weight[ox]).max(1e-20) * 255.0;
-            for i in 0..3 {
+            for (i, out) in outs.iter_mut().enumerate() {
                 let src = if spec.bgr { 2 - i } else { i };
-                out[i * plane + oy * n + ox] = sum[src] / total * spec.mul[i] + spec.add[i];
+                out[ox] = sum[src] / total * spec.mul[i] + spec.add[i];
             }
         }
-    }
+    });
 }
