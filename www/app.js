@@ -398,10 +398,11 @@ async function upload(classifier, source, width, height) {
 async function classify(source, width, height) {
   const t0 = performance.now();
   await upload(state.classifier, source, width, height);
+  const uploadMs = performance.now() - t0;
   const result = JSON.parse(await state.classifier.run());
   const ms = performance.now() - t0;
   showResult(result, ms, 'image');
-  return { ms, result };
+  return { ms, uploadMs, result };
 }
 
 /** Shows a top-5; `source` ('camera' or 'image') is kept on the body for tests and styles. */
@@ -670,13 +671,15 @@ async function runBenchmark(runs, warmup) {
   setStatus(`Benchmark: ${warmup} warm-up and ${runs} timed runs…`);
   const bitmap = await benchImage();
   const times = [];
+  const uploads = [];
   const gpu = [];
   let first = null;
   for (let i = 0; i < warmup + runs; i++) {
-    const { ms, result } = await classify(bitmap, bitmap.width, bitmap.height);
+    const { ms, uploadMs, result } = await classify(bitmap, bitmap.width, bitmap.height);
     if (i === 0) first = ms;
     if (i >= warmup) {
       times.push(ms);
+      uploads.push(uploadMs);
       if (result.gpuMs != null) gpu.push(result.gpuMs);
     }
   }
@@ -691,6 +694,8 @@ async function runBenchmark(runs, warmup) {
     image: `${bitmap.width}x${bitmap.height}`,
     runs, warmup,
     timing_ms: { median: median(times), min: Math.min(...times), max: Math.max(...times) },
+    // of which handing the image over: the copy into the texture, or the canvas's pixels
+    upload_ms: { median: median(uploads) },
     gpu_ms: gpu.length ? { median: median(gpu), min: Math.min(...gpu), max: Math.max(...gpu) } : null,
     first_run_ms: first,
     load_ms: state.loadMs,
