@@ -56,6 +56,12 @@ impl PackedA {
 /// where each output row's run starts once per block, not per panel (conv1 in the browser).
 pub trait PackB: Sync {
     fn pack(&self, k0: usize, kc: usize, pixels: Range<usize>, nr: usize, out: &mut [f32]);
+
+    /// B's values and row stride where it is stored as K rows of N: whole panels are then
+    /// read where they are, unpacked (only a last, partial panel is packed).
+    fn stored(&self) -> Option<(&[f32], usize)> {
+        None
+    }
 }
 
 /// Most pixels a block has (PANELS_PER_BLOCK panels of at most 16).
@@ -82,6 +88,10 @@ impl PackB for Rows<'_> {
             let row = (k0 + kk) * self.pixels;
             scatter_row(&self.data[row + pixels.start..row + pixels.end], kk, kc, nr, out);
         }
+    }
+
+    fn stored(&self) -> Option<(&[f32], usize)> {
+        Some((self.data, self.pixels))
     }
 }
 
@@ -163,11 +173,19 @@ unsafe fn run_task(
 ) {
     let (mr, nr) = (kernel.mr, kernel.nr);
     let sub_panels = pixels.len().div_ceil(nr);
+    // A B stored as rows is read in place, 1x1 convolutions' and Winograd's (packing it cost
+    // about a sixth of a 1x1 layer here); its last, partial panel alone is packed.
+    let stored = b.stored();
+    let whole = if stored.is_some() { pixels.len() / nr } else { 0 };
+    let stored_stride = stored.map_or(0, |(_, stride)| stride);
     PACKED_B.with_borrow_mut(|packed| {
         packed.resize(KC * nr * sub_panels, 0.0);
         for k0 in (0..a.k).step_by(KC) {
             let kc = KC.min(a.k - k0);
-            b.pack(k0, kc, pixels.clone(), nr, &mut packed[..sub_panels * kc * nr]);
+            if whole < sub_panels {
+                let packed_pixels = pixels.start + whole * nr..pixels.end;
+                b.pack(k0, kc, packed_pixels, nr, &mut packed[whole * kc * nr..sub_panels * kc * nr]);
+            }
             for panel in panels.clone() {
                 let row0 = panel * mr;
                 let rows = mr.min(a.m - row0);
@@ -177,7 +195,11 @@ unsafe fn run_task(
                     let tile = Tile {
                         k: kc,
                         a: a.data.as_ptr().add(panel * mr * a.k + k0 * mr),
-                        b: packed.as_ptr().add(s * kc * nr),
+                        b: match stored {
+                            Some((data, _)) if s < whole => data.as_ptr().add(k0 * stored_stride + col0),
+                            _ => packed.as_ptr().add(s * kc * nr),
+                        },
+                        ldb: if s < whole { stored_stride } else { nr },
                         c: c.0.add(row0 * ldc + col0),
                         ldc,
                         bias: a.bias.as_ptr().add(row0),

@@ -38,8 +38,9 @@ pub struct Tile {
     pub k: usize,
     /// MR packed weights per step of k.
     pub a: *const f32,
-    /// NR packed pixels per step of k.
+    /// NR pixels per step of k, steps `ldb` apart (NR where B is packed).
     pub b: *const f32,
+    pub ldb: usize,
     /// Row-major, rows `ldc` apart.
     pub c: *mut f32,
     pub ldc: usize,
@@ -61,7 +62,8 @@ pub struct MicroKernel {
 impl MicroKernel {
     /// # Safety
     /// The pointers of `tile` must be valid for the tile's size: `k * mr` values of A,
-    /// `k * nr` of B, `mr` of bias, and `mr` rows of `nr` values of C.
+    /// `k` runs of `nr` values `ldb` apart of B, `mr` of bias, and `mr` rows of `nr`
+    /// values of C.
     pub unsafe fn run(&self, tile: &Tile) {
         (self.run)(tile)
     }
@@ -97,7 +99,6 @@ pub fn best() -> MicroKernel {
 #[inline(always)]
 unsafe fn tile<V: Vector, const MR: usize, const NV: usize>(t: &Tile) {
     let lanes = V::LANES;
-    let nr = NV * lanes;
     let mut acc = [[V::splat(0.0); NV]; MR];
     for (r, row) in acc.iter_mut().enumerate() {
         for (v, sum) in row.iter_mut().enumerate() {
@@ -117,7 +118,7 @@ unsafe fn tile<V: Vector, const MR: usize, const NV: usize>(t: &Tile) {
             }
         }
         a = a.add(MR);
-        b = b.add(nr);
+        b = b.add(t.ldb);
     }
     let zero = V::splat(0.0);
     for (r, row) in acc.iter().enumerate() {
