@@ -126,7 +126,8 @@ impl CpuNetwork {
 
     /// Resizes, crops and normalises tightly packed RGBA8 pixels into the input tensor.
     pub fn set_image(&mut self, rgba: &[u8], width: u32, height: u32) -> Result<(), Error> {
-        if width == 0 || height == 0 || rgba.len() != 4 * width as usize * height as usize {
+        // (in u64: 4 x width x height overflows a 32-bit usize in wasm for huge images)
+        if width == 0 || height == 0 || rgba.len() as u64 != 4 * width as u64 * height as u64 {
             return Err(Error::Image(format!("{} bytes is not a {width}x{height} RGBA image", rgba.len())));
         }
         let mut input = self.input.take().unwrap_or_else(|| vec![0.0; self.graph.shapes[self.graph.input].elements()]);

@@ -160,7 +160,7 @@ impl Network {
 
     /// Uploads tightly packed RGBA8 pixels as the image to classify.
     pub fn set_image(&mut self, rgba: &[u8], width: u32, height: u32) -> Result<(), Error> {
-        if rgba.len() != 4 * width as usize * height as usize {
+        if rgba.len() as u64 != 4 * width as u64 * height as u64 {
             return Err(Error::Image(format!("{} bytes is not a {width}x{height} RGBA image", rgba.len())));
         }
         let texture = self.image_texture(width, height)?.clone();

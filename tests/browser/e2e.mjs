@@ -14,6 +14,7 @@ import { launch, parseArgs, watchConsole, WEBGPU } from './common.mjs';
 const a = parseArgs(process.argv.slice(2), {
   base: '', y4m: '', expected: '', pug: '', weights: '', artifacts: '',
   png: '', 'v3-expected': '', tutorial: '', 'tutorial-labels': '', 'tutorial-expected': '', 'png-expected': '',
+  'threads-built': '1', // 0: the site has no wasm threads build (no nightly Rust): threaded checks skipped
   only: '', // comma-separated scenario names, to rerun a few while debugging
 });
 const origin = new URL(a.base).origin;
@@ -313,6 +314,10 @@ await inOwnBrowser('forced_backends', [WEBGPU], async (page) => {
     reports[query] = report;
   }
   const [relaxed, threaded, single] = ['backend=cpu', 'backend=cpu&relaxed=0', 'backend=cpu&threads=1'].map((q) => reports[q]);
+  if (a['threads-built'] === '0') {
+    console.log('  threaded checks skipped: the site has no wasm threads build');
+    return;
+  }
   check(/simd128\+relaxed, [2-9] threads/.test(relaxed.adapter), `not relaxed SIMD on threads: ${relaxed.adapter}`);
   check(/simd128, [2-9] threads/.test(threaded.adapter), `the isolated page's CPU backend is not threaded: ${threaded.adapter}`);
   check(/1 thread\b/.test(single.adapter), 'threads=1 is not one thread');
