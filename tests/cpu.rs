@@ -5,6 +5,7 @@
 
 mod common;
 
+use common::cases::conv;
 use common::{assert_all_close, diff, random};
 use inception::cpu::microkernel::{self, MicroKernel};
 use inception::cpu::winograd::Winograd;
@@ -15,7 +16,7 @@ use inception::ops::linear::{self, LinearSpec};
 use inception::ops::lrn::{self, LrnSpec};
 use inception::ops::pool::{self, PoolSpec};
 use inception::ops::preprocess::{self, InputSpec};
-use inception::ops::{Shape, Tensor, TensorMut, Window};
+use inception::ops::{Shape, Tensor, TensorMut};
 use inception::weights::LayerParams;
 use inception::{synthetic, CpuNetwork, CpuOptions, Model, Variant};
 
@@ -31,10 +32,6 @@ fn run(layer: &dyn CpuLayer, input_shape: Shape, input: &[f32], in_offset: u32, 
         output: TensorMut { data: output, c_offset: out_offset },
     };
     layer.run(call);
-}
-
-fn conv(out_c: u32, kernel: (u32, u32), stride: u32, pad: (u32, u32), relu: bool) -> Conv2dSpec {
-    Conv2dSpec { out_c, window: Window { kernel, stride: (stride, stride), pad }, relu }
 }
 
 /// `spec` on `input` (channels `in_slice.1..` of a tensor of `in_slice.0`) into channels
@@ -81,26 +78,16 @@ fn every_micro_kernel_is_tested_and_the_portable_one_is_last() {
 
 #[test]
 fn conv2d_matches_cpu_twin() {
-    let cases = [
-        // 1x1 (B read as is), sizes that leave tails in both tile directions
-        (Shape::new(13, 9, 7), conv(21, (1, 1), 1, (0, 0), true)),
-        (Shape::new(32, 7, 7), conv(48, (1, 1), 1, (0, 0), false)),
+    let mut cases = common::cases::conv_cases();
+    cases.extend([
         (Shape::new(300, 5, 5), conv(7, (1, 1), 1, (0, 0), true)), // K over one KC block
         (Shape::new(40, 20, 20), conv(70, (1, 1), 1, (0, 0), true)), // several pixel blocks
-        // gathered B: strided, padded, asymmetric, larger than the image
-        (Shape::new(6, 9, 9), conv(5, (1, 1), 2, (0, 0), true)),
-        (Shape::new(5, 11, 10), conv(16, (3, 3), 1, (1, 1), true)),
-        (Shape::new(3, 23, 19), conv(10, (7, 7), 2, (3, 3), true)),
-        (Shape::new(4, 15, 15), conv(7, (3, 3), 2, (0, 0), false)),
-        (Shape::new(6, 9, 12), conv(8, (1, 7), 1, (0, 3), true)),
-        (Shape::new(6, 12, 9), conv(9, (7, 1), 1, (3, 0), false)),
-        (Shape::new(3, 2, 3), conv(33, (5, 5), 1, (2, 2), true)),
         (Shape::new(40, 9, 9), conv(13, (3, 3), 1, (1, 1), true)), // K = 360: two KC blocks
         // Winograd: partial tiles, no padding, more than LANES tiles a row, C over KC
         (Shape::new(3, 5, 5), conv(4, (3, 3), 1, (0, 0), true)),
         (Shape::new(7, 38, 21), conv(9, (3, 3), 1, (1, 1), false)),
         (Shape::new(300, 17, 17), conv(20, (3, 3), 1, (1, 1), true)),
-    ];
+    ]);
     for (input, spec) in cases {
         conv_case(input, spec, (input.c, 0), (spec.out_c, 0));
     }
@@ -125,22 +112,14 @@ fn pool_case(spec: PoolSpec, input: Shape, in_slice: (u32, u32), out_slice: (u32
 
 #[test]
 fn pool_matches_cpu_twin() {
-    let cases = [
-        (PoolSpec::max(3, 2, 0, true), Shape::new(3, 14, 13)),
-        (PoolSpec::max(2, 2, 0, true), Shape::new(2, 7, 7)),
-        (PoolSpec::max(3, 2, 1, false), Shape::new(4, 11, 12)),
-        // the separable path: stride 1, same size out (Inception's branch pools)
+    let mut cases = common::cases::pool_cases();
+    // the separable path: stride 1, same size out (Inception's branch pools)
+    cases.extend([
         (PoolSpec::max(3, 1, 1, false), Shape::new(35, 9, 7)),
-        (PoolSpec::average(3, 1, 1, false), Shape::new(3, 9, 9)),
         (PoolSpec::max(5, 1, 2, false), Shape::new(3, 6, 5)),
         (PoolSpec::max(3, 1, 1, false), Shape::new(2, 1, 1)),
         (PoolSpec::average(3, 1, 1, false), Shape::new(17, 2, 3)),
-        (PoolSpec::average(3, 2, 1, true), Shape::new(2, 8, 8)),
-        (PoolSpec::global_average(Shape::new(5, 7, 7)), Shape::new(5, 7, 7)),
-        (PoolSpec::global_average(Shape::new(3, 5, 6)), Shape::new(3, 5, 6)),
-        (PoolSpec::max(4, 3, 1, true), Shape::new(2, 10, 11)),
-        (PoolSpec::average(3, 3, 0, false), Shape::new(2, 9, 10)),
-    ];
+    ]);
     for (spec, input) in cases {
         pool_case(spec, input, (input.c, 0), (input.c, 0));
     }

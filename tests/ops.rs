@@ -3,13 +3,14 @@
 
 mod common;
 
+use common::cases::conv;
 use common::{assert_all_close, gpu, random};
 use inception::ops::conv2d::{self, Conv2dSpec};
 use inception::ops::linear::{self, LinearSpec};
 use inception::ops::lrn::{self, LrnSpec};
 use inception::ops::pool::{self, PoolSpec};
 use inception::ops::preprocess::{self, InputSpec};
-use inception::ops::{softmax_topk, Call, Context, Dispatch, Shape, Tensor, TensorMut, View, Window};
+use inception::ops::{softmax_topk, Call, Context, Dispatch, Shape, Tensor, TensorMut, View};
 use std::sync::OnceLock;
 
 fn ctx() -> &'static Context {
@@ -96,29 +97,10 @@ fn conv_case(c: &ConvCase) {
     }
 }
 
-fn conv(out_c: u32, kernel: (u32, u32), stride: u32, pad: (u32, u32), relu: bool) -> Conv2dSpec {
-    Conv2dSpec { out_c, window: Window { kernel, stride: (stride, stride), pad }, relu }
-}
-
 #[test]
 fn conv2d_matches_cpu() {
     let whole = |s: Shape, out_c: u32| ((s.c, 0), (out_c, 0));
-    let cases = [
-        // 1x1 (the pointwise fast path), with pixel and channel counts that leave tails
-        (Shape::new(13, 9, 7), conv(21, (1, 1), 1, (0, 0), true)),
-        (Shape::new(32, 7, 7), conv(48, (1, 1), 1, (0, 0), false)),
-        // 1x1 over planes of a multiple of 4 pixels: inputs read as vec4s (CONTIGUOUS)
-        (Shape::new(13, 4, 5), conv(21, (1, 1), 1, (0, 0), true)),
-        (Shape::new(32, 8, 8), conv(40, (1, 1), 1, (0, 0), false)),
-        // 1x1 but strided or padded: the general path
-        (Shape::new(6, 9, 9), conv(5, (1, 1), 2, (0, 0), true)),
-        (Shape::new(5, 11, 10), conv(16, (3, 3), 1, (1, 1), true)),
-        (Shape::new(3, 23, 19), conv(10, (7, 7), 2, (3, 3), true)),
-        (Shape::new(4, 15, 15), conv(7, (3, 3), 2, (0, 0), false)),
-        (Shape::new(6, 9, 12), conv(8, (1, 7), 1, (0, 3), true)),
-        (Shape::new(6, 12, 9), conv(9, (7, 1), 1, (3, 0), false)),
-        (Shape::new(3, 2, 3), conv(33, (5, 5), 1, (2, 2), true)),
-    ];
+    let cases = common::cases::conv_cases();
     let one = conv2d::Batch::ONE;
     let vec4_cases = cases.iter().filter(|(input, spec)| conv2d::contiguous(spec, *input, &one)).count();
     assert_eq!(vec4_cases, 2, "both shader input paths are covered");
@@ -183,24 +165,7 @@ fn pool_output_sizes_follow_pytorch() {
 #[test]
 fn pool_matches_cpu() {
     let whole = |c| ((c, 0), (c, 0));
-    let cases = [
-        // ceil mode, partial last windows
-        (PoolSpec::max(3, 2, 0, true), Shape::new(3, 14, 13)),
-        (PoolSpec::max(2, 2, 0, true), Shape::new(2, 7, 7)),
-        // padded, floor (the tutorial's pools)
-        (PoolSpec::max(3, 2, 1, false), Shape::new(4, 11, 12)),
-        // padding counted in the divisor, including windows clipped by ceil mode
-        (PoolSpec::average(3, 1, 1, false), Shape::new(3, 9, 9)),
-        (PoolSpec::average(3, 2, 1, true), Shape::new(2, 8, 8)),
-        (PoolSpec::global_average(Shape::new(5, 7, 7)), Shape::new(5, 7, 7)),
-        (PoolSpec::global_average(Shape::new(3, 5, 6)), Shape::new(3, 5, 6)),
-        // a window wider than 3 or a stride of 3: the general entry point
-        (PoolSpec::max(4, 3, 1, true), Shape::new(2, 10, 11)),
-        (PoolSpec::average(3, 3, 0, false), Shape::new(2, 9, 10)),
-        // 1 and 2 wide windows in the row kernel, rows of 1 to 3 groups of 4
-        (PoolSpec::max(1, 2, 0, false), Shape::new(2, 5, 9)),
-        (PoolSpec::average(2, 1, 0, false), Shape::new(2, 4, 3)),
-    ];
+    let cases = common::cases::pool_cases();
     let general = cases.iter().filter(|(spec, _)| pool::Variant::of(spec) == pool::Variant::General).count();
     assert_eq!(general, 4, "both entry points are covered");
     for (spec, input) in cases {

@@ -9,6 +9,7 @@ use super::gemm::{self, PackedA, Rows};
 use super::microkernel::MicroKernel;
 use super::{threads, CpuCall, CpuLayer, Disjoint};
 use crate::ops::conv2d::Conv2dSpec;
+use crate::ops::winograd::{self as ops_winograd, Size};
 use crate::ops::{Shape, Window};
 use crate::weights::LayerParams;
 use std::sync::Mutex;
@@ -16,15 +17,6 @@ use std::sync::Mutex;
 /// Output tile side, and input tile side (the output plus the kernel's 2).
 const OUT: usize = 4;
 const TILE: usize = 6;
-
-const G: [[f32; 3]; 6] = [
-    [1.0 / 4.0, 0.0, 0.0],
-    [-1.0 / 6.0, -1.0 / 6.0, -1.0 / 6.0],
-    [-1.0 / 6.0, 1.0 / 6.0, -1.0 / 6.0],
-    [1.0 / 24.0, 1.0 / 12.0, 1.0 / 6.0],
-    [1.0 / 24.0, -1.0 / 12.0, 1.0 / 6.0],
-    [0.0, 0.0, 1.0],
-];
 
 /// Whether a convolution runs so: 3x3, stride 1, on planes of at least 16 tiles. Smaller
 /// planes leave the GEMMs too few columns for a register tile (7x7 is 4 tiles: GoogLeNet's
@@ -51,18 +43,9 @@ impl Winograd {
         let mut u = vec![vec![0.0f32; m * c]; TILE * TILE];
         for o in 0..m {
             for ci in 0..c {
-                let g = &params.weight[(o * c + ci) * 9..][..9];
-                // G g Gᵀ
-                let mut gg = [[0.0f32; 3]; 6];
-                for (i, row) in gg.iter_mut().enumerate() {
-                    for (j, v) in row.iter_mut().enumerate() {
-                        *v = (0..3).map(|k| G[i][k] * g[k * 3 + j]).sum();
-                    }
-                }
-                for i in 0..TILE {
-                    for j in 0..TILE {
-                        u[i * TILE + j][o * c + ci] = (0..3).map(|k| gg[i][k] * G[j][k]).sum();
-                    }
+                let transformed = ops_winograd::transform_weights(Size::F4, &params.weight[(o * c + ci) * 9..][..9]);
+                for (position, value) in transformed.into_iter().enumerate() {
+                    u[position][o * c + ci] = value;
                 }
             }
         }

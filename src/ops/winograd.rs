@@ -76,28 +76,39 @@ pub fn scratch_bytes(input: Shape, spec: &Conv2dSpec, size: Size) -> (u64, u64) 
 /// U = G g G^T for every (out, in) pair of PyTorch-layout 3x3 weights, packed for the
 /// batched GEMM: [positions][in_c][out_c padded like conv2d's].
 pub fn pack(spec: &Conv2dSpec, in_c: u32, weights: &[f32], size: Size) -> Vec<f32> {
-    let g_matrix = size.g();
-    let side = g_matrix.len();
+    let side = (size.m() + 2) as usize;
     let (out_c, in_c) = (spec.out_c as usize, in_c as usize);
     let stride = conv2d::padded_out_c(spec.out_c) as usize;
     let mut packed = vec![0.0f32; side * side * in_c * stride];
     for o in 0..out_c {
         for ci in 0..in_c {
-            let g = &weights[(o * in_c + ci) * 9..][..9];
-            for i in 0..side {
-                for j in 0..side {
-                    let mut u = 0.0;
-                    for a in 0..3 {
-                        for b in 0..3 {
-                            u += g_matrix[i][a] * g[a * 3 + b] as f64 * g_matrix[j][b];
-                        }
-                    }
-                    packed[((i * side + j) * in_c + ci) * stride + o] = u as f32;
-                }
+            let u = transform_weights(size, &weights[(o * in_c + ci) * 9..][..9]);
+            for (position, value) in u.into_iter().enumerate() {
+                packed[(position * in_c + ci) * stride + o] = value;
             }
         }
     }
     packed
+}
+
+/// U = G g Gᵀ of one 3x3 kernel `g` (row-major), computed in f64: the (m + 2)^2 values,
+/// row-major. The CPU backend's Winograd (`cpu::winograd`) transforms its weights so too.
+pub fn transform_weights(size: Size, g: &[f32]) -> Vec<f32> {
+    let g_matrix = size.g();
+    let side = g_matrix.len();
+    let mut u = vec![0.0f32; side * side];
+    for i in 0..side {
+        for j in 0..side {
+            let mut sum = 0.0;
+            for a in 0..3 {
+                for b in 0..3 {
+                    sum += g_matrix[i][a] * g[a * 3 + b] as f64 * g_matrix[j][b];
+                }
+            }
+            u[i * side + j] = sum as f32;
+        }
+    }
+    u
 }
 
 interface! {

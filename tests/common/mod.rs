@@ -1,6 +1,8 @@
 //! Helpers shared by the integration tests.
 #![allow(dead_code, reason = "each test binary uses only some of the helpers")]
 
+pub mod cases;
+
 use inception::Gpu;
 use std::path::PathBuf;
 use std::sync::OnceLock;
