@@ -1,4 +1,5 @@
-//! GoogLeNet (Inception v1) and Inception v3 on WebGPU with hand-written WGSL compute shaders.
+//! GoogLeNet (Inception v1) and Inception v3 on WebGPU with hand-written WGSL compute shaders,
+//! and on the CPU with SIMD GEMMs.
 //!
 //! The pieces, in the order data flows through them:
 //! - [`models`] build a [`graph::Graph`] per network variant;
@@ -7,6 +8,9 @@
 //!   [`convert`] writes the project's own safetensors file from either;
 //! - [`network::Network`] (the scheduler) creates every GPU resource once and runs a
 //!   forward pass as one command buffer, reading back only the top-k;
+//! - [`cpu::CpuNetwork`] runs the same steps (the same placement and sibling GEMMs) on the
+//!   CPU: packed GEMMs with per-ISA micro-kernels, Winograd, threads; [`backend::Engine`]
+//!   holds either network and chooses between them by measuring;
 //! - [`ops`] holds one module per layer type, each beside its shader in `shaders/` and
 //!   with a CPU twin; [`reference`] chains the twins into a CPU forward pass.
 //!
