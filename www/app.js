@@ -106,7 +106,13 @@ async function startCpu() {
  */
 async function startEngine() {
   setStatus('Starting…');
-  await init();
+  try {
+    await init();
+  } catch (e) {
+    // the module uses WebAssembly SIMD: browsers from before 2021-2023 refuse to compile it
+    throw Object.assign(new Error('This browser cannot run the engine, which needs WebAssembly with SIMD ' +
+      `(Chrome or Edge 91, Firefox 89, Safari 16.4 or later): ${e.message}`), { kind: 'engine' });
+  }
   state.cpu = await startCpu();
   if (FORCED_BACKEND === 'cpu') return;
   if (!navigator.gpu) {
@@ -735,8 +741,9 @@ async function main() {
   try {
     await startEngine();
   } catch (e) {
-    setStatus('The GPU is not available');
-    showMessage(e.kind || 'webgpu', 'WebGPU is not available', e.message);
+    const engine = e.kind === 'engine';
+    setStatus(engine ? 'The engine cannot run here' : 'The GPU is not available');
+    showMessage(e.kind || 'webgpu', engine ? 'This browser is too old for the engine' : 'WebGPU is not available', e.message);
     document.body.dataset.state = 'error';
     return;
   }

@@ -329,6 +329,14 @@ await inOwnBrowser('forced_backends', [WEBGPU], async (page) => {
   check(relaxed.top5.every((t, i) => t.index === single.top5[i].index) && fused < 1e-5, 'relaxed SIMD changes the top-5');
 });
 
+// ---- an engine that cannot be compiled (a browser without WebAssembly SIMD, or a broken
+// deploy): a clear message, not a blank page ----
+await inOwnBrowser('engine_unavailable', [WEBGPU], async (page) => {
+  await page.route('**/pkg/inception_bg.wasm', (route) => route.fulfill({ status: 200, contentType: 'application/wasm', body: 'not wasm' }));
+  await page.goto(a.base);
+  await expectMessage(page, 'engine', /cannot run the engine[^]*SIMD/, 'that the engine cannot run');
+});
+
 // ---- the GPU forced where there is none: a clear message ----
 await inOwnBrowser('gpu_forced_without_webgpu', ['--disable-features=WebGPU', '--disable-gpu'], async (page) => {
   await page.goto(`${a.base}?backend=gpu`);

@@ -8,7 +8,7 @@ use std::process::Command;
 
 const CHROMIUM: &str = "/usr/bin/chromium";
 /// The scenarios of tests/browser/e2e.mjs, named for the skip report.
-const SCENARIOS: [&str; 17] = [
+const SCENARIOS: [&str; 18] = [
     "camera_tiger_cat",
     "no_requests_after_load",
     "upload_pug",
@@ -23,6 +23,7 @@ const SCENARIOS: [&str; 17] = [
     "backend_choice",
     "forced_backends",
     "gpu_forced_without_webgpu",
+    "engine_unavailable",
     "inception_v3",
     "custom_checkpoint",
     "custom_file_that_fits_nothing",
