@@ -301,20 +301,42 @@ usage:
         Ok(())
     }
 
+    /// Decodes an image file upright, as browsers show it (EXIF orientation applied), and
+    /// refuses a JPEG that ends before its last scan does (the decoder would fill the
+    /// missing part with gray and say nothing; browsers refuse such a file).
     fn read_image(path: &Path) -> Result<image::RgbaImage, Error> {
-        let img = image::ImageReader::open(path)
-            .map_err(|e| Error::Image(format!("cannot open {}: {e}", path.display())))?
+        use image::ImageDecoder;
+        let bytes = std::fs::read(path).map_err(|e| Error::Image(format!("cannot open {}: {e}", path.display())))?;
+        let not_an_image =
+            |e: image::ImageError| Error::Image(format!("{} is not an image this program can decode ({e})", path.display()));
+        let reader = image::ImageReader::new(std::io::Cursor::new(&bytes))
             .with_guessed_format()
-            .map_err(|e| Error::Image(format!("cannot read {}: {e}", path.display())))?
-            .decode()
-            .map_err(|e| Error::Image(format!("{} is not an image this program can decode ({e})", path.display())))?;
+            .map_err(|e| Error::Image(format!("cannot read {}: {e}", path.display())))?;
+        if reader.format() == Some(image::ImageFormat::Jpeg) && !jpeg_is_complete(&bytes) {
+            return Err(Error::Image(format!(
+                "{} is a truncated JPEG file: it ends before its end-of-image marker",
+                path.display()
+            )));
+        }
+        let mut decoder = reader.into_decoder().map_err(not_an_image)?;
+        let orientation = decoder.orientation().unwrap_or(image::metadata::Orientation::NoTransforms);
+        let mut img = image::DynamicImage::from_decoder(decoder).map_err(not_an_image)?;
+        img.apply_orientation(orientation);
         Ok(img.to_rgba8())
+    }
+
+    /// Whether a JPEG's last scan (after its last start-of-scan marker, FF DA) is followed by
+    /// the end-of-image marker (FF D9). Neither can occur inside entropy-coded data (an FF
+    /// there is followed by 00), so a file cut short in its last scan has no FF D9 after it.
+    fn jpeg_is_complete(bytes: &[u8]) -> bool {
+        let last_scan = bytes.windows(2).rposition(|w| w == [0xFF, 0xDA]);
+        last_scan.is_some_and(|start| bytes[start..].windows(2).any(|w| w == [0xFF, 0xD9]))
     }
 
     /// The image files named by the arguments: files as given, a folder's images (sorted),
     /// and a pattern's matches (`*` and `?` in the file name, sorted).
     fn image_files(args: &[PathBuf]) -> Result<Vec<PathBuf>, Error> {
-        const IMAGE_EXTENSIONS: [&str; 7] = ["jpg", "jpeg", "png", "webp", "bmp", "gif", "jfif"];
+        const IMAGE_EXTENSIONS: [&str; 9] = ["jpg", "jpeg", "png", "webp", "bmp", "gif", "jfif", "tif", "tiff"];
         let mut files = Vec::new();
         for arg in args {
             let name = arg.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();

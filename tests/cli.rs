@@ -189,3 +189,85 @@ fn classify_takes_folders_and_patterns_on_either_backend() {
     assert!(stderr.contains("c.jpg is not an image") && stderr.contains("1 of 3 files could not be read"), "{stderr}");
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+/// `bytes` (a JPEG) with an EXIF block saying `orientation` inserted after its SOI marker.
+fn with_exif_orientation(bytes: &[u8], orientation: u16) -> Vec<u8> {
+    let mut tiff = b"MM\0*\0\0\0\x08\0\x01".to_vec(); // big-endian TIFF header, one IFD entry
+    tiff.extend_from_slice(&[0x01, 0x12, 0x00, 0x03, 0, 0, 0, 1]); // Orientation, SHORT, 1 value
+    tiff.extend_from_slice(&orientation.to_be_bytes());
+    tiff.extend_from_slice(&[0, 0, 0, 0, 0, 0]); // value padding, no next IFD
+    let mut app1 = b"Exif\0\0".to_vec();
+    app1.extend_from_slice(&tiff);
+    let mut out = bytes[..2].to_vec();
+    out.extend_from_slice(&[0xFF, 0xE1]);
+    out.extend_from_slice(&(app1.len() as u16 + 2).to_be_bytes());
+    out.extend_from_slice(&app1);
+    out.extend_from_slice(&bytes[2..]);
+    out
+}
+
+/// A phone photo stored turned (EXIF orientation 8: the pixels rotated a quarter turn,
+/// to be turned back when shown) is classified upright, as browsers show it.
+#[test]
+fn classify_honours_exif_orientation() {
+    let Some(_) = common::real_weights("classify_honours_exif_orientation", "bvlc_googlenet.safetensors") else { return };
+    let dir = std::env::temp_dir().join(format!("inception-exif-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let upright = image::open(common::shared().join("images/tiger_cat.jpg")).unwrap().to_rgb8();
+    let stored = image::imageops::rotate90(&upright);
+    let mut jpeg = Vec::new();
+    image::codecs::jpeg::JpegEncoder::new_with_quality(&mut jpeg, 95).encode_image(&stored).unwrap();
+    let (turned, plain) = (dir.join("turned.jpg"), dir.join("plain.jpg"));
+    std::fs::write(&turned, with_exif_orientation(&jpeg, 8)).unwrap();
+    std::fs::write(&plain, &jpeg).unwrap();
+    let top = |file: &std::path::Path| {
+        let (ok, stdout, stderr) =
+            inception(&["classify", "--json", "--backend", "cpu", "--model", "bvlc", &file.display().to_string()]);
+        assert!(ok, "{stderr}");
+        let doc: serde_json::Value = serde_json::from_str(&stdout).unwrap();
+        doc[0]["top"][0]["index"].as_u64().unwrap()
+    };
+    let (with_exif, without) = (top(&turned), top(&plain));
+    println!("tiger_cat.jpg stored turned: top-1 {with_exif} with orientation 8, {without} without");
+    assert_eq!(with_exif, 282, "the turned photo is not classified upright");
+    assert_ne!(without, 282, "the test's photo is classified right even sideways: it tests nothing");
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+/// A JPEG cut short is refused with a message that says so (the decoder alone would fill
+/// the missing part with gray); a TIFF is read, and gives the same result as the same
+/// pixels in a PNG.
+#[test]
+fn truncated_jpegs_are_refused_and_tiffs_read() {
+    let dir = std::env::temp_dir().join(format!("inception-formats-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let tensors: Vec<_> =
+        inception::Variant::Seed.graph(10).parameters().into_iter().map(|(n, s)| (n, s, "float32".to_owned())).collect();
+    let weights = dir.join("seed.safetensors");
+    std::fs::write(&weights, inception::synthetic::safetensors_file(&tensors)).unwrap();
+    let weights = weights.display().to_string();
+    let pixels = image::RgbImage::from_fn(300, 200, |x, y| image::Rgb([(x % 256) as u8, (y % 256) as u8, ((x * y) % 256) as u8]));
+    let mut jpeg = Vec::new();
+    image::codecs::jpeg::JpegEncoder::new(&mut jpeg).encode_image(&pixels).unwrap();
+    let cut = dir.join("cut.jpg");
+    std::fs::write(&cut, &jpeg[..jpeg.len() * 3 / 5]).unwrap();
+    let (ok, _, stderr) = inception(&["classify", "--backend", "cpu", "--weights", &weights, &cut.display().to_string()]);
+    assert!(!ok && stderr.contains("cut.jpg is a truncated JPEG file"), "{stderr}");
+    let whole = dir.join("whole.jpg");
+    std::fs::write(&whole, &jpeg).unwrap();
+    let (ok, _, stderr) = inception(&["classify", "--backend", "cpu", "--weights", &weights, &whole.display().to_string()]);
+    assert!(ok, "the whole JPEG: {stderr}");
+
+    let (png, tiff) = (dir.join("p.png"), dir.join("p.tiff"));
+    pixels.save(&png).unwrap();
+    pixels.save(&tiff).unwrap();
+    let json = |file: &std::path::Path| {
+        let (ok, stdout, stderr) =
+            inception(&["classify", "--json", "--backend", "cpu", "--weights", &weights, &file.display().to_string()]);
+        assert!(ok, "{stderr}");
+        let doc: serde_json::Value = serde_json::from_str(&stdout).unwrap();
+        doc[0]["top"].clone()
+    };
+    assert_eq!(json(&tiff), json(&png), "a TIFF and a PNG of the same pixels");
+    std::fs::remove_dir_all(&dir).unwrap();
+}

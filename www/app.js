@@ -411,6 +411,14 @@ async function classify(source, width, height) {
   return { ms, uploadMs, result };
 }
 
+/** Empties the result panel, so that an earlier image's top-5 is not taken for a new one's. */
+function clearResult() {
+  $('top5').replaceChildren();
+  for (const id of ['fps', 'ms', 'gpu-ms']) $(id).textContent = '–';
+  $('still').hidden = true;
+  delete document.body.dataset.source;
+}
+
 /** Shows a top-5; `source` ('camera' or 'image') is kept on the body for tests and styles. */
 function showResult(result, ms, source) {
   document.body.dataset.frames = Number(document.body.dataset.frames || 0) + 1;
@@ -566,6 +574,7 @@ async function classifyFile(file) {
     bitmap = await createImageBitmap(file);
   } catch {
     showMessage('image', 'That file is not an image', `"${file.name}" could not be decoded as an image (JPEG, PNG, WebP, GIF…).`);
+    if (!state.running) clearResult(); // the result on screen is not this file's
     return;
   }
   clearMessage('image');
@@ -583,6 +592,7 @@ async function classifyFile(file) {
     await classify(bitmap, bitmap.width, bitmap.height);
   } catch (e) {
     showMessage('image', 'The image could not be classified', e.message);
+    clearResult();
   } finally {
     state.busy = false;
     bitmap.close();

@@ -112,6 +112,12 @@ function softmax(logits) {
     const got = await top5(page);
     console.log(`  top-5 ${JSON.stringify(got.map((g) => [g.label, +g.p.toFixed(4)]))}`);
     check(requests.length === requestsAtReady, 'classifying a file made network requests');
+    // a file that is no image: its message, and the pug's result no longer on screen
+    const notes = path.join(a.artifacts || '/tmp', 'not-an-image.jpg');
+    fs.writeFileSync(notes, 'not an image');
+    await page.setInputFiles('#file', notes);
+    await expectMessage(page, 'image', /not an image/, 'that the file is not an image');
+    check((await top5(page)).length === 0, 'the previous image\'s top-5 is still shown');
   });
 
   await scenario('same_origin_only', async () => {
