@@ -271,3 +271,42 @@ fn truncated_jpegs_are_refused_and_tiffs_read() {
     assert_eq!(json(&tiff), json(&png), "a TIFF and a PNG of the same pixels");
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+/// An image wider than the GPU's textures (20000 pixels; llvmpipe takes 16384) is resized on
+/// the CPU with the shader's own resampling and classified on the GPU as on the CPU.
+#[test]
+fn images_wider_than_a_texture_are_classified_on_the_gpu_too() {
+    let dir = std::env::temp_dir().join(format!("inception-wide-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let tensors: Vec<_> =
+        inception::Variant::Seed.graph(10).parameters().into_iter().map(|(n, s)| (n, s, "float32".to_owned())).collect();
+    let weights = dir.join("seed.safetensors");
+    std::fs::write(&weights, inception::synthetic::safetensors_file(&tensors)).unwrap();
+    let wide = dir.join("wide.png");
+    image::RgbaImage::from_raw(20000, 300, inception::synthetic::image(20000, 300)).unwrap().save(&wide).unwrap();
+    let top = |backend: &str| {
+        let args = [
+            "classify",
+            "--json",
+            "--backend",
+            backend,
+            "--weights",
+            &weights.display().to_string(),
+            &wide.display().to_string(),
+        ];
+        let (ok, stdout, stderr) = inception(&args);
+        assert!(ok, "{backend}: {stderr}");
+        let doc: serde_json::Value = serde_json::from_str(&stdout).unwrap();
+        doc[0]["top"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|t| (t["index"].as_u64().unwrap(), t["probability"].as_f64().unwrap()))
+            .collect::<Vec<_>>()
+    };
+    let (gpu, cpu) = (top("gpu"), top("cpu"));
+    let worst = gpu.iter().zip(&cpu).map(|(g, c)| (g.1 - c.1).abs()).fold(0.0, f64::max);
+    println!("20000x300 image: GPU {gpu:?}, CPU {cpu:?}, max probability difference {worst:.1e}");
+    assert!(gpu.iter().zip(&cpu).all(|(g, c)| g.0 == c.0) && worst < 1e-4, "the backends disagree");
+    std::fs::remove_dir_all(&dir).unwrap();
+}

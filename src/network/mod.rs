@@ -69,6 +69,10 @@ pub struct Network {
     shared: Shared,
     readback: Readback,
     image: Option<(wgpu::Texture, Dispatch)>,
+    /// An image larger than a texture may be, resized and normalised on the CPU (the same
+    /// antialiased resize as the shader): written into the input buffer before each pass,
+    /// whose memory later layers reuse, instead of the preprocessing dispatch.
+    staged_input: Option<Vec<f32>>,
     /// The adapter is a CPU (llvmpipe, SwiftShader), where barriers are slow.
     software: bool,
     errors: ErrorLog,
@@ -102,6 +106,7 @@ impl Network {
             shared,
             readback,
             image: None,
+            staged_input: None,
             software: gpu.is_software(),
             errors: gpu.errors.clone(),
             stats,
@@ -150,6 +155,7 @@ impl Network {
                 self.max_texture_side
             )));
         }
+        self.staged_input = None;
         if self.texture_of_size(width, height).is_none() {
             let texture = preprocess::create_texture(&self.ctx.device, width, height);
             let dispatch = preprocess::dispatch(&self.ctx, &self.graph.input_spec, &texture, self.memory.view(self.graph.input));
@@ -158,10 +164,18 @@ impl Network {
         Ok(&self.image.as_ref().unwrap().0)
     }
 
-    /// Uploads tightly packed RGBA8 pixels as the image to classify.
+    /// Uploads tightly packed RGBA8 pixels as the image to classify; one wider or taller than
+    /// the adapter's textures is resized on the CPU first.
     pub fn set_image(&mut self, rgba: &[u8], width: u32, height: u32) -> Result<(), Error> {
-        if rgba.len() as u64 != 4 * width as u64 * height as u64 {
+        if width == 0 || height == 0 || rgba.len() as u64 != 4 * width as u64 * height as u64 {
             return Err(Error::Image(format!("{} bytes is not a {width}x{height} RGBA image", rgba.len())));
+        }
+        if width.max(height) > self.max_texture_side {
+            let spec = &self.graph.input_spec;
+            let mut input = vec![0.0; spec.output_shape().elements()];
+            crate::cpu::preprocess::run(spec, rgba, width, height, &mut input);
+            self.staged_input = Some(input);
+            return Ok(());
         }
         let texture = self.image_texture(width, height)?.clone();
         preprocess::write_texture(&self.ctx.queue, &texture, rgba);
@@ -169,6 +183,11 @@ impl Network {
     }
 
     fn preprocess(&self) -> Result<&Dispatch, Error> {
+        if self.staged_input.is_some() {
+            return Err(Error::Usage(
+                "timing layers needs an image within the GPU's texture size (this one was resized on the CPU)".into(),
+            ));
+        }
         self.image.as_ref().map(|(_, d)| d).ok_or_else(|| Error::Usage("no image to classify yet".into()))
     }
 
@@ -176,18 +195,28 @@ impl Network {
     /// submit, then to read back with [`Network::read_output`] and the returned ticket. At
     /// most two passes may await their readback at once.
     pub fn encode(&self, with_logits: bool) -> Result<(wgpu::CommandBuffer, Ticket), Error> {
-        let preprocess = self.preprocess()?;
+        // a staged image is written before this pass's commands run (at the next submit)
+        let preprocess = match &self.staged_input {
+            Some(input) => {
+                let view = self.memory.view(self.graph.input);
+                self.ctx.queue.write_buffer(view.buffer, 0, bytemuck::cast_slice(input));
+                None
+            }
+            None => Some(self.preprocess()?),
+        };
         let mut encoder = self.ctx.device.create_command_encoder(&wgpu::CommandEncoderDescriptor { label: Some("forward") });
         {
             let mut pass = encoder.begin_compute_pass(&wgpu::ComputePassDescriptor {
                 label: Some("forward"),
                 timestamp_writes: self.readback.timestamp_writes(),
             });
-            preprocess.encode(&mut pass);
+            if let Some(preprocess) = preprocess {
+                preprocess.encode(&mut pass);
+            }
             let mut previous = preprocess;
             for dispatch in self.layers.iter().flat_map(|l| &l.dispatches) {
-                dispatch.encode_after(&mut pass, Some(previous));
-                previous = dispatch;
+                dispatch.encode_after(&mut pass, previous);
+                previous = Some(dispatch);
             }
             self.readback.topk.encode(&mut pass);
         }

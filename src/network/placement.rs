@@ -61,7 +61,8 @@ impl Memory {
             device.create_buffer(&wgpu::BufferDescriptor {
                 label: Some(&format!("activations {i}")),
                 size,
-                usage: wgpu::BufferUsages::STORAGE | wgpu::BufferUsages::COPY_SRC,
+                // (COPY_DST: an image resized on the CPU is written into the input's buffer)
+                usage: wgpu::BufferUsages::STORAGE | wgpu::BufferUsages::COPY_SRC | wgpu::BufferUsages::COPY_DST,
                 mapped_at_creation: false,
             })
         });
