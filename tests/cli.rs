@@ -145,6 +145,15 @@ fn convert_keeps_labels_and_rejects_what_fits_no_network() {
     std::fs::remove_dir_all(&dir).unwrap();
 }
 
+/// The tutorial's 10-class network with deterministic weights, written into `dir`.
+fn seed_weights(dir: &std::path::Path) -> std::path::PathBuf {
+    let tensors: Vec<_> =
+        inception::Variant::Seed.graph(10).parameters().into_iter().map(|(n, s)| (n, s, "float32".to_owned())).collect();
+    let weights = dir.join("seed.safetensors");
+    std::fs::write(&weights, inception::synthetic::safetensors_file(&tensors)).unwrap();
+    weights
+}
+
 /// `classify` on a folder and a pattern with one loaded network: every image, the same
 /// classes on both backends, a throughput line; a file in the folder that is no image is
 /// reported, the others still classified, and the exit status says so.
@@ -152,10 +161,7 @@ fn convert_keeps_labels_and_rejects_what_fits_no_network() {
 fn classify_takes_folders_and_patterns_on_either_backend() {
     let dir = std::env::temp_dir().join(format!("inception-batch-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
-    let tensors: Vec<_> =
-        inception::Variant::Seed.graph(10).parameters().into_iter().map(|(n, s)| (n, s, "float32".to_owned())).collect();
-    let weights = dir.join("seed.safetensors");
-    std::fs::write(&weights, inception::synthetic::safetensors_file(&tensors)).unwrap();
+    let weights = seed_weights(&dir);
     let images = dir.join("images");
     std::fs::create_dir_all(&images).unwrap();
     for (name, (w, h)) in [("a.png", (64, 48)), ("b.png", (300, 200))] {
@@ -241,10 +247,7 @@ fn classify_honours_exif_orientation() {
 fn truncated_jpegs_are_refused_and_tiffs_read() {
     let dir = std::env::temp_dir().join(format!("inception-formats-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
-    let tensors: Vec<_> =
-        inception::Variant::Seed.graph(10).parameters().into_iter().map(|(n, s)| (n, s, "float32".to_owned())).collect();
-    let weights = dir.join("seed.safetensors");
-    std::fs::write(&weights, inception::synthetic::safetensors_file(&tensors)).unwrap();
+    let weights = seed_weights(&dir);
     let weights = weights.display().to_string();
     let pixels = image::RgbImage::from_fn(300, 200, |x, y| image::Rgb([(x % 256) as u8, (y % 256) as u8, ((x * y) % 256) as u8]));
     let mut jpeg = Vec::new();
@@ -278,10 +281,7 @@ fn truncated_jpegs_are_refused_and_tiffs_read() {
 fn images_wider_than_a_texture_are_classified_on_the_gpu_too() {
     let dir = std::env::temp_dir().join(format!("inception-wide-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
-    let tensors: Vec<_> =
-        inception::Variant::Seed.graph(10).parameters().into_iter().map(|(n, s)| (n, s, "float32".to_owned())).collect();
-    let weights = dir.join("seed.safetensors");
-    std::fs::write(&weights, inception::synthetic::safetensors_file(&tensors)).unwrap();
+    let weights = seed_weights(&dir);
     let wide = dir.join("wide.png");
     image::RgbaImage::from_raw(20000, 300, inception::synthetic::image(20000, 300)).unwrap().save(&wide).unwrap();
     let top = |backend: &str| {

@@ -258,4 +258,15 @@ impl<'a> Disjoint<'a> {
         let end = (start + self.chunk).min(self.len);
         std::slice::from_raw_parts_mut(self.data.add(start), end - start)
     }
+
+    /// `len` values from `start`, for tasks whose parts are not whole chunks (Winograd's
+    /// input transform writes runs of a channel's tiles at a stride).
+    ///
+    /// # Safety
+    /// The run must lie inside the slice, and no two live references may overlap.
+    #[allow(clippy::mut_from_ref, reason = "disjoint runs of one exclusive borrow, one per task")]
+    pub unsafe fn range(&self, start: usize, len: usize) -> &mut [f32] {
+        assert!(start + len <= self.len, "a run outside the slice");
+        std::slice::from_raw_parts_mut(self.data.add(start), len)
+    }
 }

@@ -126,7 +126,7 @@ fn transform_input(x: &[f32], input: Shape, window: Window, (rows, cols): (usize
     let (h, w) = (input.h as isize, input.w as isize);
     let (py, px) = (window.pad.0 as isize, window.pad.1 as isize);
     let plane = (h * w) as usize;
-    let v = SharedV(v.as_mut_ptr());
+    let v = Disjoint::new(v, 1);
     threads::for_each(c, |ci| {
         let channel = &x[ci * plane..(ci + 1) * plane];
         let at =
@@ -151,7 +151,7 @@ fn transform_input(x: &[f32], input: Shape, window: Window, (rows, cols): (usize
                     for (j, values) in input_1d(row).iter().enumerate() {
                         let xi = i * TILE + j;
                         // SAFETY: V[ξ][ci][tiles] belongs to this channel's task alone.
-                        let dst = unsafe { v.slice((xi * c + ci) * t + ty * cols + tx0, lanes) };
+                        let dst = unsafe { v.range((xi * c + ci) * t + ty * cols + tx0, lanes) };
                         dst.copy_from_slice(&values[..lanes]);
                     }
                 }
@@ -200,17 +200,4 @@ fn transform_output(products: &[f32], bias: &[f32], relu: bool, out: Shape, (row
             }
         }
     });
-}
-
-/// V shared by the input transform's tasks, each writing its own channel's runs.
-struct SharedV(*mut f32);
-unsafe impl Sync for SharedV {}
-
-impl SharedV {
-    /// # Safety
-    /// The run must be inside V and written by one task only.
-    #[allow(clippy::mut_from_ref, reason = "disjoint runs of one exclusive borrow, one per task")]
-    unsafe fn slice(&self, start: usize, len: usize) -> &mut [f32] {
-        std::slice::from_raw_parts_mut(self.0.add(start), len)
-    }
 }
