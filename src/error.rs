@@ -59,6 +59,11 @@ pub enum WeightsError {
         found: usize,
         classes: u32,
     },
+    /// An int8 tensor without usable scales, or scales without their tensor.
+    Int8 {
+        tensor: String,
+        detail: String,
+    },
     /// A value that would poison the network (NaN or infinity), or a negative variance.
     BadValue {
         tensor: String,
@@ -114,6 +119,7 @@ impl fmt::Display for WeightsError {
             WeightsError::Dtype { tensor, found } => {
                 write!(f, "tensor `{tensor}` has dtype {found}; only float32, float16, bfloat16 and float64 are supported")
             }
+            WeightsError::Int8 { tensor, detail } => write!(f, "int8 tensor `{tensor}` {detail}"),
             WeightsError::Labels { found, classes } => {
                 write!(f, "the labels list has {found} classes but the model has {classes}")
             }

@@ -143,6 +143,17 @@ impl Graph {
         self.shapes[self.output].c
     }
 
+    /// The names of the convolution and linear weights (not biases or batch-norm tensors):
+    /// the tensors int8 files store quantized.
+    pub fn weight_tensors(&self) -> std::collections::HashSet<String> {
+        let weight = |op: &Op| match op {
+            Op::Conv2d { params, .. } => Some(params.weight.clone()),
+            Op::Linear { params, .. } => Some(params.weight.clone()),
+            Op::Pool(_) | Op::Lrn(_) | Op::Concat => None,
+        };
+        self.nodes.iter().filter_map(|n| weight(&n.op)).collect()
+    }
+
     /// Every parameter tensor the graph reads, with its expected shape, in layer order.
     pub fn parameters(&self) -> Vec<(String, Vec<usize>)> {
         let mut out = Vec::new();

@@ -21,6 +21,7 @@ fn main() {
 #[cfg(not(target_arch = "wasm32"))]
 mod cli {
     use inception::backend::{self, Backend, Choice, Engine};
+    use inception::convert::Storage;
     use inception::network::{ConvKernel, Options};
     use inception::ops::conv2d::Precision;
     use inception::{labels, Classification, CpuOptions, Error, Gpu, Model, Variant};
@@ -46,9 +47,11 @@ usage:
       (pixels x channels per invocation: 4x8, 4x4 or 4x16), or winograd2 4x8, winograd4
       4x16 and so on (Winograd F(2x2,3x3) or F(4x4,3x3) for the 3x3 convolutions, the
       tile elsewhere)
-  inception convert [--model M] [--f16] [--labels FILE] INPUT OUTPUT
+  inception convert [--model M] [--f16 | --int8] [--labels FILE] INPUT OUTPUT
       writes OUTPUT, the project's own safetensors file (only the tensors the network
-      uses; float16 with --f16; class names from --labels stored inside), from INPUT: a
+      uses; float16 with --f16, half the size; with --int8 the convolution and linear
+      weights as int8 with a float32 scale per output channel, a quarter of the size;
+      class names from --labels stored inside), from INPUT: a
       PyTorch checkpoint (.pth, .pt) or a safetensors file. The network is recognised
       from the tensor names, the class count from the classifier.
   inception info
@@ -86,6 +89,7 @@ usage:
         labels: Option<PathBuf>,
         json: bool,
         half: bool,
+        int8: bool,
         per_layer: bool,
         autotune: bool,
         conv: Option<ConvKernel>,
@@ -105,6 +109,7 @@ usage:
             labels: None,
             json: false,
             half: false,
+            int8: false,
             per_layer: false,
             autotune: false,
             conv: None,
@@ -124,6 +129,7 @@ usage:
                 "--labels" => a.labels = Some(value()?.into()),
                 "--json" => a.json = true,
                 "--f16" => a.half = true,
+                "--int8" => a.int8 = true,
                 "--per-layer" => a.per_layer = true,
                 "--autotune" => a.autotune = true,
                 "--conv" => a.conv = Some(value()?.parse()?),
@@ -286,7 +292,13 @@ usage:
         };
         let bytes = read_file(input, "weights file")?;
         let labels = read_labels(args)?;
-        let out = inception::convert::convert(&bytes, args.model, args.half, labels.as_deref())
+        let storage = match (args.half, args.int8) {
+            (true, true) => return Err(Error::Usage("convert takes --f16 or --int8, not both".into())),
+            (true, false) => Storage::F16,
+            (false, true) => Storage::Int8,
+            (false, false) => Storage::F32,
+        };
+        let out = inception::convert::convert(&bytes, args.model, storage, labels.as_deref())
             .map_err(|e| Error::Usage(format!("{}: {}", input.display(), Error::from(e))))?;
         std::fs::write(output, &out.bytes).map_err(|e| Error::Usage(format!("cannot write {}: {e}", output.display())))?;
         println!(
@@ -296,7 +308,7 @@ usage:
             out.num_classes,
             out.tensors,
             out.bytes.len() as f64 / 1e6,
-            if args.half { "float16" } else { "float32" }
+            storage.name()
         );
         Ok(())
     }

@@ -3,6 +3,8 @@
 //! in the file's bytes where it can (contiguous tensors) and is copied only where it must
 //! be (views with strides, which only `.pth` files have).
 
+use crate::convert::int8_scale_name;
+use crate::error::WeightsError;
 use safetensors::Dtype;
 use std::borrow::Cow;
 use std::collections::BTreeMap;
@@ -61,5 +63,38 @@ impl<'a> Tensors<'a> {
             let map = std::mem::take(&mut self.map);
             self.map = map.into_iter().map(|(n, t)| (n[prefix.len()..].to_string(), t)).collect();
         }
+    }
+
+    /// Expands int8 tensors (see [`crate::convert::Storage::Int8`]) to float32 with their
+    /// per-output-channel scales, which are then removed: what follows sees float tensors.
+    pub fn expand_int8(&mut self) -> Result<(), WeightsError> {
+        let quantized: Vec<String> = self.map.iter().filter(|(_, t)| t.dtype == Dtype::I8).map(|(n, _)| n.clone()).collect();
+        for name in quantized {
+            let bad = |detail: String| WeightsError::Int8 { tensor: name.clone(), detail };
+            let scale_name = int8_scale_name(&name);
+            let scales = self.map.remove(&scale_name).ok_or_else(|| bad(format!("has no scales (`{scale_name}`)")))?;
+            let tensor = &self.map[&name];
+            let outputs = tensor.shape.first().copied().unwrap_or(0);
+            if scales.dtype != Dtype::F32 || scales.shape != [outputs] {
+                return Err(bad(format!(
+                    "has scales of {:?} {:?}, expected F32 [{outputs}] (one per output channel)",
+                    scales.dtype, scales.shape
+                )));
+            }
+            let scales = scales.to_f32().expect("float32");
+            let per_out = tensor.elements() / outputs.max(1);
+            let values: Vec<u8> =
+                tensor.data.iter().enumerate().flat_map(|(i, q)| (*q as i8 as f32 * scales[i / per_out]).to_le_bytes()).collect();
+            let expanded = RawTensor { dtype: Dtype::F32, shape: tensor.shape.clone(), data: Cow::Owned(values) };
+            self.map.insert(name, expanded);
+        }
+        if let Some(orphan) = self.map.keys().find(|n| n.ends_with(".int8_scale")) {
+            let tensor = orphan.trim_end_matches(".int8_scale").to_string();
+            return Err(WeightsError::Int8 {
+                tensor,
+                detail: format!("is missing or not int8, but `{orphan}` holds scales for it"),
+            });
+        }
+        Ok(())
     }
 }

@@ -84,7 +84,9 @@ fn read_safetensors(bytes: &[u8]) -> Result<Tensors<'_>, WeightsError> {
             (name.to_string(), tensor)
         })
         .collect();
-    Ok(Tensors { map })
+    let mut tensors = Tensors { map };
+    tensors.expand_int8()?;
+    Ok(tensors)
 }
 
 /// Names the first tensor whose data lies past the end of a cut-off file (the safetensors

@@ -148,3 +148,74 @@ fn nan_weights_are_refused() {
         e => panic!("wrong error: {e:?}"),
     }
 }
+
+type OwnedTensors = Vec<(String, safetensors::Dtype, Vec<usize>, Vec<u8>)>;
+
+/// `file` with its tensors changed by `edit`.
+fn rewritten(file: &[u8], edit: impl FnOnce(&mut OwnedTensors)) -> Vec<u8> {
+    use safetensors::tensor::TensorView;
+    let parsed = safetensors::SafeTensors::deserialize(file).unwrap();
+    let mut owned: OwnedTensors =
+        parsed.tensors().into_iter().map(|(n, t)| (n, t.dtype(), t.shape().to_vec(), t.data().to_vec())).collect();
+    edit(&mut owned);
+    let views: Vec<(&str, TensorView)> =
+        owned.iter().map(|(n, d, s, b)| (n.as_str(), TensorView::new(*d, s.clone(), b).unwrap())).collect();
+    safetensors::serialize(views, None).unwrap()
+}
+
+fn bvlc_int8() -> (Model, Vec<u8>) {
+    let bvlc: TensorList =
+        Variant::Bvlc.graph(1000).parameters().into_iter().map(|(name, shape)| (name, shape, "float32".to_owned())).collect();
+    let file = synthetic::safetensors_file(&bvlc);
+    let original = Model::from_safetensors(Variant::Bvlc, &file).unwrap();
+    let int8 = inception::convert::convert(&file, None, inception::convert::Storage::Int8, None).unwrap();
+    (original, int8.bytes)
+}
+
+/// An int8 file loads with every weight within half a quantization step (max|w| / 127 of
+/// its output channel) of the float32 original, and biases exact.
+#[test]
+fn int8_weights_expand_within_half_a_step() {
+    let (original, bytes) = bvlc_int8();
+    let expanded = Model::from_safetensors(Variant::Bvlc, &bytes).unwrap();
+    let mut checked = 0;
+    for (a, b) in original.params.iter().zip(&expanded.params) {
+        let (Some(a), Some(b)) = (a, b) else { continue };
+        let outputs = a.bias.len();
+        for (row_a, row_b) in a.weight.chunks_exact(a.weight.len() / outputs).zip(b.weight.chunks_exact(a.weight.len() / outputs))
+        {
+            let step = row_a.iter().fold(0f32, |m, v| m.max(v.abs())) / 127.0;
+            let worst = row_a.iter().zip(row_b).map(|(x, y)| (x - y).abs()).fold(0f32, f32::max);
+            assert!(worst <= step * 0.5001 + 1e-12, "off by {worst}, step {step}");
+        }
+        assert_eq!(a.bias, b.bias);
+        checked += 1;
+    }
+    assert_eq!(checked, 58); // 57 convolutions and the classifier
+}
+
+#[test]
+fn int8_tensor_without_usable_scales_is_named() {
+    use safetensors::Dtype;
+    let (_, bytes) = bvlc_int8();
+    let tensor = "conv1/7x7_s2.weight";
+    let scales = format!("{tensor}.int8_scale");
+    let without = rewritten(&bytes, |t| t.retain(|t| t.0 != scales));
+    let e = error(Model::from_safetensors(Variant::Bvlc, &without));
+    assert!(matches!(&e, WeightsError::Int8 { tensor: t, detail } if t == tensor && detail.contains("no scales")), "{e:?}");
+    let short = rewritten(&bytes, |t| {
+        let s = t.iter_mut().find(|t| t.0 == scales).unwrap();
+        s.2 = vec![32];
+        s.3.truncate(32 * 4);
+    });
+    let e = error(Model::from_safetensors(Variant::Bvlc, &short));
+    assert!(matches!(&e, WeightsError::Int8 { tensor: t, detail } if t == tensor && detail.contains("[64]")), "{e:?}");
+    // scales whose tensor is float32: the scales name it
+    let orphan = rewritten(&bytes, |t| {
+        let w = t.iter_mut().find(|t| t.0 == tensor).unwrap();
+        w.1 = Dtype::F32;
+        w.3 = w.3.iter().flat_map(|q| (*q as i8 as f32).to_le_bytes()).collect();
+    });
+    let e = error(Model::from_safetensors(Variant::Bvlc, &orphan));
+    assert!(matches!(&e, WeightsError::Int8 { tensor: t, .. } if t == tensor), "{e:?}");
+}

@@ -29,6 +29,7 @@ const state = {
   cpu: null, // the CPU engine (always there)
   noGpu: null, // why there is no GPU engine, in words
   backend: null, // { name, reason, gpuMs, cpuMs }: what runs the classifier and why
+  weightsPrecision: null, // the site's weights' precision (models.json); null for a user's file
   device: null,
   classifier: null,
   stream: null,
@@ -182,7 +183,9 @@ async function fetchWeights(entry) {
   if (!res.ok) {
     throw Object.assign(new Error(`The weights file ${entry.file} could not be downloaded (HTTP ${res.status}).`), { kind: 'weights' });
   }
-  const total = Number(res.headers.get('content-length')) || entry.bytes;
+  // models.json's size, not Content-Length: a host that compresses the file announces the
+  // compressed length while the body is read decompressed.
+  const total = entry.bytes || Number(res.headers.get('content-length'));
   const bytes = new Uint8Array(total);
   let received = 0;
   const reader = res.body.getReader();
@@ -203,19 +206,20 @@ async function fetchWeights(entry) {
 /**
  * Builds the classifier on the backend chosen for this device (see chooseBackend) and
  * warms it up (on the GPU that compiles every shader). `model` names the network the file
- * must be for; null lets the engine recognise it (a user's own file).
+ * must be for; null lets the engine recognise it (a user's own file). `precision` is the
+ * site's weights' (models.json), shown beside the backend.
  */
-function loadClassifier(model, bytes, labels, title) {
+function loadClassifier(model, bytes, labels, title, precision = null) {
   // One load at a time (a file may be picked while the site's model is still loading), and
   // images picked meanwhile wait for the last one (the classifier is busy until then).
-  const load = (state.loading ?? Promise.resolve()).catch(() => {}).then(() => buildClassifier(model, bytes, labels, title));
+  const load = (state.loading ?? Promise.resolve()).catch(() => {}).then(() => buildClassifier(model, bytes, labels, title, precision));
   const tracked = load.finally(() => { if (state.loading === tracked) state.loading = null; });
   tracked.catch(() => {}); // the caller handles the failure
   state.loading = tracked;
   return load;
 }
 
-async function buildClassifier(model, bytes, labels, title) {
+async function buildClassifier(model, bytes, labels, title, precision) {
   setStatus('Checking the weights…');
   await nextPaint();
   let next;
@@ -232,10 +236,13 @@ async function buildClassifier(model, bytes, labels, title) {
   // the new model is valid: only now replace the current one (a bad file keeps it)
   if (state.classifier) { await settle(); state.classifier.free(); }
   state.classifier = next;
+  state.weightsPrecision = precision; // null: a file of the user's, as it is
   const stats = JSON.parse(state.classifier.stats());
   const gpu = stats.backend === 'gpu';
   $('model-title').textContent = `${stats.title} on ${gpu ? 'WebGPU' : 'the CPU'}`;
-  $('adapter').textContent = `${gpu ? `GPU: ${adapterName()}` : `CPU: ${state.cpu.describe()}`} (${state.backend.reason})`;
+  const weights = state.weightsPrecision ? `; ${state.weightsPrecision} weights` : '';
+  $('adapter').textContent = `${gpu ? `GPU: ${adapterName()}` : `CPU: ${state.cpu.describe()}`} (${state.backend.reason})${weights}`;
+  document.body.dataset.precision = state.weightsPrecision ?? 'file';
   document.body.dataset.backend = stats.backend;
   state.pipelined = gpu && state.pipelinedGpu;
   clearMessage('weights');
@@ -348,7 +355,7 @@ async function tuneKernels(classifier, model) {
 async function loadSiteModel(entry) {
   const { bytes, cache, url, fresh } = await fetchWeights(entry);
   try {
-    await loadClassifier(entry.model, bytes, null, entry.title);
+    await loadClassifier(entry.model, bytes, null, entry.title, entry.precision ?? 'float32');
   } catch (e) {
     if (cache) await cache.delete(url); // never keep a file that failed
     throw e;

@@ -1,6 +1,7 @@
 //! The page in a real browser: Debian's Chromium (WebGPU on SwiftShader), driven by
 //! playwright-core from tests/browser, against the built site served on 127.0.0.1.
 
+use crate::precision::Precision;
 use crate::server::Server;
 use crate::{root, run, site, Options};
 use std::path::{Path, PathBuf};
@@ -72,8 +73,9 @@ pub fn test() -> Result<Vec<String>, String> {
     let labels = work.join("tutorial-classes.txt");
     let names: Vec<String> = (0..10).map(|i| format!("tutorial class {i}")).collect();
     std::fs::write(&labels, names.join("\n")).map_err(|e| e.to_string())?;
-    // The site lives in a sub-folder of what is served, as on https://user.github.io/project/.
-    site::build(&work.join("site/inception"), &[weights.clone(), models])?;
+    // The site lives in a sub-folder of what is served, as on https://user.github.io/project/;
+    // its weights are float32, as the native program's expected results are.
+    site::build(&work.join("site/inception"), &[weights.clone(), models], Precision::Float32, &[])?;
     let photo = root().join("../shared/images/tiger_cat.jpg");
     let (y4m, frame) = (work.join("tiger_cat.y4m"), work.join("tiger_cat.frame.png"));
     fake_camera(&photo, &y4m, &frame)?;
@@ -167,7 +169,7 @@ pub fn bench_web(options: &Options) -> Result<(), String> {
     }
     let scripts = prerequisites()?;
     let work = root().join("target/web-bench");
-    site::build(&work.join("site"), &dirs)?;
+    site::build(&work.join("site"), &dirs, options.precision, &options.check_photos())?;
     let server = Server::start(&work.join("site"), 0)?;
     let out = work.join("inception.json");
     let mut query = format!("?bench={}&warmup=2", options.runs);

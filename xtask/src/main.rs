@@ -1,7 +1,10 @@
 //! Project tasks: `cargo xtask <task>`.
 //!
 //!   serve [--weights DIR] [--port P]   build the site and serve it on http://127.0.0.1:8000
-//!   dist [--weights DIR] [--out DIR]   write the self-contained static site (default dist/)
+//!   dist [--weights DIR] [--out DIR] [--precision auto|float32|float16|int8] [--check-photos DIR]
+//!                                       write the self-contained static site (default dist/), the
+//!                                       weights in the smallest precision whose top-5 holds against
+//!                                       float32 on the check photos (auto), or the one named
 //!   test                                every test: native (llvmpipe) and in headless Chromium
 //!   bench-web [--runs N] [--per-layer] [--model M] [--backend gpu|cpu] [--threads N]
 //!             [--peer [--peer-ep webgpu|wasm] [--peer-threads N] [--peer-run SCRIPT]]
@@ -29,6 +32,7 @@
 mod bench_native;
 mod browser;
 mod fetch;
+mod precision;
 /// The model registry of the engine, this very file (plain data, no dependencies).
 #[path = "../../src/models/registry.rs"]
 #[allow(dead_code, reason = "xtask uses only part of the registry")]
@@ -93,6 +97,10 @@ pub struct Options {
     pub threads: Option<u32>,
     /// bench-web: the page's backend (gpu or cpu; default: the page's own choice)
     pub backend: Option<String>,
+    /// dist, serve: the weights' precision (auto: the smallest that holds on the check photos)
+    pub precision: precision::Precision,
+    /// dist, serve: the photos precisions are checked on
+    pub check_photos: Option<PathBuf>,
 }
 
 impl Options {
@@ -110,6 +118,8 @@ impl Options {
             peer_threads: 2,
             threads: None,
             backend: None,
+            precision: precision::Precision::Auto,
+            check_photos: None,
         };
         let mut it = args.iter();
         while let Some(arg) = it.next() {
@@ -126,6 +136,8 @@ impl Options {
                 "--peer-ep" => o.peer_ep = value(),
                 "--peer-threads" => o.peer_threads = value().parse().unwrap_or_else(|_| fail("--peer-threads takes a number")),
                 "--backend" => o.backend = Some(value()),
+                "--precision" => o.precision = precision::Precision::parse(&value()).unwrap_or_else(|e| fail(&e)),
+                "--check-photos" => o.check_photos = Some(value().into()),
                 "--threads" => o.threads = Some(value().parse().unwrap_or_else(|_| fail("--threads takes a number"))),
                 other => fail(&format!("unknown option {other}")),
             }
@@ -168,8 +180,18 @@ impl Options {
     }
 }
 
+impl Options {
+    /// The photos a smaller precision is checked on: --check-photos DIR, else an `images`
+    /// folder beside a weights folder (as ../shared has), else the repository's tests/photos.
+    pub fn check_photos(&self) -> Vec<PathBuf> {
+        let beside = self.weight_dirs().into_iter().filter_map(|d| d.parent().map(|p| p.join("images")));
+        let dirs: Vec<PathBuf> = self.check_photos.iter().cloned().chain(beside).chain([root().join("tests/photos")]).collect();
+        dirs.iter().map(|d| precision::photos_in(d)).find(|p| !p.is_empty()).unwrap_or_default()
+    }
+}
+
 fn dist(options: &Options) -> Result<PathBuf, String> {
-    site::build(&options.out, &options.weight_dirs())?;
+    site::build(&options.out, &options.weight_dirs(), options.precision, &options.check_photos())?;
     Ok(options.out.clone())
 }
 

@@ -2,14 +2,16 @@
 //! threads for cross-origin isolated pages), bound with wasm-bindgen, the page from www/,
 //! the headers file for static hosts, and the model weights that are at hand.
 
+use crate::precision::{self, Precision};
 use crate::registry;
 use crate::{cargo, root, run};
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
 /// Builds the site in `out` with the known weights files found in `weights` (the first
-/// folder holding a file wins).
-pub fn build(out: &Path, weights: &[PathBuf]) -> Result<(), String> {
+/// folder holding a file wins), each in `precision` (auto: the smallest that holds on the
+/// check photos in `photos`).
+pub fn build(out: &Path, weights: &[PathBuf], precision: Precision, photos: &[PathBuf]) -> Result<(), String> {
     run(cargo().args(["build", "--lib", "--release", "--target", "wasm32-unknown-unknown", "--package", "inception-webgpu"]))?;
     let bindgen = wasm_bindgen()?;
     if out.exists() {
@@ -34,7 +36,7 @@ pub fn build(out: &Path, weights: &[PathBuf]) -> Result<(), String> {
         let path = entry.map_err(|e| e.to_string())?.path();
         std::fs::copy(&path, out.join(path.file_name().unwrap())).map_err(|e| e.to_string())?;
     }
-    let models = copy_weights(out, weights)?;
+    let models = copy_weights(out, weights, precision, photos)?;
     eprintln!(
         "xtask: site in {} ({} KB of wasm; models: {})",
         out.display(),
@@ -87,26 +89,34 @@ fn build_threaded(relaxed: bool) -> Result<PathBuf, String> {
     Ok(target.join("wasm32-unknown-unknown/release/inception.wasm"))
 }
 
-/// Copies the known weights files found in `dirs` into `out/weights` and lists them in
-/// `weights/models.json` (with a content hash, which versions the page's cache).
-fn copy_weights(out: &Path, dirs: &[PathBuf]) -> Result<Vec<String>, String> {
+/// Writes the known weights files found in `dirs` into `out/weights`, each in the precision
+/// `site_file` picks, and lists them in `weights/models.json` (with a content hash, which
+/// versions the page's cache, and the precision, which the page shows).
+fn copy_weights(out: &Path, dirs: &[PathBuf], wanted: Precision, photos: &[PathBuf]) -> Result<Vec<String>, String> {
     let target = out.join("weights");
     std::fs::create_dir_all(&target).map_err(|e| e.to_string())?;
     if let Some(missing) = dirs.iter().find(|d| !d.is_dir()) {
         return Err(format!("the weights folder {} does not exist", missing.display()));
     }
+    let scratch = root().join("target/site-weights");
+    std::fs::create_dir_all(&scratch).map_err(|e| e.to_string())?;
     let mut entries = Vec::new();
     let mut names = Vec::new();
     for m in &registry::MODELS {
-        let (file, model, title) = (m.weights_file, m.name, m.title);
-        let Some(bytes) = dirs.iter().find_map(|d| std::fs::read(d.join(file)).ok()) else { continue };
-        std::fs::write(target.join(file), &bytes).map_err(|e| e.to_string())?;
+        let (model, title) = (m.name, m.title);
+        let Some(source) = dirs.iter().map(|d| d.join(m.weights_file)).find(|f| f.is_file()) else { continue };
+        let (path, precision, why) = precision::site_file(&source, model, wanted, photos, &scratch)?;
+        eprintln!("xtask: {model}: {} weights ({why})", precision.name());
+        let file = path.file_name().unwrap().to_string_lossy().to_string();
+        let bytes = std::fs::read(&path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+        std::fs::write(target.join(&file), &bytes).map_err(|e| e.to_string())?;
         entries.push(format!(
-            r#"{{"model": "{model}", "file": "{file}", "title": "{title}", "bytes": {}, "hash": "{:016x}"}}"#,
+            r#"{{"model": "{model}", "file": "{file}", "title": "{title}", "bytes": {}, "hash": "{:016x}", "precision": "{}"}}"#,
             bytes.len(),
-            fnv1a64(&bytes)
+            fnv1a64(&bytes),
+            precision.name()
         ));
-        names.push(model.to_string());
+        names.push(format!("{model} ({})", precision.name()));
     }
     let manifest = format!("{{\"models\": [\n  {}\n]}}\n", entries.join(",\n  "));
     std::fs::write(target.join("models.json"), manifest).map_err(|e| e.to_string())?;
