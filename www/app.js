@@ -12,6 +12,7 @@
 
 import init, { modelTitles, openEngine, cpuEngine } from './pkg/inception.js';
 import { startThreadedCpu } from './threaded-cpu.js';
+import { keepForOffline } from './offline.js';
 
 const $ = (id) => document.getElementById(id);
 const params = new URLSearchParams(location.search);
@@ -35,10 +36,20 @@ const state = {
   stream: null,
   running: false, // the camera loop is on
   busy: false, // a frame is being classified
+  held: 0, // exclusive work under way: the camera loop waits (see exclusive)
+  exclusive: null, // the last exclusive work, which the next one waits for
+  pendingMeasure: null, // a first visit's GPU measurement, run after the first prediction
+  measuring: false, // that measurement is under way
   facing: 'environment',
   fastVideoCopy: false, // copyExternalImageToTexture straight from the <video> (decided at start)
   frameTimes: [],
 };
+
+// What happened when, in milliseconds since navigation: read by `cargo xtask bench-web
+// --first-visit` (engine, cpu, gpu, weights, built, first_frame, tuned, settled: every
+// background step after the first frame done).
+const timeline = (window.__timeline = {});
+const mark = (name) => { timeline[name] ??= Math.round(performance.now()); };
 
 // ---------- messages and loading state ----------
 
@@ -118,13 +129,16 @@ async function startEngine() {
     throw Object.assign(new Error('This browser cannot run the engine, which needs WebAssembly with SIMD ' +
       `(Chrome or Edge 91, Firefox 89, Safari 16.4 or later): ${e.message}`), { kind: 'engine' });
   }
+  mark('engine');
   state.cpu = await startCpu();
+  mark('cpu');
   if (FORCED_BACKEND === 'cpu') return;
   if (!navigator.gpu) {
     state.noGpu = 'this browser does not offer WebGPU';
   } else {
     try {
       state.gpu = await openEngine();
+      mark('gpu');
     } catch (e) {
       console.info('opening a WebGPU device failed:', e);
       state.noGpu = 'this browser has WebGPU but offers no GPU adapter to this page ' +
@@ -171,6 +185,7 @@ async function fetchWeights(entry) {
   const cached = cache && await cache.match(url);
   if (cached) {
     setStatus(`Reading ${entry.title} from the cache…`);
+    mark('weights');
     return { bytes: new Uint8Array(await cached.arrayBuffer()), cache, url };
   }
   setStatus(`Downloading ${entry.title}…`, 0);
@@ -200,6 +215,7 @@ async function fetchWeights(entry) {
     setStatus(`Downloading ${entry.title}… ${mb(received)} of ${mb(total)} MB`, received / total);
   }
   const data = received === total ? bytes : bytes.slice(0, received);
+  mark('weights');
   return { bytes: data, cache, url, fresh: true };
 }
 
@@ -234,10 +250,21 @@ async function buildClassifier(model, bytes, labels, title, precision) {
     { kind: 'weights' });
   }
   // the new model is valid: only now replace the current one (a bad file keeps it)
-  if (state.classifier) { await settle(); state.classifier.free(); }
-  state.classifier = next;
-  state.weightsPrecision = precision; // null: a file of the user's, as it is
-  const stats = JSON.parse(state.classifier.stats());
+  // (after any background measurement, which may be using the current classifier)
+  return exclusive(() => {
+    state.classifier?.free();
+    state.classifier = next;
+    state.weightsPrecision = precision; // null: a file of the user's, as it is
+    mark('built');
+    const stats = JSON.parse(state.classifier.stats());
+    describeBackend(stats);
+    clearMessage('weights');
+    return stats;
+  });
+}
+
+/** Says which backend runs the classifier with `stats`, and why. */
+function describeBackend(stats) {
   const gpu = stats.backend === 'gpu';
   $('model-title').textContent = `${stats.title} on ${gpu ? 'WebGPU' : 'the CPU'}`;
   const weights = state.weightsPrecision ? `; ${state.weightsPrecision} weights` : '';
@@ -245,23 +272,23 @@ async function buildClassifier(model, bytes, labels, title, precision) {
   document.body.dataset.precision = state.weightsPrecision ?? 'file';
   document.body.dataset.backend = stats.backend;
   state.pipelined = gpu && state.pipelinedGpu;
-  clearMessage('weights');
-  return stats;
 }
 
 /**
  * A classifier of `model` on `engine`, warmed up; on the GPU its kernels tuned too unless
  * `tune` is false.
  */
-async function loadOn(engine, model, bytes, labels, tune = true) {
+async function loadOn(engine, model, bytes, labels, { tune = true, quiet = false } = {}) {
   const classifier = await engine.load(model, bytes, labels);
   const stats = JSON.parse(classifier.stats());
   if (stats.backend === 'gpu') {
-    setStatus('Compiling shaders…');
-    await nextPaint();
+    if (!quiet) {
+      setStatus('Compiling shaders…');
+      await nextPaint();
+    }
     classifier.texture(stats.inputSize, stats.inputSize);
     await classifier.run();
-    if (tune) await tuneKernels(classifier, stats.model);
+    if (tune) await tuneKernels(classifier, stats.model, quiet);
   }
   return classifier;
 }
@@ -300,26 +327,101 @@ async function chooseBackend(model, bytes, labels) {
     state.backend = { ...saved, reason: `${saved.reason}, measured on an earlier visit` };
     return loadOn(saved.name === 'gpu' ? state.gpu : state.cpu, model, bytes, labels);
   }
-  // The GPU is measured before its kernels are tuned, and tuned (then measured again) only
-  // where tuning could make it the faster: tuning is the slow part of a first visit.
-  const gpu = await loadOn(state.gpu, model, bytes, labels, false);
+  if (!params.has('bench')) {
+    // A first visit: the first frames run on the CPU, which is ready in a moment, and the
+    // GPU is built and measured after the first prediction is shown (measureInBackground).
+    const cpu = await loadOn(state.cpu, model, bytes, labels);
+    state.backend = { name: 'cpu', reason: 'the GPU is being measured meanwhile' };
+    state.pendingMeasure = { model, bytes, labels, key, cpu };
+    return cpu;
+  }
+  // The benchmark measures before its first run, as it reports the chosen backend's speed.
   const cpu = await loadOn(state.cpu, model, bytes, labels);
+  const gpu = await loadOn(state.gpu, model, bytes, labels, { tune: false });
   setStatus('Measuring the GPU and the CPU…');
   await nextPaint();
+  const choice = await measureBoth(gpu, cpu, key);
+  (choice === gpu ? cpu : gpu).free();
+  return choice;
+}
+
+/**
+ * Times `gpu` and `cpu` and returns the faster, remembered under `key`. The GPU is measured
+ * before its kernels are tuned, and tuned (then measured again) only where tuning could make
+ * it the faster: tuning is the slow part of a first visit.
+ */
+async function measureBoth(gpu, cpu, key, quiet = false) {
   const bitmap = await benchImage();
   let gpuMs = await timePasses(gpu, bitmap);
   const cpuMs = await timePasses(cpu, bitmap);
   if (gpuMs < TUNING_COULD_WIN * cpuMs) {
-    await tuneKernels(gpu, JSON.parse(gpu.stats()).model);
+    await tuneKernels(gpu, JSON.parse(gpu.stats()).model, quiet);
     gpuMs = await timePasses(gpu, bitmap);
   }
   bitmap.close();
+  mark('measured');
   const name = cpuMs < gpuMs ? 'cpu' : 'gpu';
   const figures = `GPU ${gpuMs.toFixed(0)} ms, CPU ${cpuMs.toFixed(0)} ms per image`;
   state.backend = { name, reason: `measured faster here (${figures})`, gpuMs, cpuMs };
   if (key) localStorage.setItem(key, JSON.stringify(state.backend));
-  (name === 'gpu' ? cpu : gpu).free();
   return name === 'gpu' ? gpu : cpu;
+}
+
+/**
+ * After a first visit's first prediction: builds the GPU classifier and measures it against
+ * the CPU one that is running, with the camera loop held (both would share the cores), and
+ * moves to the GPU if it is the faster. A model loaded meanwhile cancels the move.
+ */
+async function measureInBackground() {
+  const pending = state.pendingMeasure;
+  state.pendingMeasure = null;
+  state.measuring = true;
+  await exclusive(async () => {
+    if (state.classifier !== pending.cpu) return; // another model came in the meantime
+    let gpu;
+    try {
+      gpu = await loadOn(state.gpu, pending.model, pending.bytes, pending.labels, { tune: false, quiet: true });
+    } catch (e) {
+      console.info('the GPU could not be measured; the CPU runs on:', e.message);
+      state.backend = { name: 'cpu', reason: `the GPU failed to build (${e.message})` };
+      return;
+    }
+    const chosen = await measureBoth(gpu, pending.cpu, pending.key, true);
+    if (chosen === gpu) {
+      state.classifier = gpu;
+      pending.cpu.free();
+      state.pipelined = state.pipelinedGpu;
+    } else {
+      gpu.free();
+    }
+    describeBackend(JSON.parse(state.classifier.stats()));
+  }).finally(() => { state.measuring = false; });
+}
+
+/**
+ * Runs `work` with no camera frame in flight and the camera loop held, then lets the loop
+ * go on: for the work that must have the classifier, or the cores, to itself.
+ */
+function exclusive(work) {
+  const run = (state.exclusive ?? Promise.resolve()).then(async () => {
+    state.held += 1;
+    try {
+      await settle();
+      return await work();
+    } finally {
+      state.held -= 1;
+      if (state.held === 0 && state.running) requestAnimationFrame(cameraLoop);
+    }
+  });
+  state.exclusive = run.catch(() => {});
+  return run;
+}
+
+/** Called with each camera prediction shown: starts what waited for the first. */
+function afterFirstPrediction() {
+  keepForOffline(state.cpu.dir);
+  if (state.pendingMeasure) measureInBackground().finally(() => mark('settled'));
+  else if (!state.measuring) mark('settled');
 }
 
 /** {"4x8": 40, "4x4": 17}: how many convolutions use each tile. */
@@ -331,7 +433,7 @@ function tileCounts(json) {
 
 // The convolution kernels come in variants whose speed depends on the GPU: measure them
 // once per adapter and model, keep the choice for later visits.
-async function tuneKernels(classifier, model) {
+async function tuneKernels(classifier, model, quiet = false) {
   const key = `inception.kernels.${adapterName()}.${model}`;
   const saved = localStorage.getItem(key);
   state.tuneMs = null;
@@ -339,8 +441,10 @@ async function tuneKernels(classifier, model) {
     try { classifier.setKernels(saved); state.tiles = tileCounts(saved); return; } catch { localStorage.removeItem(key); }
   }
   if (params.get('autotune') === '0') return;
-  setStatus('Tuning the kernels for this GPU (once)…');
-  await nextPaint();
+  if (!quiet) {
+    setStatus('Tuning the kernels for this GPU (once)…');
+    await nextPaint();
+  }
   const t0 = performance.now();
   try {
     const chosen = await classifier.autotune();
@@ -352,8 +456,8 @@ async function tuneKernels(classifier, model) {
   }
 }
 
-async function loadSiteModel(entry) {
-  const { bytes, cache, url, fresh } = await fetchWeights(entry);
+async function loadSiteModel(entry, download = fetchWeights(entry)) {
+  const { bytes, cache, url, fresh } = await download;
   try {
     await loadClassifier(entry.model, bytes, null, entry.title, entry.precision ?? 'float32');
   } catch (e) {
@@ -441,6 +545,7 @@ function clearResult() {
 
 /** Shows a top-5; `source` ('camera' or 'image') is kept on the body for tests and styles. */
 function showResult(result, ms, source) {
+  mark('first_frame');
   document.body.dataset.frames = Number(document.body.dataset.frames || 0) + 1;
   document.body.dataset.source = source;
   const list = $('top5');
@@ -478,7 +583,7 @@ function nextPaint() {
 // texture and queued while frame N's result is still on its way back, so the GPU does not
 // wait for the page between frames. A new frame is taken only once frame N-1 is shown.
 async function cameraLoop() {
-  if (!state.running || state.busy) return;
+  if (!state.running || state.busy || state.held) return;
   const video = $('video');
   if (video.readyState >= 2 && video.videoWidth > 0) {
     state.busy = true;
@@ -487,7 +592,10 @@ async function cameraLoop() {
       await upload(state.classifier, video, video.videoWidth, video.videoHeight);
       const result = state.classifier.run(); // submitted now: the texture may be refilled
       const previous = state.inflight;
-      state.inflight = result.then((json) => showResult(JSON.parse(json), performance.now() - t0, 'camera'));
+      state.inflight = result.then((json) => {
+        showResult(JSON.parse(json), performance.now() - t0, 'camera');
+        afterFirstPrediction();
+      });
       // A software adapter computes on the same CPU cores as the page: a second frame in
       // flight gains nothing there and doubles the delay (measured on SwiftShader).
       await (state.pipelined ? previous : state.inflight);
@@ -600,23 +708,22 @@ async function classifyFile(file) {
   clearMessage('image');
   // Pause the camera and show the picture in its place.
   if (state.running) togglePause();
-  await settle();
   const canvas = $('still');
   canvas.width = bitmap.width;
   canvas.height = bitmap.height;
   canvas.getContext('2d').drawImage(bitmap, 0, 0);
   canvas.hidden = false;
   $('video').hidden = true;
-  state.busy = true;
-  try {
-    await classify(bitmap, bitmap.width, bitmap.height);
-  } catch (e) {
-    showMessage('image', 'The image could not be classified', e.message);
-    clearResult();
-  } finally {
-    state.busy = false;
-    bitmap.close();
-  }
+  await exclusive(async () => {
+    try {
+      await classify(bitmap, bitmap.width, bitmap.height);
+    } catch (e) {
+      showMessage('image', 'The image could not be classified', e.message);
+      clearResult();
+    } finally {
+      bitmap.close();
+    }
+  });
   $('pause').disabled = false;
   $('pause').textContent = state.stream ? 'Resume camera' : 'Start camera';
 }
@@ -763,13 +870,22 @@ async function afterLoad() {
   document.body.dataset.state = 'ready';
   setStatus(null);
   await startCamera();
+  if (!state.running) keepForOffline(state.cpu.dir); // no camera: no first frame to wait for
 }
 
 async function main() {
   const start = performance.now();
   wireInputs();
+  // The model list and the weights download while the engine compiles.
+  const listed = siteModels();
+  const engine = startEngine();
+  const download = listed.then((models) => {
+    const wanted = models.find((m) => m.model === params.get('model')) ?? models[0];
+    return wanted && fetchWeights(wanted);
+  });
+  download.catch(() => {}); // reported below, once the engine is known to run
   try {
-    await startEngine();
+    await engine;
   } catch (e) {
     const engine = e.kind === 'engine';
     setStatus(engine ? 'The engine cannot run here' : 'The GPU is not available');
@@ -777,7 +893,7 @@ async function main() {
     document.body.dataset.state = 'error';
     return;
   }
-  const models = await siteModels();
+  const models = await listed;
   if (models.length === 0) {
     showCustom('No model weights on this site');
     setStatus('No model loaded');
@@ -813,7 +929,7 @@ async function main() {
     await afterLoad();
   });
   try {
-    await loadSiteModel(wanted);
+    await loadSiteModel(wanted, download);
   } catch (e) {
     setStatus('The model could not be loaded');
     showMessage(e.kind || 'weights', 'The model could not be loaded', e.message,

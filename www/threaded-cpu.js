@@ -41,7 +41,8 @@ export async function startThreadedCpu(threads, relaxed) {
     pending.set(id, { resolve, reject });
     worker.postMessage({ id, op, args }, transfer);
   });
-  const description = await call('start', { threads, relaxed: relaxed && hasRelaxedSimd() });
+  const withRelaxed = relaxed && hasRelaxedSimd();
+  const description = await call('start', { threads, relaxed: withRelaxed });
 
   class Classifier {
     constructor(handle, stats) {
@@ -62,6 +63,7 @@ export async function startThreadedCpu(threads, relaxed) {
 
   return {
     threaded: true,
+    dir: withRelaxed ? 'pkg-threads-relaxed/' : 'pkg-threads/', // the build the worker loaded
     describe: () => description,
     async load(model, bytes, labels) {
       const { handle, stats } = await call('load', { model, bytes, labels });

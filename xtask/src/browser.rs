@@ -214,6 +214,57 @@ pub fn bench_web(options: &Options) -> Result<(), String> {
     Ok(())
 }
 
+/// `cargo xtask bench-web --first-visit`: three visits of the site (auto precision) in one
+/// browser profile: cold (empty), warm, offline; each the time to the first prediction shown,
+/// the bytes the server sent during it and the page's timeline, as one JSON object.
+pub fn first_visit(options: &Options) -> Result<(), String> {
+    let dirs = options.weight_dirs();
+    if dirs.is_empty() {
+        return Err("bench-web needs weights: --weights DIR, INCEPTION_WEIGHTS, or cargo xtask fetch-weights".into());
+    }
+    let scripts = prerequisites()?;
+    let work = root().join("target/web-first-visit");
+    site::build(&work.join("site"), &dirs, options.precision, &options.check_photos())?;
+    let (y4m, frame) = (work.join("tiger_cat.y4m"), work.join("tiger_cat.frame.png"));
+    fake_camera(&root().join("../shared/images/tiger_cat.jpg"), &y4m, &frame)?;
+    let server = Server::start(&work.join("site"), 0)?;
+    let profile = work.join("profile");
+    let _ = std::fs::remove_dir_all(&profile);
+    let mut visits = serde_json::Map::new();
+    for visit in ["cold", "warm", "offline"] {
+        let before = server.bytes_sent();
+        let mut node = Command::new("node");
+        node.arg(scripts.join("first-visit.mjs")).arg("--url").arg(server.url("")).arg("--profile").arg(&profile);
+        node.arg("--y4m").arg(&y4m);
+        if let Some(mbit) = options.mbit {
+            node.args(["--mbit", &mbit.to_string(), "--latency", &options.latency.to_string()]);
+        }
+        if visit == "offline" {
+            node.arg("--offline");
+        }
+        eprintln!("xtask: {visit} visit");
+        let out = node.output().map_err(|e| format!("cannot run node: {e}"))?;
+        eprint!("{}", String::from_utf8_lossy(&out.stderr));
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        let mut report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap_or_else(|_| {
+            let last = stderr.lines().find(|l| l.contains("Error") || l.contains("ERR_")).unwrap_or("no report");
+            serde_json::json!({ "top1": null, "error": last.trim() })
+        });
+        report["bytes_sent"] = (server.bytes_sent() - before).into();
+        visits.insert(visit.into(), report);
+    }
+    let network = match options.mbit {
+        Some(mbit) => format!("{mbit} Mbit/s, {} ms latency (Chrome's throttling)", options.latency),
+        None => "unthrottled (127.0.0.1)".into(),
+    };
+    visits.insert("network".into(), network.into());
+    println!("{}", serde_json::to_string_pretty(&visits).unwrap());
+    if visits.values().any(|v| v.get("top1").is_some_and(|t| t.is_null())) {
+        return Err("a visit showed no prediction".into());
+    }
+    Ok(())
+}
+
 /// The string value of `key` after `section` in a result JSON (`"stats": {... "backend": "cpu"`).
 fn string_of(json: &str, section: &str, key: &str) -> Option<String> {
     let rest = &json[json.find(section)?..];

@@ -16,6 +16,10 @@
 //!                                       WebGPU or wasm provider (../shared/peers/run, or SCRIPT: a
 //!                                       copy holding more models, for inception_v3 see
 //!                                       tools/export_inception_v3_onnx.py), and prints the ratio
+//!   bench-web --first-visit [--mbit N] [--latency MS] [--precision P]
+//!                                       a cold visit (empty browser profile), a warm one and an
+//!                                       offline one, with the fake camera: milliseconds to the first
+//!                                       shown prediction, bytes sent, the page's timeline; one JSON
 //!   bench-native [--runs N] [--threads N] [--rounds R] [--python PY]
 //!                                       the CPU backend, ONNX Runtime CPU (../shared/peers/native)
 //!                                       and PyTorch CPU (tools/bench_torch.py with PY, a Python
@@ -51,7 +55,14 @@ fn main() {
         Some("serve") => serve(&Options::parse(&args[1..])),
         // the browser scenarios alone (E2E_ONLY=a,b runs only those), after a `test` built the program
         Some("test-browser") => browser::test().map(|skipped| skipped.iter().for_each(|s| eprintln!("{s}"))),
-        Some("bench-web") => browser::bench_web(&Options::parse(&args[1..])),
+        Some("bench-web") => {
+            let options = Options::parse(&args[1..]);
+            if options.first_visit {
+                browser::first_visit(&options)
+            } else {
+                browser::bench_web(&options)
+            }
+        }
         Some("bench-native") => {
             // --python PY (a Python with torch for tools/bench_torch.py) and --rounds R are its own
             let (mut python, mut rounds, mut rest) = ("python3".to_string(), 3, Vec::new());
@@ -101,6 +112,12 @@ pub struct Options {
     pub precision: precision::Precision,
     /// dist, serve: the photos precisions are checked on
     pub check_photos: Option<PathBuf>,
+    /// bench-web --first-visit: cold, warm and offline visits instead of the benchmark
+    pub first_visit: bool,
+    /// bench-web --first-visit: the network's throughput in Mbit/s (Chrome's throttling)
+    pub mbit: Option<f64>,
+    /// bench-web --first-visit: the network's latency in milliseconds
+    pub latency: u32,
 }
 
 impl Options {
@@ -120,6 +137,9 @@ impl Options {
             backend: None,
             precision: precision::Precision::Auto,
             check_photos: None,
+            first_visit: false,
+            mbit: None,
+            latency: 0,
         };
         let mut it = args.iter();
         while let Some(arg) = it.next() {
@@ -138,6 +158,9 @@ impl Options {
                 "--backend" => o.backend = Some(value()),
                 "--precision" => o.precision = precision::Precision::parse(&value()).unwrap_or_else(|e| fail(&e)),
                 "--check-photos" => o.check_photos = Some(value().into()),
+                "--first-visit" => o.first_visit = true,
+                "--mbit" => o.mbit = Some(value().parse().unwrap_or_else(|_| fail("--mbit takes a number"))),
+                "--latency" => o.latency = value().parse().unwrap_or_else(|_| fail("--latency takes milliseconds")),
                 "--threads" => o.threads = Some(value().parse().unwrap_or_else(|_| fail("--threads takes a number"))),
                 other => fail(&format!("unknown option {other}")),
             }

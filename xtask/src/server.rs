@@ -1,13 +1,20 @@
 //! A small static file server for the site: 127.0.0.1 only, GET and HEAD, the right MIME
 //! types (`application/wasm` for streaming compilation), folders redirect to their slash
-//! form so relative URLs resolve, nothing outside the root is served.
+//! form so relative URLs resolve, nothing outside the root is served. Responses carry an
+//! ETag and `Cache-Control: no-cache`, so browsers revalidate (a 304 without a body) as
+//! they do with common static hosts, and are gzip-compressed for browsers that accept it,
+//! as GitHub Pages, Netlify and Cloudflare do (wasm shrinks to a third). It counts the
+//! bytes it sends (for first-visit figures).
 
 use std::io::{BufRead, BufReader, Write};
 use std::net::{TcpListener, TcpStream};
 use std::path::{Component, Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
 
 pub struct Server {
     port: u16,
+    sent: Arc<AtomicU64>,
 }
 
 impl Server {
@@ -16,15 +23,24 @@ impl Server {
         let listener = TcpListener::bind(("127.0.0.1", port)).map_err(|e| format!("cannot listen on 127.0.0.1:{port}: {e}"))?;
         let port = listener.local_addr().unwrap().port();
         let root = root.to_path_buf();
+        // compressed once before serving, as a host's cache would hold them
+        precompress(&root);
+        let sent = Arc::new(AtomicU64::new(0));
+        let counter = sent.clone();
         std::thread::spawn(move || {
             for stream in listener.incoming().flatten() {
-                let root = root.clone();
+                let (root, counter) = (root.clone(), counter.clone());
                 std::thread::spawn(move || {
-                    let _ = respond(&root, stream);
+                    let _ = respond(&root, Counted { stream, counter });
                 });
             }
         });
-        Ok(Server { port })
+        Ok(Server { port, sent })
+    }
+
+    /// Bytes sent so far (headers and bodies).
+    pub fn bytes_sent(&self) -> u64 {
+        self.sent.load(Ordering::Relaxed)
     }
 
     pub fn url(&self, path: &str) -> String {
@@ -39,6 +55,7 @@ fn mime(path: &Path) -> &'static str {
         "css" => "text/css; charset=utf-8",
         "wasm" => "application/wasm",
         "json" => "application/json",
+        "webmanifest" => "application/manifest+json",
         "png" => "image/png",
         "jpg" | "jpeg" => "image/jpeg",
         "svg" => "image/svg+xml",
@@ -47,14 +64,40 @@ fn mime(path: &Path) -> &'static str {
     }
 }
 
-fn respond(root: &Path, mut stream: TcpStream) -> std::io::Result<()> {
-    let mut reader = BufReader::new(stream.try_clone()?);
+/// A connection that adds what is written to it to a counter.
+struct Counted {
+    stream: TcpStream,
+    counter: Arc<AtomicU64>,
+}
+
+impl Write for Counted {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        let n = self.stream.write(buf)?;
+        self.counter.fetch_add(n as u64, Ordering::Relaxed);
+        Ok(n)
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.stream.flush()
+    }
+}
+
+fn respond(root: &Path, mut stream: Counted) -> std::io::Result<()> {
+    let mut reader = BufReader::new(stream.stream.try_clone()?);
     let mut request = String::new();
     reader.read_line(&mut request)?;
+    let (mut if_none_match, mut gzip) = (None, false);
     loop {
         let mut header = String::new();
         if reader.read_line(&mut header)? == 0 || header == "\r\n" || header == "\n" {
             break;
+        }
+        if let Some((name, value)) = header.split_once(':') {
+            if name.eq_ignore_ascii_case("if-none-match") {
+                if_none_match = Some(value.trim().to_string());
+            }
+            if name.eq_ignore_ascii_case("accept-encoding") && value.contains("gzip") {
+                gzip = true;
+            }
         }
     }
     let mut parts = request.split_whitespace();
@@ -79,15 +122,49 @@ fn respond(root: &Path, mut stream: TcpStream) -> std::io::Result<()> {
         file = file.join("index.html");
     }
     match std::fs::read(&file) {
-        Ok(body) => reply(&mut stream, "200 OK", mime(&file), &body, method == "GET"),
+        Ok(body) => {
+            let etag = etag_of(&body);
+            if if_none_match.as_deref() == Some(etag.as_str()) {
+                let head =
+                    format!("HTTP/1.1 304 Not Modified\r\nETag: {etag}\r\nCache-Control: no-cache\r\nConnection: close\r\n\r\n");
+                return stream.write_all(head.as_bytes());
+            }
+            if gzip {
+                let compressed = gzipped(&etag, &body);
+                let head = format!(
+                    "HTTP/1.1 200 OK\r\nContent-Type: {}\r\nContent-Encoding: gzip\r\nContent-Length: {}\r\n\
+                     Cache-Control: no-cache\r\nETag: {etag}\r\nVary: Accept-Encoding\r\n{ISOLATION}Connection: close\r\n\r\n",
+                    mime(&file),
+                    compressed.len()
+                );
+                stream.write_all(head.as_bytes())?;
+                if method == "GET" {
+                    stream.write_all(&compressed)?;
+                }
+                return stream.flush();
+            }
+            reply_tagged(&mut stream, "200 OK", mime(&file), &body, method == "GET", &etag)
+        }
         Err(_) => reply(&mut stream, "404 Not Found", "text/plain", b"not found", method == "GET"),
     }
 }
 
-fn reply(stream: &mut TcpStream, status: &str, content_type: &str, body: &[u8], with_body: bool) -> std::io::Result<()> {
+fn reply(stream: &mut impl Write, status: &str, content_type: &str, body: &[u8], with_body: bool) -> std::io::Result<()> {
+    reply_tagged(stream, status, content_type, body, with_body, "")
+}
+
+fn reply_tagged(
+    stream: &mut impl Write,
+    status: &str,
+    content_type: &str,
+    body: &[u8],
+    with_body: bool,
+    etag: &str,
+) -> std::io::Result<()> {
+    let etag = if etag.is_empty() { String::new() } else { format!("ETag: {etag}\r\n") };
     let head = format!(
-        "HTTP/1.1 {status}\r\nContent-Type: {content_type}\r\nContent-Length: {}\r\nCache-Control: no-cache\r\n\
-         Cross-Origin-Opener-Policy: same-origin\r\nCross-Origin-Embedder-Policy: require-corp\r\nConnection: close\r\n\r\n",
+        "HTTP/1.1 {status}\r\nContent-Type: {content_type}\r\nContent-Length: {}\r\nCache-Control: no-cache\r\n{etag}\
+         {ISOLATION}Connection: close\r\n\r\n",
         body.len()
     );
     stream.write_all(head.as_bytes())?;
@@ -95,6 +172,39 @@ fn reply(stream: &mut TcpStream, status: &str, content_type: &str, body: &[u8], 
         stream.write_all(body)?;
     }
     stream.flush()
+}
+
+/// Cross-origin isolation, for the page's wasm threads (the `_headers` file says the same).
+const ISOLATION: &str = "Cross-Origin-Opener-Policy: same-origin\r\nCross-Origin-Embedder-Policy: require-corp\r\n";
+
+fn precompress(dir: &Path) {
+    for path in std::fs::read_dir(dir).into_iter().flatten().flatten().map(|e| e.path()) {
+        if path.is_dir() {
+            precompress(&path);
+        } else if let Ok(body) = std::fs::read(&path) {
+            gzipped(&etag_of(&body), &body);
+        }
+    }
+}
+
+fn etag_of(body: &[u8]) -> String {
+    format!("\"{:016x}\"", body.iter().fold(0xcbf29ce484222325u64, |h, &b| (h ^ b as u64).wrapping_mul(0x100000001b3)))
+}
+
+/// `body` gzip-compressed, remembered by ETag (the weights take a moment to compress).
+fn gzipped(etag: &str, body: &[u8]) -> Arc<Vec<u8>> {
+    use std::collections::HashMap;
+    use std::sync::{Mutex, OnceLock};
+    static DONE: OnceLock<Mutex<HashMap<String, Arc<Vec<u8>>>>> = OnceLock::new();
+    let done = DONE.get_or_init(Default::default);
+    if let Some(found) = done.lock().unwrap().get(etag) {
+        return found.clone();
+    }
+    let mut encoder = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+    encoder.write_all(body).expect("writing to memory");
+    let compressed = Arc::new(encoder.finish().expect("writing to memory"));
+    done.lock().unwrap().insert(etag.to_string(), compressed.clone());
+    compressed
 }
 
 fn percent_decode(s: &str) -> String {

@@ -37,6 +37,8 @@ pub fn build(out: &Path, weights: &[PathBuf], precision: Precision, photos: &[Pa
         std::fs::copy(&path, out.join(path.file_name().unwrap())).map_err(|e| e.to_string())?;
     }
     let models = copy_weights(out, weights, precision, photos)?;
+    write_icons(out)?;
+    write_service_worker(out)?;
     eprintln!(
         "xtask: site in {} ({} KB of wasm; models: {})",
         out.display(),
@@ -121,6 +123,86 @@ fn copy_weights(out: &Path, dirs: &[PathBuf], wanted: Precision, photos: &[PathB
     let manifest = format!("{{\"models\": [\n  {}\n]}}\n", entries.join(",\n  "));
     std::fs::write(target.join("models.json"), manifest).map_err(|e| e.to_string())?;
     Ok(names)
+}
+
+/// sw.js with this build's id (a hash of every file it serves) and file lists: the shell,
+/// and the wasm-threads builds apart (a page uses at most one of them).
+fn write_service_worker(out: &Path) -> Result<(), String> {
+    let mut files = Vec::new();
+    list_files(out, out, &mut files)?;
+    files.retain(|f| f != "sw.js" && f != "_headers" && (!f.starts_with("weights/") || f == "weights/models.json"));
+    files.sort();
+    let mut hash = 0xcbf29ce484222325u64;
+    for f in &files {
+        let bytes = std::fs::read(out.join(f)).map_err(|e| e.to_string())?;
+        hash = fnv1a64_from(hash, f.as_bytes());
+        hash = fnv1a64_from(hash, &bytes);
+    }
+    let quoted = |list: Vec<&String>| list.iter().map(|f| format!("'{f}'")).collect::<Vec<_>>().join(", ");
+    let threaded_dirs = ["pkg-threads/", "pkg-threads-relaxed/"];
+    let shell = quoted(files.iter().filter(|f| !threaded_dirs.iter().any(|d| f.starts_with(d))).collect());
+    let threaded = threaded_dirs
+        .iter()
+        .map(|d| format!("'{d}': [{}]", quoted(files.iter().filter(|f| f.starts_with(d)).collect())))
+        .collect::<Vec<_>>()
+        .join(", ");
+    let template = std::fs::read_to_string(root().join("www/sw.js")).map_err(|e| e.to_string())?;
+    let replaced = template
+        .replacen("const BUILD = 'dev';", &format!("const BUILD = '{hash:016x}';"), 1)
+        .replacen("const SHELL = [];", &format!("const SHELL = [{shell}];"), 1)
+        .replacen("const THREADED = {};", &format!("const THREADED = {{{threaded}}};"), 1);
+    if replaced.contains("const BUILD = 'dev';") || replaced.contains("const SHELL = [];") {
+        return Err("www/sw.js no longer has the lines dist fills in".into());
+    }
+    std::fs::write(out.join("sw.js"), replaced).map_err(|e| e.to_string())
+}
+
+/// Every file under `dir`, as paths relative to `base` with forward slashes.
+fn list_files(base: &Path, dir: &Path, out: &mut Vec<String>) -> Result<(), String> {
+    for entry in std::fs::read_dir(dir).map_err(|e| e.to_string())? {
+        let path = entry.map_err(|e| e.to_string())?.path();
+        if path.is_dir() {
+            list_files(base, &path, out)?;
+        } else {
+            let relative = path.strip_prefix(base).unwrap().components();
+            out.push(relative.map(|c| c.as_os_str().to_string_lossy()).collect::<Vec<_>>().join("/"));
+        }
+    }
+    Ok(())
+}
+
+/// The web app manifest's icons, drawn: four bars of different heights side by side, the
+/// four branches of an Inception module, on a rounded square.
+fn write_icons(out: &Path) -> Result<(), String> {
+    const BRANCHES: [([u8; 3], f32); 4] =
+        [([233, 196, 106], 0.45), ([244, 162, 97], 0.7), ([231, 111, 81], 0.55), ([42, 157, 143], 0.35)];
+    for size in [192u32, 512] {
+        let s = size as f32;
+        let icon = image::RgbaImage::from_fn(size, size, |x, y| {
+            let (fx, fy) = (x as f32 + 0.5, y as f32 + 0.5);
+            // a rounded square: the corner radius is a fifth of the side
+            let r = s / 5.0;
+            let (cx, cy) = (fx.clamp(r, s - r), fy.clamp(r, s - r));
+            if (fx - cx).powi(2) + (fy - cy).powi(2) > r * r {
+                return image::Rgba([0, 0, 0, 0]);
+            }
+            let (left, width, bottom) = (0.18 * s, 0.64 * s / 4.0, 0.8 * s);
+            let column = ((fx - left) / width).floor();
+            if (0.0..4.0).contains(&column) && (fx - left - column * width) < 0.8 * width {
+                let (color, height) = BRANCHES[column as usize];
+                if fy <= bottom && fy >= bottom - height * s * 0.85 {
+                    return image::Rgba([color[0], color[1], color[2], 255]);
+                }
+            }
+            image::Rgba([29, 53, 87, 255])
+        });
+        icon.save(out.join(format!("icon-{size}.png"))).map_err(|e| e.to_string())?;
+    }
+    Ok(())
+}
+
+fn fnv1a64_from(hash: u64, bytes: &[u8]) -> u64 {
+    bytes.iter().fold(hash, |h, &b| (h ^ b as u64).wrapping_mul(0x100000001b3))
 }
 
 fn fnv1a64(bytes: &[u8]) -> u64 {

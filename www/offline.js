@@ -1,0 +1,21 @@
+// The page's side of sw.js: registers it (after the first prediction, so that its caching
+// never competes with the first visit's downloads) and reloads the page once when a new
+// build's service worker takes over, so that the page runs on one build's files only.
+
+const hadController = !!navigator.serviceWorker?.controller;
+navigator.serviceWorker?.addEventListener('controllerchange', () => {
+  // a first visit's worker taking control changes nothing; a new build's does
+  if (hadController) location.reload();
+});
+
+let registered = null;
+
+/** Registers the service worker; `threadedDir` is the wasm-threads build in use, if any. */
+export function keepForOffline(threadedDir) {
+  if (!('serviceWorker' in navigator)) return null;
+  registered ??= navigator.serviceWorker.register('sw.js').then(async () => {
+    const ready = await navigator.serviceWorker.ready;
+    if (threadedDir) ready.active?.postMessage({ keep: [threadedDir] });
+  }).catch((e) => console.info('no offline copy of the page:', e.message));
+  return registered;
+}

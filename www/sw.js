@@ -1,0 +1,72 @@
+// The service worker: the page works offline after one visit, and a new build never mixes
+// with the old one. `cargo xtask dist` writes BUILD (a hash of the site's files) and the
+// file lists below; each build keeps its files in a cache of its own, served cache-first,
+// so a page runs on exactly one build's HTML, JavaScript and wasm. A changed sw.js (a new
+// build) installs its cache beside the old one, takes over, and the page reloads once
+// onto it (see offline.js); the old cache is then deleted.
+//
+// The weights are not here: the page keeps them in its own cache, keyed by content hash.
+
+const BUILD = 'dev';
+// the files every visit needs (paths relative to this script)
+const SHELL = [];
+// the wasm-threads builds, of which a page uses one at most: cached when the page says which
+const THREADED = {};
+
+const PREFIX = 'inception-shell-';
+const CACHE = PREFIX + BUILD;
+// what earlier builds' pages said they use, so that a new build caches the same at install
+const KEPT = 'inception-kept';
+
+const scoped = (path) => new URL(path, self.registration.scope).href;
+
+async function keptDirs() {
+  const kept = await (await caches.open(KEPT)).match(scoped('kept.json'));
+  return kept ? kept.json() : [];
+}
+
+async function cacheFiles(paths) {
+  const cache = await caches.open(CACHE);
+  // no-cache: revalidated with the server (a 304 when the HTTP cache holds the same bytes)
+  await cache.addAll(paths.map((p) => new Request(scoped(p), { cache: 'no-cache' })));
+}
+
+self.addEventListener('install', (event) => {
+  event.waitUntil((async () => {
+    const threaded = (await keptDirs()).flatMap((dir) => THREADED[dir] ?? []);
+    await cacheFiles([...SHELL, ...threaded]);
+    await self.skipWaiting();
+  })());
+});
+
+self.addEventListener('activate', (event) => {
+  event.waitUntil((async () => {
+    for (const name of await caches.keys()) {
+      if (name.startsWith(PREFIX) && name !== CACHE) await caches.delete(name);
+    }
+    await self.clients.claim();
+  })());
+});
+
+self.addEventListener('message', (event) => {
+  // {keep: ['pkg-threads-relaxed/']}: the threaded build this page runs
+  const dirs = (event.data?.keep ?? []).filter((dir) => dir in THREADED);
+  if (!dirs.length) return;
+  event.waitUntil((async () => {
+    await cacheFiles(dirs.flatMap((dir) => THREADED[dir]));
+    const kept = [...new Set([...(await keptDirs()), ...dirs])];
+    await (await caches.open(KEPT)).put(scoped('kept.json'), new Response(JSON.stringify(kept)));
+  })());
+});
+
+self.addEventListener('fetch', (event) => {
+  const request = event.request;
+  if (request.method !== 'GET' || !request.url.startsWith(self.registration.scope)) return;
+  // a navigation within the scope is the page, whatever its query (?bench=, ?model=)
+  const page = request.mode === 'navigate' && /\/(index\.html)?$/.test(new URL(request.url).pathname);
+  const key = page ? scoped('index.html') : request.url;
+  event.respondWith((async () => {
+    const cached = await (await caches.open(CACHE)).match(key, { ignoreSearch: page });
+    return cached ?? fetch(request);
+  })());
+});
