@@ -13,10 +13,10 @@
 import init, { modelTitles, openEngine, cpuEngine } from './pkg/inception.js';
 import { startThreadedCpu } from './threaded-cpu.js';
 import { keepForOffline } from './offline.js';
+import { siteModels, downloadWeights, forgetWeights } from './weights.js';
 
 const $ = (id) => document.getElementById(id);
 const params = new URLSearchParams(location.search);
-const WEIGHTS_CACHE = 'inception-weights-v1';
 const FORCED_BACKEND = ['gpu', 'cpu'].includes(params.get('backend')) ? params.get('backend') : null;
 // Passes timed per backend when choosing one (after a warm-up pass each).
 const CHOICE_RUNS = 3;
@@ -167,56 +167,14 @@ async function startEngine() {
   });
 }
 
-/** The models this site carries: weights/models.json, written by `cargo xtask dist`. */
-async function siteModels() {
-  try {
-    const res = await fetch('weights/models.json', { cache: 'no-cache' });
-    if (!res.ok) return [];
-    return (await res.json()).models ?? [];
-  } catch {
-    return [];
-  }
-}
-
-/** Downloads a weights file with a progress bar, or takes it from the Cache API. */
+/** Downloads a site model's weights with a progress bar, or takes them from the cache. */
 async function fetchWeights(entry) {
-  const url = new URL(`weights/${entry.file}?v=${entry.hash}`, location.href).href;
-  const cache = 'caches' in self ? await caches.open(WEIGHTS_CACHE).catch(() => null) : null;
-  const cached = cache && await cache.match(url);
-  if (cached) {
-    setStatus(`Reading ${entry.title} from the cache…`);
-    mark('weights');
-    return { bytes: new Uint8Array(await cached.arrayBuffer()), cache, url };
-  }
-  setStatus(`Downloading ${entry.title}…`, 0);
-  let res;
-  try {
-    res = await fetch(url);
-  } catch (e) {
-    throw Object.assign(new Error(`The weights download failed (${e.message}). Check the connection and reload.`), { kind: 'weights' });
-  }
-  if (!res.ok) {
-    throw Object.assign(new Error(`The weights file ${entry.file} could not be downloaded (HTTP ${res.status}).`), { kind: 'weights' });
-  }
-  // models.json's size, not Content-Length: a host that compresses the file announces the
-  // compressed length while the body is read decompressed.
-  const total = entry.bytes || Number(res.headers.get('content-length'));
-  const bytes = new Uint8Array(total);
-  let received = 0;
-  const reader = res.body.getReader();
-  for (;;) {
-    const { done, value } = await reader.read();
-    if (done) break;
-    if (received + value.length > bytes.length) {
-      throw Object.assign(new Error(`The weights file ${entry.file} is larger than announced.`), { kind: 'weights' });
-    }
-    bytes.set(value, received);
-    received += value.length;
-    setStatus(`Downloading ${entry.title}… ${mb(received)} of ${mb(total)} MB`, received / total);
-  }
-  const data = received === total ? bytes : bytes.slice(0, received);
+  const fetched = await downloadWeights(entry, new URL('weights/', location.href), ({ loaded, total, cached }) => {
+    if (cached) setStatus(`Reading ${entry.title} from the cache…`);
+    else setStatus(`Downloading ${entry.title}… ${mb(loaded)} of ${mb(total)} MB`, loaded / total);
+  });
   mark('weights');
-  return { bytes: data, cache, url, fresh: true };
+  return fetched;
 }
 
 /**
@@ -457,15 +415,12 @@ async function tuneKernels(classifier, model, quiet = false) {
 }
 
 async function loadSiteModel(entry, download = fetchWeights(entry)) {
-  const { bytes, cache, url, fresh } = await download;
+  const { bytes, url } = await download;
   try {
     await loadClassifier(entry.model, bytes, null, entry.title, entry.precision ?? 'float32');
   } catch (e) {
-    if (cache) await cache.delete(url); // never keep a file that failed
+    await forgetWeights(url); // never keep a file that failed
     throw e;
-  }
-  if (fresh && cache) {
-    await cache.put(url, new Response(bytes, { headers: { 'content-type': 'application/octet-stream' } })).catch(() => {});
   }
 }
 
@@ -877,7 +832,7 @@ async function main() {
   const start = performance.now();
   wireInputs();
   // The model list and the weights download while the engine compiles.
-  const listed = siteModels();
+  const listed = siteModels(new URL('weights/', location.href));
   const engine = startEngine();
   const download = listed.then((models) => {
     const wanted = models.find((m) => m.model === params.get('model')) ?? models[0];

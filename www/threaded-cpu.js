@@ -65,6 +65,7 @@ export async function startThreadedCpu(threads, relaxed) {
     threaded: true,
     dir: withRelaxed ? 'pkg-threads-relaxed/' : 'pkg-threads/', // the build the worker loaded
     describe: () => description,
+    close: () => worker.terminate(),
     async load(model, bytes, labels) {
       const { handle, stats } = await call('load', { model, bytes, labels });
       return new Classifier(handle, stats);

@@ -2,7 +2,7 @@
 // `cargo xtask test` against the built site served from a sub-path. Prints PASS/FAIL per
 // scenario; exits non-zero if any fails.
 //
-//   node e2e.mjs --base http://127.0.0.1:PORT/inception/ --y4m tiger_cat.y4m
+//   node e2e.mjs --base http://127.0.0.1:PORT/inception/ --site SITE_DIR --y4m tiger_cat.y4m
 //     --expected tiger_cat.native.json --pug pug.jpg --weights bvlc_googlenet.safetensors
 //     --png tiger_cat.224.png --v3-expected v3.native.json --tutorial tutorial.pth
 //     --tutorial-labels classes.txt --tutorial-expected tutorial.native.json
@@ -12,7 +12,7 @@ import path from 'node:path';
 import { launch, parseArgs, watchConsole, WEBGPU } from './common.mjs';
 
 const a = parseArgs(process.argv.slice(2), {
-  base: '', y4m: '', expected: '', pug: '', weights: '', artifacts: '',
+  base: '', site: '', y4m: '', expected: '', pug: '', weights: '', artifacts: '',
   png: '', 'v3-expected': '', tutorial: '', 'tutorial-labels': '', 'tutorial-expected': '', 'png-expected': '',
   'threads-built': '1', // 0: the site has no wasm threads build (no nightly Rust): threaded checks skipped
   only: '', // comma-separated scenario names, to rerun a few while debugging
@@ -348,5 +348,66 @@ await inOwnBrowser('gpu_forced_without_webgpu', ['--disable-features=WebGPU', '-
   await page.goto(`${a.base}?backend=gpu`);
   await expectMessage(page, 'webgpu', /backend=gpu[^]*(does not offer WebGPU|offers no GPU adapter)/, 'that WebGPU is missing');
 });
+
+// ---- offline after one visit, and a new build taking over from the cached one ----
+{
+  const browser = await launch([WEBGPU, '--use-fake-ui-for-media-stream', ...CAMERA]);
+  const context = await browser.newContext();
+  const page = await context.newPage();
+  watchConsole(page, 'offline');
+  const errors = [];
+  page.on('pageerror', (e) => errors.push(String(e)));
+  /** Waits until the service worker controls the page and has cached the threaded build in use. */
+  const cachedForOffline = () => page.waitForFunction(async () => {
+    if (!navigator.serviceWorker.controller) return false;
+    const names = (await caches.keys()).filter((n) => n.startsWith('inception-shell-'));
+    if (names.length !== 1) return false;
+    const urls = (await (await caches.open(names[0])).keys()).map((r) => r.url);
+    const threaded = !self.crossOriginIsolated || urls.some((u) => u.includes('/pkg-threads'));
+    return urls.some((u) => u.endsWith('/pkg/inception_bg.wasm')) && threaded;
+  }, null, { timeout: LONG, polling: 250 });
+
+  await scenario('offline_after_first_visit', async () => {
+    await page.goto(a.base);
+    await waitTop(page, 'tiger cat');
+    await cachedForOffline();
+    await context.setOffline(true);
+    try {
+      await page.reload();
+      await waitTop(page, 'tiger cat');
+      console.log(`  offline: ${await page.textContent('#adapter')}`);
+      await page.setInputFiles('#file', a.pug);
+      await waitTop(page, 'pug');
+    } finally {
+      await context.setOffline(false);
+    }
+    check(errors.length === 0, `page errors: ${errors.join('; ')}`);
+  });
+
+  await scenario('new_build_takes_over', async () => {
+    // a new build on the server: another BUILD in sw.js, and a mark in the page and its script
+    const site = a.site;
+    const files = ['sw.js', 'index.html', 'app.js'].map((f) => path.join(site, f));
+    const old = files.map((f) => fs.readFileSync(f, 'utf8'));
+    const oldBuild = /const BUILD = '([^']+)'/.exec(old[0])[1];
+    try {
+      fs.writeFileSync(files[0], old[0].replace(`const BUILD = '${oldBuild}'`, "const BUILD = 'next'"));
+      fs.writeFileSync(files[1], old[1].replace('<head>', '<head>\n  <meta name="build" content="next">'));
+      fs.writeFileSync(files[2], old[2] + "\nwindow.__build = 'next';\n");
+      await page.reload();
+      // the cached build answers first; the new one installs, takes over and the page reloads onto it
+      await page.waitForFunction(() => window.__build === 'next' && document.querySelector('meta[name="build"]')?.content === 'next',
+        null, { timeout: 60_000, polling: 250 });
+      await waitTop(page, 'tiger cat');
+      const names = await page.evaluate(async () => (await caches.keys()).filter((n) => n.startsWith('inception-shell-')));
+      console.log(`  caches after the update: ${names.join(', ')}`);
+      check(names.length === 1 && names[0] === 'inception-shell-next', `caches: ${names.join(', ')}`);
+      check(errors.length === 0, `page errors: ${errors.join('; ')}`);
+    } finally {
+      files.forEach((f, i) => fs.writeFileSync(f, old[i]));
+    }
+  });
+  await browser.close();
+}
 
 console.log(`${results.length} browser scenarios passed${process.exitCode ? ', some FAILED' : ''}`);

@@ -118,6 +118,8 @@ pub fn test() -> Result<Vec<String>, String> {
         .arg(scripts.join("e2e.mjs"))
         .arg("--base")
         .arg(server.url("inception/"))
+        .arg("--site")
+        .arg(work.join("site/inception"))
         .arg("--y4m")
         .arg(&y4m)
         .arg("--expected")

@@ -38,6 +38,7 @@ pub fn build(out: &Path, weights: &[PathBuf], precision: Precision, photos: &[Pa
     }
     let models = copy_weights(out, weights, precision, photos)?;
     write_icons(out)?;
+    write_package_json(out)?;
     write_service_worker(out)?;
     eprintln!(
         "xtask: site in {} ({} KB of wasm; models: {})",
@@ -123,6 +124,32 @@ fn copy_weights(out: &Path, dirs: &[PathBuf], wanted: Precision, photos: &[PathB
     let manifest = format!("{{\"models\": [\n  {}\n]}}\n", entries.join(",\n  "));
     std::fs::write(target.join("models.json"), manifest).map_err(|e| e.to_string())?;
     Ok(names)
+}
+
+/// package.json: the built folder is an npm package as it is (`npm publish dist`), whose
+/// entry is the API module (api.js, typed by api.d.ts).
+fn write_package_json(out: &Path) -> Result<(), String> {
+    let manifest = std::fs::read_to_string(root().join("Cargo.toml")).map_err(|e| e.to_string())?;
+    let version = manifest
+        .lines()
+        .find_map(|l| l.strip_prefix("version = \""))
+        .map(|v| v.trim_end_matches('"'))
+        .ok_or("Cargo.toml has no version")?;
+    let json = format!(
+        r#"{{
+  "name": "inception-webgpu",
+  "version": "{version}",
+  "description": "GoogLeNet and Inception v3 image classification in the browser, on WebGPU or WebAssembly SIMD, whichever is faster",
+  "type": "module",
+  "main": "api.js",
+  "types": "api.d.ts",
+  "exports": {{ ".": {{ "types": "./api.d.ts", "default": "./api.js" }} }},
+  "sideEffects": false,
+  "license": "MIT OR Apache-2.0"
+}}
+"#
+    );
+    std::fs::write(out.join("package.json"), json).map_err(|e| e.to_string())
 }
 
 /// sw.js with this build's id (a hash of every file it serves) and file lists: the shell,
