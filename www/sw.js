@@ -67,6 +67,17 @@ self.addEventListener('fetch', (event) => {
   const key = page ? scoped('index.html') : request.url;
   event.respondWith((async () => {
     const cached = await (await caches.open(CACHE)).match(key, { ignoreSearch: page });
-    return cached ?? fetch(request);
+    return isolated(cached ?? await fetch(request));
   })());
 });
+
+// Cross-origin isolation (wasm threads) on hosts that cannot send headers, GitHub Pages
+// among them: the worker adds the two headers to what it serves, so that from the second
+// visit on the page runs the CPU backend on every core there too.
+function isolated(response) {
+  if (response.type !== 'basic' || response.headers.has('cross-origin-embedder-policy')) return response;
+  const headers = new Headers(response.headers);
+  headers.set('Cross-Origin-Opener-Policy', 'same-origin');
+  headers.set('Cross-Origin-Embedder-Policy', 'require-corp');
+  return new Response(response.body, { status: response.status, statusText: response.statusText, headers });
+}

@@ -12,7 +12,7 @@ import path from 'node:path';
 import { launch, parseArgs, watchConsole, WEBGPU } from './common.mjs';
 
 const a = parseArgs(process.argv.slice(2), {
-  base: '', site: '', y4m: '', expected: '', pug: '', weights: '', artifacts: '',
+  base: '', site: '', readme: '', y4m: '', expected: '', pug: '', weights: '', artifacts: '',
   png: '', 'v3-expected': '', tutorial: '', 'tutorial-labels': '', 'tutorial-expected': '', 'png-expected': '',
   'threads-built': '1', // 0: the site has no wasm threads build (no nightly Rust): threaded checks skipped
   only: '', // comma-separated scenario names, to rerun a few while debugging
@@ -409,5 +409,25 @@ await inOwnBrowser('gpu_forced_without_webgpu', ['--disable-features=WebGPU', '-
   });
   await browser.close();
 }
+
+// ---- the README's example page, in a folder beside the built site, on the API module ----
+await inOwnBrowser('readme_example_page', [WEBGPU, '--use-fake-ui-for-media-stream', ...CAMERA], async (page) => {
+  const readme = fs.readFileSync(a.readme, 'utf8');
+  const example = /```html\n([^]*?)```/.exec(readme)?.[1];
+  check(example?.includes("from '../dist/api.js'"), 'the README has no example page importing ../dist/api.js');
+  const dir = path.join(path.dirname(a.site), 'example');
+  fs.mkdirSync(dir, { recursive: true });
+  // the site is served as inception/ here, where the README's folder is dist/
+  fs.writeFileSync(path.join(dir, 'index.html'), example.replace("'../dist/api.js'", `'../${path.basename(a.site)}/api.js'`));
+  const errors = [];
+  page.on('pageerror', (e) => errors.push(String(e)));
+  await page.goto(new URL('../example/', a.base).href);
+  await page.waitForFunction(() => /^tiger cat /.test(document.querySelector('#top5 li')?.textContent ?? ''), null, { timeout: LONG, polling: 250 });
+  const said = await page.textContent('#progress');
+  const first = await page.textContent('#top5 li');
+  console.log(`  example page: ${said}; ${first}`);
+  check(/GoogLeNet .* on the (GPU|CPU)/.test(said), `the example does not say what runs: ${said}`);
+  check(errors.length === 0, `page errors: ${errors.join('; ')}`);
+});
 
 console.log(`${results.length} browser scenarios passed${process.exitCode ? ', some FAILED' : ''}`);

@@ -120,6 +120,8 @@ pub fn test() -> Result<Vec<String>, String> {
         .arg(server.url("inception/"))
         .arg("--site")
         .arg(work.join("site/inception"))
+        .arg("--readme")
+        .arg(root().join("README.md"))
         .arg("--y4m")
         .arg(&y4m)
         .arg("--expected")

@@ -205,10 +205,10 @@ impl Options {
 
 impl Options {
     /// The photos a smaller precision is checked on: --check-photos DIR, else an `images`
-    /// folder beside a weights folder (as ../shared has), else the repository's tests/photos.
+    /// folder beside a weights folder (as ../shared has).
     pub fn check_photos(&self) -> Vec<PathBuf> {
         let beside = self.weight_dirs().into_iter().filter_map(|d| d.parent().map(|p| p.join("images")));
-        let dirs: Vec<PathBuf> = self.check_photos.iter().cloned().chain(beside).chain([root().join("tests/photos")]).collect();
+        let dirs: Vec<PathBuf> = self.check_photos.iter().cloned().chain(beside).collect();
         dirs.iter().map(|d| precision::photos_in(d)).find(|p| !p.is_empty()).unwrap_or_default()
     }
 }

@@ -57,9 +57,12 @@ pub fn build(out: &Path, weights: &[PathBuf], precision: Precision, photos: &[Pa
 
 /// Cross-origin isolation, which wasm threads need (shared memory), in the `_headers`
 /// format of Netlify and Cloudflare Pages; `cargo xtask serve` sends the same. Hosts that
-/// cannot set headers (GitHub Pages) serve a page that is not isolated: its CPU backend
-/// runs on one thread (see the README for the service-worker workaround).
-const HEADERS: &str = "/*\n  Cross-Origin-Opener-Policy: same-origin\n  Cross-Origin-Embedder-Policy: require-corp\n";
+/// cannot set headers (GitHub Pages) serve a page that is not isolated on its first visit;
+/// the service worker adds the headers from the second on (sw.js). `no-cache`: browsers
+/// revalidate every file, so a new build is seen at once (the service worker's cache is what
+/// makes visits fast and offline).
+const HEADERS: &str = "/*\n  Cross-Origin-Opener-Policy: same-origin\n  Cross-Origin-Embedder-Policy: require-corp\n  \
+                       Cache-Control: no-cache\n";
 
 /// Atomics and bulk memory for the code, and for the linker a shared, imported memory
 /// (with the maximum shared memories must declare: 1 GiB, Inception v3 needs about 300 MB)
