@@ -40,6 +40,7 @@ const state = {
   exclusive: null, // the last exclusive work, which the next one waits for
   pendingMeasure: null, // a first visit's GPU measurement, run after the first prediction
   measuring: false, // that measurement is under way
+  starting: null, // the site model's first load (download and build)
   facing: 'environment',
   fastVideoCopy: false, // copyExternalImageToTexture straight from the <video> (decided at start)
   frameTimes: [],
@@ -647,6 +648,7 @@ function togglePause() {
 
 async function classifyFile(file) {
   if (!file) return;
+  await state.starting?.catch(() => {}); // the site's model may still be downloading
   if (state.loading) await state.loading.catch(() => {});
   if (!state.classifier) {
     showMessage('image', 'The model is not loaded yet', 'Load weights first, then pick the image again.');
@@ -884,7 +886,8 @@ async function main() {
     await afterLoad();
   });
   try {
-    await loadSiteModel(wanted, download);
+    state.starting = loadSiteModel(wanted, download);
+    await state.starting;
   } catch (e) {
     setStatus('The model could not be loaded');
     showMessage(e.kind || 'weights', 'The model could not be loaded', e.message,
