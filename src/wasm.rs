@@ -10,7 +10,7 @@
 #![allow(clippy::await_holding_refcell_ref, reason = "the borrow is the busy guard")]
 
 use crate::backend::Engine as Backends;
-use crate::network::{KernelChoice, Network, Options};
+use crate::network::{KernelChoice, Network, Options, Tuning};
 use crate::{labels, Classification, CpuNetwork, CpuOptions, Error, Gpu, Model, Variant};
 use std::cell::RefCell;
 use std::rc::Rc;
@@ -109,7 +109,12 @@ impl Engine {
             Some(gpu) => Backends::Gpu(Network::with_options(gpu, &model, Options::fastest(gpu)).map_err(js_error)?),
             None => Backends::Cpu(CpuNetwork::new(&model, CpuOptions::default()).map_err(js_error)?),
         };
-        Ok(Classifier { network: Rc::new(RefCell::new(network)), labels: Rc::new(labels), variant: model.variant })
+        Ok(Classifier {
+            network: Rc::new(RefCell::new(network)),
+            labels: Rc::new(labels),
+            variant: model.variant,
+            tuning: Rc::new(RefCell::new(None)),
+        })
     }
 }
 
@@ -119,6 +124,8 @@ pub struct Classifier {
     network: Rc<RefCell<Backends>>,
     labels: Rc<Vec<String>>,
     variant: Variant,
+    /// An autotune under way a step at a time (`autotuneStep`).
+    tuning: Rc<RefCell<Option<Tuning>>>,
 }
 
 fn gpu_only() -> JsValue {
@@ -202,6 +209,29 @@ impl Classifier {
             let choice = network.autotune().await.map_err(js_error)?;
             network.release_unused_kernels();
             Ok(JsValue::from_str(&choice.to_json()))
+        })
+    }
+
+    /// `autotune` a step at a time, for classifying between steps: each call times one
+    /// candidate kernel (about one pass) and switches to the fastest kernels measured so far.
+    /// Resolves to null while candidates remain, and after the last to the choice as JSON,
+    /// the same as `autotune` would have made.
+    #[wasm_bindgen(js_name = autotuneStep)]
+    pub fn autotune_step(&self) -> js_sys::Promise {
+        let (network, tuning) = (self.network.clone(), self.tuning.clone());
+        wasm_bindgen_futures::future_to_promise(async move {
+            let mut network = network.try_borrow_mut().map_err(|_| busy())?;
+            let Backends::Gpu(network) = &mut *network else { return Err(gpu_only()) };
+            let mut tuning = tuning.try_borrow_mut().map_err(|_| busy())?;
+            if tuning.is_none() {
+                *tuning = Some(network.start_tuning().map_err(js_error)?);
+            }
+            if !network.tune_step(tuning.as_mut().unwrap()).await.map_err(js_error)? {
+                return Ok(JsValue::NULL);
+            }
+            *tuning = None;
+            network.release_unused_kernels();
+            Ok(JsValue::from_str(&network.kernel_choice().to_json()))
         })
     }
 

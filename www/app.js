@@ -39,7 +39,9 @@ const state = {
   held: 0, // exclusive work under way: the camera loop waits (see exclusive)
   exclusive: null, // the last exclusive work, which the next one waits for
   pendingMeasure: null, // a first visit's GPU measurement, run after the first prediction
-  measuring: false, // that measurement is under way
+  pendingTune: null, // a GPU classifier whose kernels are tuned after the first prediction
+  measuring: false, // that measurement or tuning is under way
+  frameWaiters: [], // background work waiting for the next camera prediction (aFrameShown)
   starting: null, // the site model's first load (download and build)
   facing: 'environment',
   fastVideoCopy: false, // copyExternalImageToTexture straight from the <video> (decided at start)
@@ -247,7 +249,12 @@ async function loadOn(engine, model, bytes, labels, { tune = true, quiet = false
     }
     classifier.texture(stats.inputSize, stats.inputSize);
     await classifier.run();
-    if (tune) await tuneKernels(classifier, stats.model, quiet);
+    if (tune && !restoreKernels(classifier) && params.get('autotune') !== '0') {
+      // the benchmark reports tuned speed; elsewhere the first frames run on the default
+      // kernels and tuning goes on between frames (afterFirstPrediction)
+      if (params.has('bench')) await tuneNow(classifier);
+      else state.pendingTune = classifier;
+    }
   }
   return classifier;
 }
@@ -305,19 +312,24 @@ async function chooseBackend(model, bytes, labels) {
 }
 
 /**
- * Times `gpu` and `cpu` and returns the faster, remembered under `key`. The GPU is measured
- * before its kernels are tuned, and tuned (then measured again) only where tuning could make
- * it the faster: tuning is the slow part of a first visit.
+ * Times `gpu` and `cpu` and returns the faster, remembered under `key` (the benchmark's
+ * choice, made before its first run). The GPU is measured before its kernels are tuned,
+ * and tuned (then measured again) only where tuning could make it the faster.
  */
-async function measureBoth(gpu, cpu, key, quiet = false) {
+async function measureBoth(gpu, cpu, key) {
   const bitmap = await benchImage();
   let gpuMs = await timePasses(gpu, bitmap);
   const cpuMs = await timePasses(cpu, bitmap);
-  if (gpuMs < TUNING_COULD_WIN * cpuMs) {
-    await tuneKernels(gpu, JSON.parse(gpu.stats()).model, quiet);
+  if (gpuMs < TUNING_COULD_WIN * cpuMs && !restoreKernels(gpu) && params.get('autotune') !== '0') {
+    await tuneNow(gpu);
     gpuMs = await timePasses(gpu, bitmap);
   }
   bitmap.close();
+  return choose(gpu, cpu, gpuMs, cpuMs, key);
+}
+
+/** The faster of `gpu` and `cpu` by the figures, remembered under `key` with them. */
+function choose(gpu, cpu, gpuMs, cpuMs, key) {
   mark('measured');
   const name = cpuMs < gpuMs ? 'cpu' : 'gpu';
   const figures = `GPU ${gpuMs.toFixed(0)} ms, CPU ${cpuMs.toFixed(0)} ms per image`;
@@ -326,35 +338,54 @@ async function measureBoth(gpu, cpu, key, quiet = false) {
   return name === 'gpu' ? gpu : cpu;
 }
 
+/** Times `classifier` on the benchmark picture, with the camera held. */
+async function timeHeld(classifier) {
+  return exclusive(async () => {
+    const bitmap = await benchImage();
+    try { return await timePasses(classifier, bitmap); } finally { bitmap.close(); }
+  });
+}
+
 /**
- * After a first visit's first prediction: builds the GPU classifier and measures it against
- * the CPU one that is running, with the camera loop held (both would share the cores), and
- * moves to the GPU if it is the faster. A model loaded meanwhile cancels the move.
+ * After a first visit's first prediction: builds the GPU classifier and times it against
+ * the CPU one that is running, with the camera loop held (both would share the cores);
+ * where tuning could make the GPU the faster, tunes it a candidate kernel at a time between
+ * frames and times it again; moves to the GPU if it is the faster. A model loaded
+ * meanwhile cancels the move.
  */
 async function measureInBackground() {
   const pending = state.pendingMeasure;
   state.pendingMeasure = null;
   state.measuring = true;
-  await exclusive(async () => {
-    if (state.classifier !== pending.cpu) return; // another model came in the meantime
-    let gpu;
-    try {
-      gpu = await loadOn(state.gpu, pending.model, pending.bytes, pending.labels, { tune: false, quiet: true });
-    } catch (e) {
-      console.info('the GPU could not be measured; the CPU runs on:', e.message);
-      state.backend = { name: 'cpu', reason: `the GPU failed to build (${e.message})` };
-      return;
+  const replaced = () => state.classifier !== pending.cpu; // another model came in the meantime
+  try {
+    const gpu = await exclusive(() => {
+      if (replaced()) return null;
+      return loadOn(state.gpu, pending.model, pending.bytes, pending.labels, { tune: false, quiet: true }).catch((e) => {
+        console.info('the GPU could not be measured; the CPU runs on:', e.message);
+        state.backend = { name: 'cpu', reason: `the GPU failed to build (${e.message})` };
+        return null;
+      });
+    });
+    if (!gpu) return;
+    await aFrameShown();
+    let gpuMs = await timeHeld(gpu);
+    await aFrameShown();
+    const cpuMs = await timeHeld(pending.cpu);
+    if (gpuMs < TUNING_COULD_WIN * cpuMs && !restoreKernels(gpu) && params.get('autotune') !== '0' && !replaced()) {
+      await tuneInSteps(gpu);
+      gpuMs = await timeHeld(gpu);
     }
-    const chosen = await measureBoth(gpu, pending.cpu, pending.key, true);
-    if (chosen === gpu) {
+    await exclusive(() => {
+      const chosen = replaced() ? null : choose(gpu, pending.cpu, gpuMs, cpuMs, pending.key);
+      if (chosen !== gpu) return gpu.free();
       state.classifier = gpu;
       pending.cpu.free();
-      state.pipelined = state.pipelinedGpu;
-    } else {
-      gpu.free();
-    }
-    describeBackend(JSON.parse(state.classifier.stats()));
-  }).finally(() => { state.measuring = false; });
+      describeBackend(JSON.parse(gpu.stats()));
+    });
+  } finally {
+    state.measuring = false;
+  }
 }
 
 /**
@@ -376,11 +407,29 @@ function exclusive(work) {
   return run;
 }
 
+/**
+ * Resolves once the camera has shown another prediction (at most a few seconds later), or
+ * at the next paint when the camera is off: background work leaves frames room to run.
+ */
+function aFrameShown() {
+  if (!state.running) return nextPaint();
+  return new Promise((resolve) => {
+    state.frameWaiters.push(resolve);
+    setTimeout(resolve, 5000); // a frame that never comes (a failed camera) holds nothing up
+  });
+}
+
 /** Called with each camera prediction shown: starts what waited for the first. */
 function afterFirstPrediction() {
+  state.frameWaiters.splice(0).forEach((resolve) => resolve());
   keepForOffline(state.cpu.dir);
+  const tune = state.pendingTune;
+  state.pendingTune = null;
   if (state.pendingMeasure) measureInBackground().finally(() => mark('settled'));
-  else if (!state.measuring) mark('settled');
+  else if (tune && tune === state.classifier) {
+    state.measuring = true;
+    tuneInSteps(tune).finally(() => { state.measuring = false; mark('settled'); });
+  } else if (!state.measuring) mark('settled');
 }
 
 /** {"4x8": 40, "4x4": 17}: how many convolutions use each tile. */
@@ -390,28 +439,58 @@ function tileCounts(json) {
   return counts;
 }
 
-// The convolution kernels come in variants whose speed depends on the GPU: measure them
-// once per adapter and model, keep the choice for later visits.
-async function tuneKernels(classifier, model, quiet = false) {
-  const key = `inception.kernels.${adapterName()}.${model}`;
-  const saved = localStorage.getItem(key);
-  state.tuneMs = null;
-  if (saved) {
-    try { classifier.setKernels(saved); state.tiles = tileCounts(saved); return; } catch { localStorage.removeItem(key); }
+// The convolution kernels come in variants whose speed depends on the GPU: measured once
+// per adapter and model, the choice kept for later visits.
+const kernelsKey = (classifier) => `inception.kernels.${adapterName()}.${JSON.parse(classifier.stats()).model}`;
+
+/** Applies the kernels chosen on an earlier visit, if any; false if there are none. */
+function restoreKernels(classifier) {
+  const saved = localStorage.getItem(kernelsKey(classifier));
+  if (!saved) return false;
+  try {
+    classifier.setKernels(saved);
+    state.tiles = tileCounts(saved);
+    return true;
+  } catch {
+    localStorage.removeItem(kernelsKey(classifier)); // made by another build
+    return false;
   }
-  if (params.get('autotune') === '0') return;
-  if (!quiet) {
-    setStatus('Tuning the kernels for this GPU (once)…');
-    await nextPaint();
-  }
+}
+
+function tuned(classifier, chosen, t0) {
+  localStorage.setItem(kernelsKey(classifier), chosen);
+  state.tuneMs = performance.now() - t0;
+  state.tiles = tileCounts(chosen);
+  mark('tuned');
+}
+
+/** Tunes the kernels at once (the benchmark, which reports the tuned speed). */
+async function tuneNow(classifier) {
+  setStatus('Tuning the kernels for this GPU (once)…');
+  await nextPaint();
   const t0 = performance.now();
   try {
-    const chosen = await classifier.autotune();
-    localStorage.setItem(key, chosen);
-    state.tuneMs = performance.now() - t0;
-    state.tiles = tileCounts(chosen);
+    tuned(classifier, await classifier.autotune(), t0);
   } catch (e) {
     console.info('kernel tuning skipped:', e.message); // e.g. no timestamp queries
+  }
+}
+
+/**
+ * Tunes the kernels while the camera runs: one candidate kernel per step (about one pass),
+ * each step with the camera held, frames in between on the fastest kernels measured so far.
+ * The same measurements and choice as tuneNow's.
+ */
+async function tuneInSteps(classifier) {
+  const t0 = performance.now();
+  try {
+    for (;;) {
+      const chosen = await exclusive(() => classifier.autotuneStep());
+      if (chosen != null) return tuned(classifier, chosen, t0);
+      await aFrameShown();
+    }
+  } catch (e) {
+    console.info('kernel tuning stopped:', e.message); // no timestamp queries, or the model was replaced
   }
 }
 

@@ -21,7 +21,7 @@ use placement::Memory;
 pub use placement::Place;
 use readback::Readback;
 pub use readback::{Output, Ticket};
-pub use tuning::{KernelChoice, LayerTime};
+pub use tuning::{KernelChoice, LayerTime, Tuning};
 
 /// How many classes a forward pass ranks.
 pub const TOP_K: u32 = 5;

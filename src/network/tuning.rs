@@ -18,6 +18,20 @@ pub struct LayerTime {
     pub kernel: Option<ConvKernel>,
 }
 
+/// An autotune under way (see [`Network::start_tuning`]): the candidate kernels, and the
+/// time of every layer with each candidate timed so far (`None` where it does not apply).
+pub struct Tuning {
+    candidates: Vec<ConvKernel>,
+    time: Vec<Vec<Option<f64>>>,
+}
+
+impl Tuning {
+    /// (candidates timed, candidates in all)
+    pub fn progress(&self) -> (usize, usize) {
+        (self.time.len(), self.candidates.len())
+    }
+}
+
 /// The kernel of every convolution, each with the shape of the layer it was chosen for,
 /// so that a choice saved for another network (or another build's layer order) is
 /// recognised and refused rather than applied to the wrong layers. As JSON, one
@@ -120,34 +134,51 @@ impl Network {
     /// fastest for each. Returns the choice, which [`Network::set_kernel_choice`] restores
     /// on a later visit without measuring. Needs timestamp queries and an image set.
     pub async fn autotune(&mut self) -> Result<KernelChoice, Error> {
+        let mut tuning = self.start_tuning()?;
+        while !self.tune_step(&mut tuning).await? {}
+        Ok(self.kernel_choice())
+    }
+
+    /// The autotuner a step at a time, for a page that classifies between steps: each
+    /// [`Network::tune_step`] times one candidate kernel (one pass) and switches every
+    /// convolution to the fastest kernel measured so far, so frames in between run on the
+    /// best choice known; after the last step the choice is [`Network::autotune`]'s.
+    pub fn start_tuning(&self) -> Result<Tuning, Error> {
         if self.convs().any(|(_, c)| !c.has_every_kernel()) {
             return Err(Error::Usage("autotune must come before release_unused_kernels".into()));
         }
-        let candidates = self.candidates();
-        // time[k][layer]: milliseconds of the layer with candidate k (None: not applicable)
-        let mut time: Vec<Vec<Option<f64>>> = Vec::new();
-        for &candidate in &candidates {
-            self.set_conv_kernel(candidate);
-            let timed = self.profile().await?;
-            // profile() lists preprocessing first, then the layers in order
-            time.push(
-                self.layers.iter().enumerate().map(|(i, l)| (l.kernel() == Some(candidate)).then(|| timed[1 + i].ms)).collect(),
-            );
-        }
+        Ok(Tuning { candidates: self.candidates(), time: Vec::new() })
+    }
+
+    /// Times the next candidate of `tuning`; true once every candidate is timed.
+    pub async fn tune_step(&mut self, tuning: &mut Tuning) -> Result<bool, Error> {
+        let Some(&candidate) = tuning.candidates.get(tuning.time.len()) else { return Ok(true) };
+        self.set_conv_kernel(candidate);
+        let timed = self.profile().await?;
+        // profile() lists preprocessing first, then the layers in order
+        tuning.time.push(
+            self.layers.iter().enumerate().map(|(i, l)| (l.kernel() == Some(candidate)).then(|| timed[1 + i].ms)).collect(),
+        );
+        let choice = self.fastest_measured(tuning);
+        self.set_kernel_choice(&choice)?;
+        Ok(tuning.time.len() == tuning.candidates.len())
+    }
+
+    /// For each convolution, the kernel fastest over all layers of its shape among the
+    /// candidates timed so far.
+    fn fastest_measured(&self, tuning: &Tuning) -> KernelChoice {
         let shapes: Vec<Option<String>> = self.layers.iter().map(|l| l.op.tuning().map(ConvLayer::shape_key)).collect();
         let mut best = Vec::new();
         for (_, conv) in self.convs() {
             let same: Vec<usize> = (0..shapes.len()).filter(|&j| shapes[j].as_ref() == Some(&conv.shape_key())).collect();
-            let total = |k: usize| same.iter().map(|&j| time[k][j]).sum::<Option<f64>>();
-            let fastest = (0..candidates.len())
+            let total = |k: usize| same.iter().map(|&j| tuning.time[k][j]).sum::<Option<f64>>();
+            let fastest = (0..tuning.time.len())
                 .filter_map(|k| total(k).map(|t| (k, t)))
                 .min_by(|a, b| a.1.total_cmp(&b.1))
-                .map_or(ConvKernel::Direct(DEFAULT_TILE), |(k, _)| candidates[k]);
+                .map_or(ConvKernel::Direct(DEFAULT_TILE), |(k, _)| tuning.candidates[k]);
             best.push((conv.shape_key(), fastest));
         }
-        let choice = KernelChoice(best);
-        self.set_kernel_choice(&choice)?;
-        Ok(self.kernel_choice())
+        KernelChoice(best)
     }
 
     /// Times every dispatch of one forward pass on the GPU, each layer in its own compute

@@ -410,6 +410,29 @@ await inOwnBrowser('gpu_forced_without_webgpu', ['--disable-features=WebGPU', '-
   await browser.close();
 }
 
+// ---- the GPU's kernels tuned between camera frames, not before the first ----
+await inOwnBrowser('tuning_between_frames', [WEBGPU, '--use-fake-ui-for-media-stream', ...CAMERA], async (page) => {
+  await page.goto(`${a.base}?backend=gpu`);
+  await waitTop(page, 'tiger cat');
+  const atFirst = await page.evaluate(() => ({ ...window.__timeline }));
+  check(atFirst.tuned == null, 'the kernels were tuned before the first frame');
+  const framesAtFirst = await frames(page);
+  await page.waitForFunction(() => window.__timeline.tuned != null, null, { timeout: LONG, polling: 250 });
+  const during = (await frames(page)) - framesAtFirst;
+  const t = await page.evaluate(() => window.__timeline);
+  const saved = await page.evaluate(() => Object.keys(localStorage).filter((k) => k.startsWith('inception.kernels.')));
+  console.log(`  first frame at ${t.first_frame} ms, tuned at ${t.tuned} ms, ${during} frames shown meanwhile; saved: ${saved.length}`);
+  check(during >= 2, `only ${during} frames were shown while tuning`);
+  check(saved.length === 1, 'the kernel choice was not saved');
+  await waitTop(page, 'tiger cat'); // still right on the tuned kernels
+  // the same tuning at once (the benchmark's), for the note: its tiles and speed beside the stepwise one's
+  const stepwise = await benchReport(page, 'bench=3&warmup=1&backend=gpu');
+  await page.evaluate(() => localStorage.clear());
+  const upFront = await benchReport(page, 'bench=3&warmup=1&backend=gpu');
+  console.log(`  stepwise tiles ${JSON.stringify(stepwise.tiles)} ${stepwise.timing_ms.median.toFixed(0)} ms; ` +
+    `up-front tiles ${JSON.stringify(upFront.tiles)} ${upFront.timing_ms.median.toFixed(0)} ms`);
+});
+
 // ---- the README's example page, in a folder beside the built site, on the API module ----
 await inOwnBrowser('readme_example_page', [WEBGPU, '--use-fake-ui-for-media-stream', ...CAMERA], async (page) => {
   const readme = fs.readFileSync(a.readme, 'utf8');
