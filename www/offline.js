@@ -8,6 +8,18 @@ navigator.serviceWorker?.addEventListener('controllerchange', () => {
   if (hadController) location.reload();
 });
 
+// A new build's worker that installed but was left waiting is asked to take over (see sw.js).
+navigator.serviceWorker?.getRegistration().then((registration) => {
+  if (!registration) return;
+  const activate = (worker) => worker?.postMessage({ skipWaiting: true });
+  const whenInstalled = (worker) => worker?.addEventListener('statechange', () => {
+    if (worker.state === 'installed') activate(worker);
+  });
+  activate(registration.waiting);
+  whenInstalled(registration.installing);
+  registration.addEventListener('updatefound', () => whenInstalled(registration.installing));
+});
+
 let registered = null;
 
 /** Registers the service worker; `threadedDir` is the wasm-threads build in use, if any. */

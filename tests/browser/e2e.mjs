@@ -25,6 +25,7 @@ const PROBABILITY_TOLERANCE = 0.05;
 const CAMERA = ['--use-fake-device-for-media-stream', `--use-file-for-fake-video-capture=${a.y4m}`];
 
 const results = [];
+const failures = []; // repeated at the end, where a log cut short in the middle still shows them
 async function scenario(name, body) {
   if (a.only && !a.only.split(',').includes(name)) return;
   const t0 = Date.now();
@@ -34,6 +35,7 @@ async function scenario(name, body) {
     console.log(`PASS ${name} (${((Date.now() - t0) / 1000).toFixed(1)} s)`);
   } catch (e) {
     process.exitCode = 1;
+    failures.push(`${name}: ${String(e.message ?? e).split('\n')[0]}`);
     console.log(`FAIL ${name}: ${e.stack || e}`);
   }
 }
@@ -397,7 +399,17 @@ await inOwnBrowser('gpu_forced_without_webgpu', ['--disable-features=WebGPU', '-
       await page.reload();
       // the cached build answers first; the new one installs, takes over and the page reloads onto it
       await page.waitForFunction(() => window.__build === 'next' && document.querySelector('meta[name="build"]')?.content === 'next',
-        null, { timeout: 60_000, polling: 250 });
+        null, { timeout: 60_000, polling: 250 }).catch(async (e) => {
+        // what the page and its service workers were doing, for the failure's message
+        const state = await page.evaluate(async () => {
+          const r = await navigator.serviceWorker.getRegistration();
+          const w = (sw) => sw && `${sw.scriptURL.split('/').pop()} ${sw.state}`;
+          return { build: window.__build ?? null, meta: document.querySelector('meta[name="build"]')?.content ?? null,
+            controller: w(navigator.serviceWorker.controller), active: w(r?.active), waiting: w(r?.waiting),
+            installing: w(r?.installing), caches: await caches.keys() };
+        }).catch((err) => String(err));
+        throw new Error(`${e.message}; page state ${JSON.stringify(state)}`);
+      });
       await waitTop(page, 'tiger cat');
       const names = await page.evaluate(async () => (await caches.keys()).filter((n) => n.startsWith('inception-shell-')));
       console.log(`  caches after the update: ${names.join(', ')}`);
@@ -454,3 +466,4 @@ await inOwnBrowser('readme_example_page', [WEBGPU, '--use-fake-ui-for-media-stre
 });
 
 console.log(`${results.length} browser scenarios passed${process.exitCode ? ', some FAILED' : ''}`);
+for (const failure of failures) console.log(`FAILED ${failure}`);
