@@ -180,23 +180,36 @@ async function fetchWeights(entry) {
   return fetched;
 }
 
+// Every model asked for (the site's on start, one picked, a file) takes a ticket when asked
+// for; a load that finishes after a later-asked one has replaced the classifier is dropped:
+// a file picked while the site's model still downloads stays the one that runs (and if
+// that file fails, the site's model still comes).
+let modelRequests = 0;
+let runningTicket = 0; // the ticket of the model that runs
+const requestModel = () => ++modelRequests;
+const superseded = () => Object.assign(new Error('a later model replaced it'), { kind: 'superseded' });
+
 /**
  * Builds the classifier on the backend chosen for this device (see chooseBackend) and
  * warms it up (on the GPU that compiles every shader). `model` names the network the file
  * must be for; null lets the engine recognise it (a user's own file). `precision` is the
- * site's weights' (models.json), shown beside the backend.
+ * site's weights' (models.json), shown beside the backend. `ticket`: requestModel()'s, taken
+ * when the model was asked for. Rejects with kind 'superseded' where a later-asked model
+ * already runs.
  */
-function loadClassifier(model, bytes, labels, title, precision = null) {
+function loadClassifier(ticket, model, bytes, labels, title, precision = null) {
   // One load at a time (a file may be picked while the site's model is still loading), and
   // images picked meanwhile wait for the last one (the classifier is busy until then).
-  const load = (state.loading ?? Promise.resolve()).catch(() => {}).then(() => buildClassifier(model, bytes, labels, title, precision));
+  const load = (state.loading ?? Promise.resolve()).catch(() => {})
+    .then(() => buildClassifier(ticket, model, bytes, labels, title, precision));
   const tracked = load.finally(() => { if (state.loading === tracked) state.loading = null; });
   tracked.catch(() => {}); // the caller handles the failure
   state.loading = tracked;
   return load;
 }
 
-async function buildClassifier(model, bytes, labels, title, precision) {
+async function buildClassifier(ticket, model, bytes, labels, title, precision) {
+  if (ticket < runningTicket) throw superseded();
   setStatus('Checking the weights…');
   await nextPaint();
   let next;
@@ -213,6 +226,11 @@ async function buildClassifier(model, bytes, labels, title, precision) {
   // the new model is valid: only now replace the current one (a bad file keeps it)
   // (after any background measurement, which may be using the current classifier)
   return exclusive(() => {
+    if (ticket < runningTicket) {
+      next.free();
+      throw superseded();
+    }
+    runningTicket = ticket;
     state.classifier?.free();
     state.classifier = next;
     state.weightsPrecision = precision; // null: a file of the user's, as it is
@@ -494,11 +512,14 @@ async function tuneInSteps(classifier) {
   }
 }
 
-async function loadSiteModel(entry, download = fetchWeights(entry)) {
+/** Loads a site model; false where a later request replaced it before it was ready. */
+async function loadSiteModel(entry, download = fetchWeights(entry), ticket = requestModel()) {
   const { bytes, url } = await download;
   try {
-    await loadClassifier(entry.model, bytes, null, entry.title, entry.precision ?? 'float32');
+    await loadClassifier(ticket, entry.model, bytes, null, entry.title, entry.precision ?? 'float32');
+    return true;
   } catch (e) {
+    if (e.kind === 'superseded') return false;
     await forgetWeights(url); // never keep a file that failed
     throw e;
   }
@@ -802,12 +823,13 @@ function showCustom(reason) {
 async function loadCustom(file) {
   if (!file) return;
   stopCamera();
+  const ticket = requestModel();
   const labelsFile = $('labels-file').files[0];
   try {
     setStatus(`Reading ${file.name}…`);
     const bytes = new Uint8Array(await file.arrayBuffer());
     const labels = labelsFile ? await labelsFile.text() : null;
-    const stats = await loadClassifier(null, bytes, labels);
+    const stats = await loadClassifier(ticket, null, bytes, labels);
     clearMessage('weights');
     const picker = $('model');
     if (![...picker.options].some((o) => o.value === 'file')) picker.add(new Option('', 'file'));
@@ -818,6 +840,7 @@ async function loadCustom(file) {
     $('custom').hidden = true;
     await afterLoad();
   } catch (err) {
+    if (err.kind === 'superseded') return; // another model was asked for meanwhile
     showMessage(err.kind || 'weights', `${file.name} cannot be used`, err.message);
     if (state.classifier) {
       await afterLoad(); // the model loaded before is still there: back to the camera
@@ -955,7 +978,7 @@ async function main() {
     stopCamera();
     $('custom').hidden = true;
     try {
-      await loadSiteModel(models.find((m) => m.model === picker.value));
+      if (!await loadSiteModel(models.find((m) => m.model === picker.value))) return;
       [...picker.options].find((o) => o.value === 'file')?.remove(); // that model is replaced
     } catch (e) {
       showMessage(e.kind || 'weights', 'The model could not be loaded', e.message);
@@ -966,7 +989,7 @@ async function main() {
   });
   try {
     state.starting = loadSiteModel(wanted, download);
-    await state.starting;
+    if (!await state.starting) return; // the user's own file, picked meanwhile, runs instead
   } catch (e) {
     setStatus('The model could not be loaded');
     showMessage(e.kind || 'weights', 'The model could not be loaded', e.message,

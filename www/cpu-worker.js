@@ -18,7 +18,11 @@ const ops = {
   async start({ threads, relaxed }) {
     const pkg = await import(relaxed ? './pkg-threads-relaxed/inception.js' : './pkg-threads/inception.js');
     await pkg.default();
-    await pkg.initThreadPool(threads);
+    // wasm-bindgen-rayon starts its threads from blob: URLs; a policy that forbids them
+    // blocks them without an error, but with this event
+    const blocked = new Promise((_, reject) => self.addEventListener('securitypolicyviolation', (e) =>
+      reject(new Error(`the page's Content-Security-Policy blocks its threads (${e.effectiveDirective} ${e.blockedURI})`))));
+    await Promise.race([pkg.initThreadPool(threads), blocked]);
     engine = pkg.cpuEngine();
     return engine.describe();
   },

@@ -17,6 +17,12 @@ export function hasRelaxedSimd() {
   ]));
 }
 
+// How long the thread pool may take to start before the page gives up on it and runs the
+// CPU backend on one thread: wasm-bindgen-rayon starts its threads from blob: URLs, and a
+// page whose policy forbids those never hears from them (no error is raised). Here they
+// start in 0.1 s; a slow phone compiling the module takes a few seconds.
+const START_TIMEOUT_MS = 15_000;
+
 /**
  * Starts the worker and its `threads` threads, on the relaxed-SIMD build where `relaxed`
  * and the browser has it; rejects if this browser cannot.
@@ -42,7 +48,14 @@ export async function startThreadedCpu(threads, relaxed) {
     worker.postMessage({ id, op, args }, transfer);
   });
   const withRelaxed = relaxed && hasRelaxedSimd();
-  const description = await call('start', { threads, relaxed: withRelaxed });
+  let timer;
+  const startedInTime = new Promise((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`its ${threads} threads did not start within ${START_TIMEOUT_MS / 1000} s ` +
+      "(a Content-Security-Policy without blob: in worker-src blocks them)")), START_TIMEOUT_MS);
+  });
+  const description = await Promise.race([call('start', { threads, relaxed: withRelaxed }), startedInTime])
+    .catch((e) => { worker.terminate(); throw e; })
+    .finally(() => clearTimeout(timer));
 
   class Classifier {
     constructor(handle, stats) {

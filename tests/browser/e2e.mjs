@@ -79,6 +79,11 @@ function softmax(logits) {
   const page = await context.newPage();
   watchConsole(page, 'camera');
   const requests = recordRequests(page);
+  // violations of the Content-Security-Policy the server sends (strict: see xtask/src/csp.txt)
+  await page.addInitScript(() => {
+    window.__cspViolations = [];
+    document.addEventListener('securitypolicyviolation', (e) => window.__cspViolations.push(`${e.violatedDirective} ${e.blockedURI}`));
+  });
   let requestsAtReady = 0;
 
   await scenario('camera_tiger_cat', async () => {
@@ -120,6 +125,16 @@ function softmax(logits) {
     await page.setInputFiles('#file', notes);
     await expectMessage(page, 'image', /not an image/, 'that the file is not an image');
     check((await top5(page)).length === 0, 'the previous image\'s top-5 is still shown');
+  });
+
+  await scenario('strict_csp', async () => {
+    const response = await page.request.get(a.base);
+    const csp = response.headers()['content-security-policy'] ?? '';
+    console.log(`  served with: ${csp}`);
+    check(/default-src 'self'/.test(csp) && /script-src 'self' 'wasm-unsafe-eval'/.test(csp) && !/unsafe-inline/.test(csp),
+      'the page is not served with the strict policy');
+    const violations = await page.evaluate(() => window.__cspViolations);
+    check(violations.length === 0, `violations: ${violations.join('; ')}`);
   });
 
   await scenario('same_origin_only', async () => {
@@ -220,7 +235,12 @@ await inOwnBrowser('inception_v3', [WEBGPU], async (page) => {
 });
 
 // ---- the user's own model: the tutorial's network saved by torch.save, with class names ----
+// (picked while the site's model still downloads: the site's weights are held back until the
+// tutorial's network runs, and then must not replace it)
 await inOwnBrowser('custom_checkpoint', [WEBGPU], async (page) => {
+  let release;
+  const held = new Promise((resolve) => { release = resolve; });
+  await page.route('**/*.safetensors*', async (route) => { await held; await route.continue(); });
   await page.goto(`${a.base}?autotune=0`);
   await page.waitForSelector('#model:not([hidden])', { timeout: LONG });
   await page.selectOption('#model', 'custom');
@@ -229,7 +249,12 @@ await inOwnBrowser('custom_checkpoint', [WEBGPU], async (page) => {
   await page.setInputFiles('#weights-file', a.tutorial);
   await page.waitForFunction(() => /tutorial.*10 classes/.test(document.querySelector('#model').selectedOptions[0]?.textContent),
     null, { timeout: LONG, polling: 250 });
+  const siteWeights = page.waitForEvent('requestfinished', { predicate: (r) => r.url().includes('.safetensors'), timeout: LONG });
+  release();
+  await siteWeights;
+  // an image picked now waits for the site's model to finish loading (classifyFile)
   sameTop(await classifyImage(page, a.png), nativeTop(a['tutorial-expected']), 'tutorial checkpoint');
+  check(/tutorial/.test(await page.textContent('#model option:checked')), 'the picker no longer names the tutorial\'s network');
 });
 
 // ---- a file that is no network's weights ----
@@ -335,6 +360,25 @@ await inOwnBrowser('forced_backends', [WEBGPU], async (page) => {
   const fused = Math.max(...relaxed.top5.map((t, i) => Math.abs(t.probability - single.top5[i].probability)));
   console.log(`  relaxed SIMD vs one thread: max probability difference ${fused.toExponential(2)}`);
   check(relaxed.top5.every((t, i) => t.index === single.top5[i].index) && fused < 1e-5, 'relaxed SIMD changes the top-5');
+});
+
+// ---- a host whose Content-Security-Policy forbids blob: workers (wasm-bindgen-rayon's
+// threads): the CPU backend on one thread, at once, not a page waiting for its threads ----
+await inOwnBrowser('threads_blocked_by_csp', [WEBGPU, '--use-fake-ui-for-media-stream', ...CAMERA], async (page) => {
+  const blobless = (csp) => csp.replace(/(worker-src[^;]*) blob:/, '$1');
+  await page.context().route(`${a.base}**`, async (route) => {
+    const response = await route.fetch();
+    const headers = response.headers();
+    if (headers['content-security-policy']) headers['content-security-policy'] = blobless(headers['content-security-policy']);
+    await route.fulfill({ response, headers });
+  });
+  await page.goto(`${a.base}?backend=cpu`);
+  await waitTop(page, 'tiger cat');
+  const said = await page.textContent('#adapter');
+  const t = await page.evaluate(() => window.__timeline);
+  console.log(`  ${said}; engine ready at ${t.engine} ms, CPU backend at ${t.cpu} ms`);
+  check(/1 thread\b/.test(said), `not on one thread: ${said}`);
+  check(t.cpu - t.engine < 5000, `the CPU backend took ${t.cpu - t.engine} ms to give up on its threads`);
 });
 
 // ---- an engine that cannot be compiled (a browser without WebAssembly SIMD, or a broken
@@ -450,13 +494,18 @@ await inOwnBrowser('readme_example_page', [WEBGPU, '--use-fake-ui-for-media-stre
   const readme = fs.readFileSync(a.readme, 'utf8');
   const example = /```html\n([^]*?)```/.exec(readme)?.[1];
   check(example?.includes("from '../dist/api.js'"), 'the README has no example page importing ../dist/api.js');
-  const dir = path.join(path.dirname(a.site), 'example');
-  fs.mkdirSync(dir, { recursive: true });
-  // the site is served as inception/ here, where the README's folder is dist/
-  fs.writeFileSync(path.join(dir, 'index.html'), example.replace("'../dist/api.js'", `'../${path.basename(a.site)}/api.js'`));
+  // a folder beside the site (served as inception/ here, where the README's folder is dist/),
+  // as the example's author would serve it: without the site's strict CSP, which forbids
+  // inline scripts; isolated, for wasm threads
+  const html = example.replace("'../dist/api.js'", `'../${path.basename(a.site)}/api.js'`);
+  const url = new URL('../example/', a.base).href;
+  await page.route(url, (route) => route.fulfill({
+    contentType: 'text/html', body: html,
+    headers: { 'Cross-Origin-Opener-Policy': 'same-origin', 'Cross-Origin-Embedder-Policy': 'require-corp' },
+  }));
   const errors = [];
   page.on('pageerror', (e) => errors.push(String(e)));
-  await page.goto(new URL('../example/', a.base).href);
+  await page.goto(url);
   await page.waitForFunction(() => /^tiger cat /.test(document.querySelector('#top5 li')?.textContent ?? ''), null, { timeout: LONG, polling: 250 });
   const said = await page.textContent('#progress');
   const first = await page.textContent('#top5 li');

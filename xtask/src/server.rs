@@ -133,7 +133,7 @@ fn respond(root: &Path, mut stream: Counted) -> std::io::Result<()> {
                 let compressed = gzipped(&etag, &body);
                 let head = format!(
                     "HTTP/1.1 200 OK\r\nContent-Type: {}\r\nContent-Encoding: gzip\r\nContent-Length: {}\r\n\
-                     Cache-Control: no-cache\r\nETag: {etag}\r\nVary: Accept-Encoding\r\n{ISOLATION}Connection: close\r\n\r\n",
+                     Cache-Control: no-cache\r\nETag: {etag}\r\nVary: Accept-Encoding\r\n{SITE_HEADERS}Connection: close\r\n\r\n",
                     mime(&file),
                     compressed.len()
                 );
@@ -164,7 +164,7 @@ fn reply_tagged(
     let etag = if etag.is_empty() { String::new() } else { format!("ETag: {etag}\r\n") };
     let head = format!(
         "HTTP/1.1 {status}\r\nContent-Type: {content_type}\r\nContent-Length: {}\r\nCache-Control: no-cache\r\n{etag}\
-         {ISOLATION}Connection: close\r\n\r\n",
+         {SITE_HEADERS}Connection: close\r\n\r\n",
         body.len()
     );
     stream.write_all(head.as_bytes())?;
@@ -174,8 +174,14 @@ fn reply_tagged(
     stream.flush()
 }
 
-/// Cross-origin isolation, for the page's wasm threads (the `_headers` file says the same).
-const ISOLATION: &str = "Cross-Origin-Opener-Policy: same-origin\r\nCross-Origin-Embedder-Policy: require-corp\r\n";
+/// Cross-origin isolation, for the page's wasm threads, and the strict Content-Security-Policy
+/// the page is tested under (the `_headers` file says the same: `site::HEADERS`).
+const SITE_HEADERS: &str = concat!(
+    "Cross-Origin-Opener-Policy: same-origin\r\nCross-Origin-Embedder-Policy: require-corp\r\n",
+    "Content-Security-Policy: ",
+    include_str!("csp.txt"),
+    "\r\n"
+);
 
 fn precompress(dir: &Path) {
     for path in std::fs::read_dir(dir).into_iter().flatten().flatten().map(|e| e.path()) {

@@ -60,9 +60,15 @@ pub fn build(out: &Path, weights: &[PathBuf], precision: Precision, photos: &[Pa
 /// cannot set headers (GitHub Pages) serve a page that is not isolated on its first visit;
 /// the service worker adds the headers from the second on (sw.js). `no-cache`: browsers
 /// revalidate every file, so a new build is seen at once (the service worker's cache is what
-/// makes visits fast and offline).
-const HEADERS: &str = "/*\n  Cross-Origin-Opener-Policy: same-origin\n  Cross-Origin-Embedder-Policy: require-corp\n  \
-                       Cache-Control: no-cache\n";
+/// makes visits fast and offline). The Content-Security-Policy (csp.txt) allows only the
+/// site's own origin, wasm compilation ('wasm-unsafe-eval') and blob: workers (how
+/// wasm-bindgen-rayon starts the CPU backend's threads); camera frames come as media streams.
+const HEADERS: &str = concat!(
+    "/*\n  Cross-Origin-Opener-Policy: same-origin\n  Cross-Origin-Embedder-Policy: require-corp\n  Cache-Control: no-cache\n",
+    "  Content-Security-Policy: ",
+    include_str!("csp.txt"),
+    "\n"
+);
 
 /// Atomics and bulk memory for the code, and for the linker a shared, imported memory
 /// (with the maximum shared memories must declare: 1 GiB, Inception v3 needs about 300 MB)
