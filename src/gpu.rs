@@ -19,14 +19,39 @@ pub struct Gpu {
     _adapter: wgpu::Adapter,
 }
 
-/// Validation and out-of-memory errors the device reported, oldest first.
+/// Validation and out-of-memory errors the device reported, oldest first, and whether the
+/// device was lost (after which every error is that one).
 #[derive(Clone, Default)]
-pub struct ErrorLog(Arc<Mutex<Vec<String>>>);
+pub struct ErrorLog {
+    errors: Arc<Mutex<Vec<String>>>,
+    lost: Arc<Mutex<Option<String>>>,
+}
 
 impl ErrorLog {
-    /// The first error since the last check, as an [`Error`].
+    /// Watches `device`: its uncaught errors (instead of wgpu's default of panicking) and
+    /// its loss.
+    fn watch(device: &wgpu::Device) -> ErrorLog {
+        let log = ErrorLog::default();
+        let sink = log.errors.clone();
+        device.on_uncaptured_error(Arc::new(move |e| sink.lock().unwrap().push(e.to_string())));
+        let lost = log.lost.clone();
+        device.set_device_lost_callback(move |reason, message| {
+            let reason = match reason {
+                wgpu::DeviceLostReason::Destroyed => "destroyed",
+                wgpu::DeviceLostReason::Unknown => "a driver reset or an unknown reason",
+            };
+            let why = if message.is_empty() { reason.to_string() } else { format!("{reason}: {message}") };
+            *lost.lock().unwrap() = Some(why);
+        });
+        log
+    }
+
+    /// The first error since the last check, as an [`Error`]; the device's loss first.
     pub fn check(&self) -> Result<(), Error> {
-        let mut errors = self.0.lock().unwrap();
+        if let Some(why) = self.lost.lock().unwrap().as_ref() {
+            return Err(Error::Gpu(format!("the GPU device was lost ({why})")));
+        }
+        let mut errors = self.errors.lock().unwrap();
         match errors.first() {
             Some(first) => {
                 let e = Error::Gpu(format!("the GPU rejected the work: {first}"));
@@ -35,6 +60,13 @@ impl ErrorLog {
             }
             None => Ok(()),
         }
+    }
+
+    /// `result` of waiting on the GPU, unless the device reported something that explains
+    /// it better (a lost device fails a readback with a less telling error).
+    pub fn check_after<T>(&self, result: Result<T, Error>) -> Result<T, Error> {
+        self.check()?;
+        result
     }
 }
 
@@ -68,9 +100,7 @@ impl Gpu {
             })
             .await
             .map_err(|e| Error::Gpu(format!("the adapter refused to create a device ({e})")))?;
-        let errors = ErrorLog::default();
-        let sink = errors.0.clone();
-        device.on_uncaptured_error(Arc::new(move |e| sink.lock().unwrap().push(e.to_string())));
+        let errors = ErrorLog::watch(&device);
         Ok(Gpu {
             device,
             queue,
@@ -128,9 +158,7 @@ impl Gpu {
         let mut encoder = self.device.create_command_encoder(&Default::default());
         encoder.copy_buffer_to_buffer(buffer, 0, &staging, 0, size);
         self.queue.submit([encoder.finish()]);
-        let bytes = map_read(&self.device, &staging).await?;
-        self.errors.check()?;
-        Ok(bytes)
+        self.errors.check_after(map_read(&self.device, &staging).await)
     }
 }
 

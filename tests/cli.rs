@@ -310,3 +310,27 @@ fn images_wider_than_a_texture_are_classified_on_the_gpu_too() {
     assert!(gpu.iter().zip(&cpu).all(|(g, c)| g.0 == c.0) && worst < 1e-4, "the backends disagree");
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+/// A GPU device lost under a loaded network (a driver reset; here destroyed on purpose):
+/// the next pass fails with an error that says so, in seconds, never a hang or a panic.
+#[test]
+fn a_lost_gpu_device_is_an_error_that_names_it() {
+    let (sender, receiver) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let tensors: Vec<_> =
+            inception::Variant::Bvlc.graph(1000).parameters().into_iter().map(|(n, s)| (n, s, "float32".to_owned())).collect();
+        let model = inception::Model::load(&inception::synthetic::safetensors_file(&tensors), None).unwrap();
+        let gpu = pollster::block_on(inception::Gpu::new()).unwrap(); // its own: it is lost here
+        let mut net = inception::Network::new(&gpu, &model).unwrap();
+        let image = inception::synthetic::image(224, 224);
+        let before = pollster::block_on(net.classify(&image, 224, 224, false)).map(|_| ());
+        gpu.device.destroy();
+        let after = pollster::block_on(net.classify(&image, 224, 224, false)).map(|_| ());
+        let _ = sender.send((before, after));
+    });
+    let (before, after) = receiver.recv_timeout(std::time::Duration::from_secs(120)).expect("a pass on a lost device hung");
+    before.unwrap();
+    let message = after.expect_err("a pass on a destroyed device succeeded").to_string();
+    println!("after the loss: {message}");
+    assert!(message.contains("GPU device was lost (destroyed"), "{message}");
+}

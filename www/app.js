@@ -43,6 +43,9 @@ const state = {
   measuring: false, // that measurement or tuning is under way
   frameWaiters: [], // background work waiting for the next camera prediction (aFrameShown)
   starting: null, // the site model's first load (download and build)
+  source: null, // { model, bytes, labels } of the running classifier: rebuilt from it after a lost device
+  losses: [], // when the GPU device was lost (performance.now()), for LOSSES_BEFORE_CPU
+  recovering: false, // a lost device is being replaced: the camera loop waits
   facing: 'environment',
   fastVideoCopy: false, // copyExternalImageToTexture straight from the <video> (decided at start)
   frameTimes: [],
@@ -85,6 +88,7 @@ function showMessage(kind, title, detail, action) {
     card.append(b);
   }
   $('messages').append(card);
+  return card;
 }
 
 function clearMessage(kind) {
@@ -156,18 +160,72 @@ async function startEngine() {
     }
     return;
   }
-  state.device = state.gpu.device();
+  useGpu(state.gpu);
+}
+
+/** Makes `gpu` (a WebGPU engine) the page's, and watches its device. */
+function useGpu(gpu) {
+  state.gpu = gpu;
+  const device = (state.device = gpu.device());
+  // the devices this page has had, for the browser test of a lost device
+  document.body.dataset.devices = Number(document.body.dataset.devices || 0) + 1;
   adaptFramePath();
-  state.device.lost.then((info) => {
-    if (state.classifier?.backend() !== 'gpu') return; // the CPU carries on
+  device.lost.then((info) => { if (device === state.device) recoverFromLostDevice(info); });
+}
+
+// ---------- a lost GPU device ----------
+
+// Drivers reset, laptops switch GPUs, phones reclaim a background tab's GPU: the page builds
+// the network again on a new device (from the weights it holds and the saved kernel
+// choice) and the camera resumes. A GPU lost this many times within LOSS_WINDOW_MS is
+// given up for the CPU backend rather than recovered in a loop.
+const LOSSES_BEFORE_CPU = 3;
+const LOSS_WINDOW_MS = 60_000;
+
+async function recoverFromLostDevice(info) {
+  if (localStorage.getItem(videoCopyKey()) === 'trying') localStorage.setItem(videoCopyKey(), 'broken');
+  const dead = state.gpu;
+  state.gpu = null; // gone with its device
+  if (state.classifier?.backend() !== 'gpu') {
+    state.noGpu = 'its GPU device was lost';
+    return; // the CPU carries on
+  }
+  const t0 = performance.now();
+  state.losses = [...state.losses.filter((t) => t0 - t < LOSS_WINDOW_MS), t0];
+  const toCpu = state.losses.length >= LOSSES_BEFORE_CPU;
+  const why = `${info.reason || 'unknown reason'}${info.message ? ': ' + info.message : ''}`;
+  const lost = `The browser took the GPU away from this page (${why}).`;
+  state.recovering = true; // the camera loop waits
+  clearMessage('gpu'); // a frame that failed with the device says less than this
+  showMessage('device-lost', 'The GPU device was lost', toCpu
+    ? `${lost} It was lost ${state.losses.length} times within a minute: the CPU runs the network from now on.`
+    : `${lost} Building the network again on a new device…`);
+  try {
+    await exclusive(async () => {
+      const { model, bytes, labels } = state.source;
+      if (!toCpu) useGpu(await openEngine());
+      const next = await loadOn(toCpu ? state.cpu : state.gpu, model, bytes, labels, { quiet: true });
+      try {
+        state.classifier.free();
+        dead.free();
+      } catch { /* their device is gone */ }
+      state.classifier = next;
+      state.backend = toCpu
+        ? { name: 'cpu', reason: `the GPU was lost ${state.losses.length} times within a minute` }
+        : { ...state.backend, reason: `${state.backend.reason}; rebuilt after a lost device` };
+      describeBackend(JSON.parse(next.stats()));
+      state.recovering = false;
+    });
+  } catch (e) {
     state.running = false;
-    clearMessage('gpu'); // a frame that failed with the device says less than this
-    if (localStorage.getItem(videoCopyKey()) === 'trying') localStorage.setItem(videoCopyKey(), 'broken');
-    showMessage('device-lost', 'The GPU device was lost',
-      `The browser took the GPU away from this page (${info.reason || 'unknown reason'}${info.message ? ': ' + info.message : ''}). ` +
-      'This happens after a driver reset or when the system is short of GPU memory.',
+    showMessage('device-lost', 'The GPU device was lost', `${lost} It could not be replaced: ${e.message}`,
       { label: 'Reload', run: () => location.reload() });
-  });
+    return;
+  }
+  if (toCpu) return; // the card stays: it says why the CPU runs
+  const seconds = ((performance.now() - t0) / 1000).toFixed(1);
+  const notice = showMessage('device-lost', 'The GPU device was lost', `${lost} It was replaced in ${seconds} s.`);
+  setTimeout(() => notice.remove(), 6000); // this notice only: not a later loss's
 }
 
 /** Downloads a site model's weights with a progress bar, or takes them from the cache. */
@@ -233,6 +291,7 @@ async function buildClassifier(ticket, model, bytes, labels, title, precision) {
     runningTicket = ticket;
     state.classifier?.free();
     state.classifier = next;
+    state.source = { model, bytes, labels };
     state.weightsPrecision = precision; // null: a file of the user's, as it is
     mark('built');
     const stats = JSON.parse(state.classifier.stats());
@@ -639,7 +698,7 @@ function nextPaint() {
 // texture and queued while frame N's result is still on its way back, so the GPU does not
 // wait for the page between frames. A new frame is taken only once frame N-1 is shown.
 async function cameraLoop() {
-  if (!state.running || state.busy || state.held) return;
+  if (!state.running || state.busy || state.held || state.recovering) return;
   const video = $('video');
   if (video.readyState >= 2 && video.videoWidth > 0) {
     state.busy = true;
@@ -656,6 +715,8 @@ async function cameraLoop() {
       // flight gains nothing there and doubles the delay (measured on SwiftShader).
       await (state.pipelined ? previous : state.inflight);
     } catch (e) {
+      // a frame that failed with its device is recovered from (recoverFromLostDevice)
+      if (await deviceLostMeanwhile()) return;
       state.running = false;
       showMessage('gpu', 'Classification stopped', e.message,
         { label: 'Reload', run: () => location.reload() });
@@ -664,6 +725,13 @@ async function cameraLoop() {
     }
   }
   if (state.running) requestAnimationFrame(cameraLoop);
+}
+
+/** Whether the GPU device is lost, or is within a moment (a failed frame may come first). */
+function deviceLostMeanwhile() {
+  if (state.classifier?.backend() !== 'gpu' || !state.device) return false;
+  const moment = new Promise((resolve) => setTimeout(() => resolve(false), 500));
+  return Promise.race([state.device.lost.then(() => true), moment]);
 }
 
 /** Waits until no camera frame is being classified. */

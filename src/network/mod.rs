@@ -242,9 +242,7 @@ impl Network {
 
     /// Awaits the result of a pass already submitted.
     pub async fn read_output(&self, ticket: Ticket) -> Result<Output, Error> {
-        let output = self.readback.read(&self.ctx.device, ticket).await?;
-        self.errors.check()?;
-        Ok(output)
+        self.errors.check_after(self.readback.read(&self.ctx.device, ticket).await)
     }
 
     /// Uploads an image and classifies it.

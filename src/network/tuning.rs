@@ -239,9 +239,8 @@ impl Network {
         encoder.resolve_query_set(&queries, 0..count, &resolve, 0);
         encoder.copy_buffer_to_buffer(&resolve, 0, &staging, 0, 8 * count as u64);
         self.ctx.queue.submit([encoder.finish()]);
-        let ticks = bytemuck::pod_collect_to_vec(&map_read(device, &staging).await?);
-        self.errors.check()?;
-        Ok(ticks)
+        let bytes = self.errors.check_after(map_read(device, &staging).await)?;
+        Ok(bytemuck::pod_collect_to_vec(&bytes))
     }
 }
 

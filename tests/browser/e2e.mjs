@@ -292,11 +292,46 @@ await inOwnBrowser('device_lost', [WEBGPU, '--use-fake-ui-for-media-stream', ...
       return window.__device;
     };
   });
-  await page.goto(`${a.base}?backend=gpu`);
+  await page.goto(`${a.base}?backend=gpu&autotune=0`);
   await waitTop(page, 'tiger cat');
-  await page.evaluate(() => window.__device.destroy());
-  await expectMessage(page, 'device-lost', /GPU device was lost/, 'that the GPU is gone');
-  check(await page.isVisible('#messages [data-kind="device-lost"] button'), 'no Reload button');
+  // twice: the network is built again on a new device and the camera resumes, no click
+  const RECOVERY_MS = 5000;
+  for (const loss of [1, 2]) {
+    const t0 = await page.evaluate(() => {
+      // the first camera frame shown on the next device
+      const frames = () => Number(document.body.dataset.frames);
+      const device = Number(document.body.dataset.devices);
+      window.__resumed = null;
+      const watch = new MutationObserver(() => {
+        if (Number(document.body.dataset.devices) <= device) return;
+        window.__framesOnNew ??= frames();
+        if (frames() > window.__framesOnNew) {
+          window.__resumed = performance.now();
+          watch.disconnect();
+        }
+      });
+      window.__framesOnNew = null;
+      watch.observe(document.body, { attributes: true });
+      window.__device.destroy();
+      return performance.now();
+    });
+    await page.waitForFunction(() => window.__resumed != null, null, { timeout: LONG, polling: 100 });
+    const ms = await page.evaluate((t) => window.__resumed - t, t0);
+    const said = await page.textContent('#messages [data-kind="device-lost"]').catch(() => '(gone)');
+    console.log(`  loss ${loss}: a camera frame shown on a new GPU device ${ms.toFixed(0)} ms after the loss; "${said.replace(/\s+/g, ' ')}"`);
+    check(/replaced in/.test(said), `loss ${loss}: the notice says "${said}"`);
+    check(ms < RECOVERY_MS, `loss ${loss}: ${ms.toFixed(0)} ms to recover (allowed ${RECOVERY_MS})`);
+    check(await page.evaluate(() => document.body.dataset.backend) === 'gpu', `loss ${loss}: not on the GPU any more`);
+    check(!(await page.isVisible('#messages [data-kind="device-lost"] button')), 'a button to click after a recovered loss');
+    await waitTop(page, 'tiger cat');
+  }
+  // a third within the minute: the CPU from then on, and the page says why
+  const before = await page.evaluate(() => { const n = Number(document.body.dataset.frames); window.__device.destroy(); return n; });
+  await page.waitForFunction((n) => Number(document.body.dataset.frames) >= n + 2 && document.body.dataset.backend === 'cpu', before,
+    { timeout: LONG, polling: 100 });
+  await expectMessage(page, 'device-lost', /lost 3 times[^]*CPU/, 'that the CPU runs from now on');
+  await waitTop(page, 'tiger cat');
+  console.log(`  loss 3: ${await page.textContent('#adapter')}`);
 });
 
 /** The page's benchmark report (?bench=N). */
