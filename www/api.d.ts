@@ -38,7 +38,11 @@ export interface Classifier {
   readonly inputSize: number;
   /** The site's weights precision ("int8", "float16", "float32"), null for weights passed in. */
   readonly precision: string | null;
-  /** The five most probable classes, most probable first. Calls run one at a time, in order. */
+  /**
+   * The five most probable classes, most probable first. Calls run one at a time, in order.
+   * An image larger than the backend takes (the GPU's texture limit; 8192 pixels per side on
+   * the CPU) is scaled down to fit first.
+   */
   classify(source: ImageSource): Promise<Prediction[]>;
   /** Frees GPU buffers, wasm memory and the CPU worker; classify() then rejects. */
   close(): void;

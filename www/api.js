@@ -11,6 +11,7 @@
 import init, { openEngine, cpuEngine } from './pkg/inception.js';
 import { startThreadedCpu } from './threaded-cpu.js';
 import { siteModels, downloadWeights, download } from './weights.js';
+import { fitWithin, maxSide } from './images.js';
 
 const here = new URL('./', import.meta.url);
 let compiled = null;
@@ -145,7 +146,10 @@ class Classifier {
   classify(source) {
     const run = this.#queue.then(async () => {
       if (!this.#classifier) throw new Error('this classifier was closed');
-      const bitmap = source instanceof ImageBitmap ? source : await createImageBitmap(source);
+      const decoded = source instanceof ImageBitmap ? source : await createImageBitmap(source);
+      const gpu = this.#classifier.backend() === 'gpu';
+      const bitmap = await fitWithin(decoded, maxSide(this.#classifier, gpu && this.#engine.device()));
+      if (bitmap !== decoded && decoded !== source) decoded.close();
       try {
         return (await runOn(this.#engine, this.#classifier, bitmap)).top;
       } finally {

@@ -13,6 +13,7 @@
 import init, { modelTitles, openEngine, cpuEngine } from './pkg/inception.js';
 import { startThreadedCpu } from './threaded-cpu.js';
 import { keepForOffline } from './offline.js';
+import { fitWithin, maxSide } from './images.js';
 import { siteModels, downloadWeights, forgetWeights } from './weights.js';
 
 const $ = (id) => document.getElementById(id);
@@ -831,6 +832,12 @@ async function classifyFile(file) {
     return;
   }
   clearMessage('image');
+  const fitted = await fitWithin(bitmap, maxSide(state.classifier, state.device));
+  if (fitted !== bitmap) {
+    console.info(`${file.name}: ${bitmap.width}x${bitmap.height} scaled to ${fitted.width}x${fitted.height} to fit the backend`);
+    bitmap.close();
+    bitmap = fitted;
+  }
   // Pause the camera and show the picture in its place.
   if (state.running) togglePause();
   const canvas = $('still');

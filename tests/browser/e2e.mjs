@@ -334,6 +334,48 @@ await inOwnBrowser('device_lost', [WEBGPU, '--use-fake-ui-for-media-stream', ...
   console.log(`  loss 3: ${await page.textContent('#adapter')}`);
 });
 
+// ---- images larger than the backend takes: scaled down to fit, then classified ----
+await inOwnBrowser('huge_images', [WEBGPU, '--use-fake-ui-for-media-stream', ...CAMERA], async (page) => {
+  const pug = fs.readFileSync(a.pug).toString('base64');
+  /** The pug photo centred on a gray `width` x `height` picture, as a file to pick. */
+  const picture = async (width, height, type) => {
+    const b64 = await page.evaluate(async ({ pug, width, height, type }) => {
+      const photo = await createImageBitmap(new Blob([Uint8Array.from(atob(pug), (c) => c.charCodeAt(0))]));
+      const canvas = new OffscreenCanvas(width, height);
+      const g = canvas.getContext('2d');
+      g.fillStyle = '#808080';
+      g.fillRect(0, 0, width, height);
+      const scale = Math.min(width / photo.width, height / photo.height);
+      const [w, h] = [photo.width * scale, photo.height * scale];
+      g.drawImage(photo, (width - w) / 2, (height - h) / 2, w, h);
+      const bytes = new Uint8Array(await (await canvas.convertToBlob({ type, quality: 0.9 })).arrayBuffer());
+      let text = '';
+      for (let i = 0; i < bytes.length; i += 0x8000) text += String.fromCharCode(...bytes.subarray(i, i + 0x8000));
+      return btoa(text);
+    }, { pug, width, height, type });
+    return { name: `${width}x${height}.${type.split('/')[1]}`, mimeType: type, buffer: Buffer.from(b64, 'base64') };
+  };
+  // over every adapter's limit (16384 at most here) in width; over SwiftShader's 8192 in both
+  const files = [await picture(20000, 800, 'image/png'), await picture(12000, 8000, 'image/jpeg')];
+  for (const backend of ['gpu', 'cpu']) {
+    await page.goto(`${a.base}?backend=${backend}&autotune=0`);
+    await waitTop(page, 'tiger cat');
+    const running = await page.evaluate(() => document.body.dataset.backend);
+    check(running === backend, `the page runs ${running}, not ${backend}`);
+    for (const file of files) {
+      await page.evaluate(() => document.querySelector('#top5').replaceChildren());
+      await page.setInputFiles('#file', file); // pauses the camera
+      // the pug (camera frames may come first) or the image's message, whichever comes
+      await page.waitForFunction(() => document.querySelector('#top5 li .label')?.textContent === 'pug' ||
+        document.querySelector('#messages [data-kind="image"]'), null, { timeout: LONG, polling: 250 });
+      check(!(await page.$('#messages [data-kind="image"]')), `${file.name}: ${await page.textContent('#messages')}`);
+      const [first] = await top5(page);
+      console.log(`  ${backend}: ${file.name} (${(file.buffer.length / 1e6).toFixed(1)} MB): ${first.label} ${first.p.toFixed(3)}`);
+      check(first.label === 'pug', `${file.name}: ${first.label}`);
+    }
+  }
+});
+
 /** The page's benchmark report (?bench=N). */
 async function benchReport(page, query) {
   await page.goto(`${a.base}?${query}`);
