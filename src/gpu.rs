@@ -1,5 +1,6 @@
 //! The GPU context: one wgpu device and queue, shared by every network loaded on it.
 
+use crate::gpu_objects;
 use crate::Error;
 use std::sync::{Arc, Mutex};
 
@@ -141,20 +142,22 @@ impl Gpu {
     }
 
     /// Creates a buffer filled with `data`.
-    pub fn buffer_init(&self, label: &str, data: &[u8], usage: wgpu::BufferUsages) -> wgpu::Buffer {
-        use wgpu::util::DeviceExt;
-        self.device.create_buffer_init(&wgpu::util::BufferInitDescriptor { label: Some(label), contents: data, usage })
+    pub fn buffer_init(&self, label: &str, data: &[u8], usage: wgpu::BufferUsages) -> gpu_objects::Buffer {
+        gpu_objects::buffer_init(&self.device, &wgpu::util::BufferInitDescriptor { label: Some(label), contents: data, usage })
     }
 
     /// Reads `size` bytes from the start of `buffer` (which needs COPY_SRC) back to the CPU.
     /// Meant for tests and tools; the forward pass has its own staging buffer.
     pub async fn read_buffer(&self, buffer: &wgpu::Buffer, size: u64) -> Result<Vec<u8>, Error> {
-        let staging = self.device.create_buffer(&wgpu::BufferDescriptor {
-            label: Some("read_buffer staging"),
-            size,
-            usage: wgpu::BufferUsages::COPY_DST | wgpu::BufferUsages::MAP_READ,
-            mapped_at_creation: false,
-        });
+        let staging = gpu_objects::buffer(
+            &self.device,
+            &wgpu::BufferDescriptor {
+                label: Some("read_buffer staging"),
+                size,
+                usage: wgpu::BufferUsages::COPY_DST | wgpu::BufferUsages::MAP_READ,
+                mapped_at_creation: false,
+            },
+        );
         let mut encoder = self.device.create_command_encoder(&Default::default());
         encoder.copy_buffer_to_buffer(buffer, 0, &staging, 0, size);
         self.queue.submit([encoder.finish()]);

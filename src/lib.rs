@@ -23,6 +23,7 @@ pub mod convert;
 pub mod cpu;
 pub mod error;
 pub mod gpu;
+pub mod gpu_objects;
 pub mod graph;
 pub mod labels;
 pub mod models;

@@ -466,6 +466,7 @@ usage:
         let mut wall = Vec::new();
         let mut encode = Vec::new();
         let mut gpu_time = Vec::new();
+        let mut after_warmup = Held::now();
         match &mut engine {
             Engine::Gpu(network) => {
                 let gpu = gpu.as_ref().expect("a GPU engine has a GPU");
@@ -480,6 +481,9 @@ usage:
                 }
                 network.release_unused_kernels();
                 for i in 0..args.warmup + args.runs {
+                    if i == args.warmup {
+                        after_warmup = Held::now();
+                    }
                     let start = Instant::now();
                     let (commands, ticket) = network.encode(false)?;
                     let encoded = start.elapsed();
@@ -494,6 +498,9 @@ usage:
             }
             Engine::Cpu(network) => {
                 for i in 0..args.warmup + args.runs {
+                    if i == args.warmup {
+                        after_warmup = Held::now();
+                    }
                     let start = Instant::now();
                     network.run(false)?;
                     if i >= args.warmup {
@@ -502,6 +509,7 @@ usage:
                 }
             }
         }
+        let at_end = Held::now();
         let s = engine.stats();
         println!("backend      {} ({})", choice.backend.name(), choice.reason);
         println!("device       {}", engine.describe(gpu.as_ref()));
@@ -538,10 +546,45 @@ usage:
             s.activation_bytes as f64 / 1e6,
             s.dispatches
         );
+        println!("held         after warm-up: {after_warmup}");
+        println!("             after the last run: {at_end}");
         if args.per_layer {
             per_layer(&mut engine, args.runs).await?;
         }
         Ok(())
+    }
+
+    /// What the process holds: resident memory (Linux) and the live GPU objects, which
+    /// `bench` reports after the warm-up and after the last run, so a long run shows growth.
+    struct Held {
+        resident_kb: Option<u64>,
+        objects: inception::gpu_objects::LiveObjects,
+    }
+
+    impl Held {
+        fn now() -> Held {
+            let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+            let resident_kb = status
+                .lines()
+                .find_map(|l| l.strip_prefix("VmRSS:"))
+                .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok());
+            Held { resident_kb, objects: inception::gpu_objects::live() }
+        }
+    }
+
+    impl std::fmt::Display for Held {
+        fn fmt(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+            match self.resident_kb {
+                Some(kb) => write!(f, "{:.1} MB resident", kb as f64 / 1024.0)?,
+                None => write!(f, "resident memory unknown (no /proc)")?,
+            }
+            let o = &self.objects;
+            write!(
+                f,
+                "; GPU objects: {} buffers, {} textures, {} bind groups, {} query sets",
+                o.buffers, o.textures, o.bind_groups, o.query_sets
+            )
+        }
     }
 
     /// The per-layer table: median milliseconds of each layer over `runs` passes (on the

@@ -74,7 +74,11 @@ impl<'a> Tensors<'a> {
             let scale_name = int8_scale_name(&name);
             let scales = self.map.remove(&scale_name).ok_or_else(|| bad(format!("has no scales (`{scale_name}`)")))?;
             let tensor = &self.map[&name];
-            let outputs = tensor.shape.first().copied().unwrap_or(0);
+            // A scalar has no output channel to scale (seen while writing the safetensors fuzz
+            // target: it indexed past an empty scale list).
+            let Some(&outputs) = tensor.shape.first() else {
+                return Err(bad("is a scalar; int8 weights need an output-channel dimension".into()));
+            };
             if scales.dtype != Dtype::F32 || scales.shape != [outputs] {
                 return Err(bad(format!(
                     "has scales of {:?} {:?}, expected F32 [{outputs}] (one per output channel)",

@@ -43,6 +43,25 @@ pub fn model_titles() -> String {
     crate::models::registry::MODELS.iter().map(|m| m.title).collect::<Vec<_>>().join(", ")
 }
 
+/// What this wasm instance holds now, as JSON, for the page's soak mode: its linear memory
+/// in bytes (which never shrinks, so any growth shows) and the GPU objects alive
+/// (`gpu_objects::live`): `{"wasmBytes", "gpu": {"buffers", "textures", "bindGroups",
+/// "querySets"}}`.
+#[wasm_bindgen(js_name = memoryReport)]
+pub fn memory_report() -> String {
+    let live = crate::gpu_objects::live();
+    serde_json::json!({
+        "wasmBytes": core::arch::wasm32::memory_size::<0>() * 65536,
+        "gpu": {
+            "buffers": live.buffers,
+            "textures": live.textures,
+            "bindGroups": live.bind_groups,
+            "querySets": live.query_sets,
+        },
+    })
+    .to_string()
+}
+
 /// A backend to load networks on: an open WebGPU device, or the CPU.
 #[wasm_bindgen]
 pub struct Engine {

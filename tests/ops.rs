@@ -33,7 +33,7 @@ fn call<'a, S>(label: &'a str, spec: &'a S, input_shape: Shape, input: View<'a>,
     Call { label, spec, input_shape, input, output }
 }
 
-fn storage(data: &[f32]) -> wgpu::Buffer {
+fn storage(data: &[f32]) -> inception::gpu_objects::Buffer {
     gpu().buffer_init("test", bytemuck::cast_slice(data), wgpu::BufferUsages::STORAGE | wgpu::BufferUsages::COPY_SRC)
 }
 

@@ -218,4 +218,13 @@ fn int8_tensor_without_usable_scales_is_named() {
     });
     let e = error(Model::from_safetensors(Variant::Bvlc, &orphan));
     assert!(matches!(&e, WeightsError::Int8 { tensor: t, .. } if t == tensor), "{e:?}");
+    // an int8 scalar with an empty scale list (it once panicked)
+    let scalar = rewritten(&bytes, |t| {
+        let w = t.iter_mut().find(|t| t.0 == tensor).unwrap();
+        (w.2, w.3) = (vec![], vec![3]);
+        let s = t.iter_mut().find(|t| t.0 == scales).unwrap();
+        (s.2, s.3) = (vec![0], vec![]);
+    });
+    let e = error(Model::from_safetensors(Variant::Bvlc, &scalar));
+    assert!(matches!(&e, WeightsError::Int8 { tensor: t, detail } if t == tensor && detail.contains("scalar")), "{e:?}");
 }

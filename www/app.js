@@ -8,9 +8,11 @@
 // ?model=NAME picks a model from weights/models.json; ?backend=gpu|cpu forces a backend;
 // ?threads=N sets the CPU backend's threads (1: on the page's own thread); ?relaxed=0
 // keeps the threaded CPU backend off relaxed SIMD (whose fused multiply-adds round
-// differently from the one-thread build's).
+// differently from the one-thread build's); ?soak=N[&warmup=W] runs N camera frames after
+// W more (default 50) past the start-up work and reports the memory held before and after
+// (JS heap, wasm memory, live GPU objects).
 
-import init, { modelTitles, openEngine, cpuEngine } from './pkg/inception.js';
+import init, { modelTitles, openEngine, cpuEngine, memoryReport } from './pkg/inception.js';
 import { startThreadedCpu } from './threaded-cpu.js';
 import { keepForOffline } from './offline.js';
 import { fitWithin, maxSide } from './images.js';
@@ -50,6 +52,9 @@ const state = {
   facing: 'environment',
   fastVideoCopy: false, // copyExternalImageToTexture straight from the <video> (decided at start)
   frameTimes: [],
+  soaking: false, // the soak mode (?soak=N) is under way or done
+  hiddenPause: false, // the camera loop stopped because the tab is hidden; resumes when shown
+  cameraGone: false, // the camera's track ended (unplugged, permission withdrawn): waiting for one
 };
 
 // What happened when, in milliseconds since navigation: read by `cargo xtask bench-web
@@ -767,6 +772,9 @@ async function startCamera(deviceId) {
     return;
   }
   clearMessage('camera');
+  state.cameraGone = false;
+  const track = state.stream.getVideoTracks()[0];
+  track?.addEventListener('ended', () => { if (state.stream?.getVideoTracks()[0] === track) cameraEnded(); });
   const el = $('video');
   el.srcObject = state.stream;
   await el.play().catch(() => {});
@@ -782,6 +790,7 @@ async function startCamera(deviceId) {
 
 function stopCamera() {
   state.running = false;
+  state.hiddenPause = false;
   state.stream?.getTracks().forEach((t) => t.stop());
   state.stream = null;
 }
@@ -795,6 +804,48 @@ async function listCameras() {
   // Phones: front and back cameras.
   const facing = state.stream?.getVideoTracks()[0]?.getCapabilities?.().facingMode ?? [];
   $('flip').hidden = !(cams.length > 1 && (facing.length > 0 || /Android|iPhone|iPad/.test(navigator.userAgent)));
+}
+
+/**
+ * The camera's track ended without the page stopping it: the camera was unplugged, another
+ * program took it, or the permission was withdrawn. Says so; `cameraMayBeBack` restarts it.
+ */
+function cameraEnded() {
+  stopCamera();
+  state.cameraGone = true;
+  document.body.dataset.camera = 'gone';
+  $('pause').textContent = 'Start camera';
+  showMessage('camera', 'The camera went away',
+    'It was disconnected, or the permission to use it was withdrawn. It starts again here when a camera is back; ' +
+    'meanwhile you can classify an image: pick one or drop it on the page.');
+}
+
+/** A camera was connected or a permission changed: restarts the camera if it went away. */
+async function cameraMayBeBack() {
+  if (state.stream) return listCameras(); // a camera more (or fewer) to choose from
+  if (!state.cameraGone || !state.classifier) return;
+  const cameras = (await navigator.mediaDevices.enumerateDevices()).filter((d) => d.kind === 'videoinput');
+  if (cameras.length === 0) return;
+  await startCamera();
+  if (state.stream) delete document.body.dataset.camera;
+}
+
+/** Stops the frame loop while the tab is hidden (the browser would only throttle it). */
+function visibilityChanged() {
+  if (document.visibilityState === 'hidden') {
+    if (!state.running) return;
+    state.running = false;
+    state.hiddenPause = true;
+    $('video').pause();
+    document.body.dataset.paused = 'hidden';
+  } else if (state.hiddenPause) {
+    state.hiddenPause = false;
+    delete document.body.dataset.paused;
+    if (!state.stream) return;
+    $('video').play().catch(() => {});
+    state.running = true;
+    requestAnimationFrame(cameraLoop);
+  }
 }
 
 function togglePause() {
@@ -881,6 +932,10 @@ function wireInputs() {
     if (file && WEIGHTS_FILE.test(file.name)) loadCustom(file);
     else classifyFile(file);
   });
+  document.addEventListener('visibilitychange', visibilityChanged);
+  navigator.mediaDevices?.addEventListener('devicechange', cameraMayBeBack);
+  navigator.permissions?.query({ name: 'camera' })
+    .then((status) => status.addEventListener('change', cameraMayBeBack)).catch(() => {});
   stage.addEventListener('click', () => { if (!state.classifier && !$('custom').hidden) $('weights-file').click(); });
 }
 
@@ -995,6 +1050,67 @@ async function runBenchmark(runs, warmup) {
   setStatus(null);
 }
 
+// ---------- soak mode (?soak=N) ----------
+
+const shownFrames = () => Number(document.body.dataset.frames || 0);
+
+async function untilFrames(n) {
+  while (shownFrames() < n) {
+    if (!state.running) throw new Error(`the camera stopped after ${shownFrames()} frames`);
+    await new Promise((resolve) => setTimeout(resolve, 200));
+  }
+}
+
+/**
+ * What the page holds now: the JS heap after a collection (Chromium with --expose-gc and
+ * --enable-precise-memory-info gives exact figures; otherwise null or rounded), the wasm
+ * memory of the page's module and of the CPU worker's, and the live GPU objects.
+ */
+async function memorySample() {
+  window.gc?.();
+  const main = JSON.parse(memoryReport());
+  const worker = state.cpu.memoryReport ? JSON.parse(await state.cpu.memoryReport()) : null;
+  return {
+    frames: shownFrames(),
+    seconds: +(performance.now() / 1000).toFixed(1),
+    jsHeapBytes: performance.memory?.usedJSHeapSize ?? null,
+    wasmBytes: main.wasmBytes,
+    workerWasmBytes: worker?.wasmBytes ?? null,
+    gpuObjects: main.gpu,
+  };
+}
+
+/** Runs `frames` camera frames after `warmup` more and reports memory at both ends. */
+async function runSoak(frames, warmup) {
+  const out = $('bench-result');
+  try {
+    while (timeline.settled == null) await new Promise((resolve) => setTimeout(resolve, 200));
+    await untilFrames(shownFrames() + warmup);
+    const start = await memorySample();
+    await untilFrames(start.frames + frames);
+    const end = await memorySample();
+    stopCamera();
+    const change = (a, b) => (a ? +(100 * (b - a) / a).toFixed(2) : null);
+    window.__soak = {
+      backend: document.body.dataset.backend,
+      model: JSON.parse(state.classifier.stats()).model,
+      frames: end.frames - start.frames,
+      msPerFrame: +(1000 * (end.seconds - start.seconds) / (end.frames - start.frames)).toFixed(1),
+      start, end,
+      changePercent: {
+        jsHeap: change(start.jsHeapBytes, end.jsHeapBytes),
+        wasm: change(start.wasmBytes, end.wasmBytes),
+        workerWasm: change(start.workerWasmBytes, end.workerWasmBytes),
+      },
+      gpuObjectsEqual: JSON.stringify(start.gpuObjects) === JSON.stringify(end.gpuObjects),
+    };
+  } catch (e) {
+    window.__soak = { error: e.message };
+  }
+  out.textContent = JSON.stringify(window.__soak, null, 1);
+  out.hidden = false;
+}
+
 // ---------- start ----------
 
 async function afterLoad() {
@@ -1005,6 +1121,11 @@ async function afterLoad() {
   setStatus(null);
   await startCamera();
   if (!state.running) keepForOffline(state.cpu.dir); // no camera: no first frame to wait for
+  const soak = Number(params.get('soak'));
+  if (soak > 0 && !state.soaking) {
+    state.soaking = true;
+    runSoak(soak, Number(params.get('warmup') ?? 50));
+  }
 }
 
 async function main() {

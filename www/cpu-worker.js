@@ -10,7 +10,9 @@
 //   run {handle, rgba, width, height} -> the classification JSON
 //   profile {handle}                -> the per-layer JSON
 //   free {handle}
+//   memory                          -> this module's memoryReport JSON (wasm memory, GPU objects)
 let engine = null;
+let memoryReport = null;
 const classifiers = new Map();
 let next = 1;
 
@@ -24,6 +26,7 @@ const ops = {
       reject(new Error(`the page's Content-Security-Policy blocks its threads (${e.effectiveDirective} ${e.blockedURI})`))));
     await Promise.race([pkg.initThreadPool(threads), blocked]);
     engine = pkg.cpuEngine();
+    memoryReport = pkg.memoryReport;
     return engine.describe();
   },
   load({ model, bytes, labels }) {
@@ -39,6 +42,9 @@ const ops = {
   },
   profile({ handle }) {
     return classifiers.get(handle).profile();
+  },
+  memory() {
+    return memoryReport();
   },
   free({ handle }) {
     classifiers.get(handle)?.free();

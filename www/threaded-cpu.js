@@ -79,6 +79,7 @@ export async function startThreadedCpu(threads, relaxed) {
     dir: withRelaxed ? 'pkg-threads-relaxed/' : 'pkg-threads/', // the build the worker loaded
     describe: () => description,
     close: () => worker.terminate(),
+    memoryReport: () => call('memory'), // the worker's module (its wasm memory is the pool's)
     async load(model, bytes, labels) {
       const { handle, stats } = await call('load', { model, bytes, labels });
       return new Classifier(handle, stats);

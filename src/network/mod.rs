@@ -5,6 +5,7 @@
 
 use crate::error::Error;
 use crate::gpu::{ErrorLog, Gpu};
+use crate::gpu_objects;
 use crate::graph::Graph;
 use crate::ops::conv2d::{self, Precision};
 use crate::ops::{preprocess, winograd, Context, Dispatch, Shared};
@@ -68,7 +69,7 @@ pub struct Network {
     layers: Vec<Layer>,
     shared: Shared,
     readback: Readback,
-    image: Option<(wgpu::Texture, Dispatch)>,
+    image: Option<(gpu_objects::Texture, Dispatch)>,
     /// An image larger than a texture may be, resized and normalised on the CPU (the same
     /// antialiased resize as the shader): written into the input buffer before each pass,
     /// whose memory later layers reuse, instead of the preprocessing dispatch.
@@ -142,7 +143,7 @@ impl Network {
     /// this needs no exclusive access, so a frame can be uploaded while the previous pass
     /// is still being read back.
     pub fn texture_of_size(&self, width: u32, height: u32) -> Option<&wgpu::Texture> {
-        self.image.as_ref().map(|(t, _)| t).filter(|t| (t.width(), t.height()) == (width, height))
+        self.image.as_ref().map(|(t, _)| &**t).filter(|t| (t.width(), t.height()) == (width, height))
     }
 
     /// The texture the next pass classifies, (re)created for images of `width` x `height`.
@@ -283,12 +284,10 @@ fn winograd_scratch(ctx: &Context, layers: &[Layer]) -> Result<Option<winograd::
         return Ok(None);
     }
     let buffer = |label, size| {
-        ctx.device.create_buffer(&wgpu::BufferDescriptor {
-            label: Some(label),
-            size,
-            usage: wgpu::BufferUsages::STORAGE,
-            mapped_at_creation: false,
-        })
+        gpu_objects::buffer(
+            &ctx.device,
+            &wgpu::BufferDescriptor { label: Some(label), size, usage: wgpu::BufferUsages::STORAGE, mapped_at_creation: false },
+        )
     };
     let widest = layers.iter().filter_map(|l| l.op.tuning()).map(|c| conv2d::padded_out_c(c.spec.out_c)).max().unwrap_or(16);
     let zero_bias = ctx.storage("zero bias", &vec![0u8; 4 * widest as usize])?;

@@ -4,6 +4,7 @@
 
 use crate::arena::{Arena, Lifetime};
 use crate::error::Error;
+use crate::gpu_objects;
 use crate::graph::{Graph, Op, TensorId};
 use crate::ops::View;
 
@@ -43,7 +44,7 @@ impl Placement {
 /// The activation buffers of a network on the GPU and the place of every tensor of its graph.
 pub(super) struct Memory {
     pub places: Vec<Place>,
-    pub buffers: Vec<wgpu::Buffer>,
+    pub buffers: Vec<gpu_objects::Buffer>,
     pub bytes: u64,
 }
 
@@ -58,13 +59,16 @@ impl Memory {
             )));
         }
         let buffers = placement.slot_bytes.iter().enumerate().map(|(i, &size)| {
-            device.create_buffer(&wgpu::BufferDescriptor {
-                label: Some(&format!("activations {i}")),
-                size,
-                // (COPY_DST: an image resized on the CPU is written into the input's buffer)
-                usage: wgpu::BufferUsages::STORAGE | wgpu::BufferUsages::COPY_SRC | wgpu::BufferUsages::COPY_DST,
-                mapped_at_creation: false,
-            })
+            gpu_objects::buffer(
+                device,
+                &wgpu::BufferDescriptor {
+                    label: Some(&format!("activations {i}")),
+                    size,
+                    // (COPY_DST: an image resized on the CPU is written into the input's buffer)
+                    usage: wgpu::BufferUsages::STORAGE | wgpu::BufferUsages::COPY_SRC | wgpu::BufferUsages::COPY_DST,
+                    mapped_at_creation: false,
+                },
+            )
         });
         let bytes = placement.bytes();
         Ok(Memory { buffers: buffers.collect(), places: placement.places, bytes })

@@ -7,6 +7,7 @@ use super::placement::Memory;
 use super::TOP_K;
 use crate::error::Error;
 use crate::gpu::{map_read, Gpu};
+use crate::gpu_objects;
 use crate::graph::Graph;
 use crate::ops::{softmax_topk, Context, Dispatch};
 use std::cell::Cell;
@@ -34,18 +35,18 @@ pub struct Ticket {
 
 /// Timestamps at the start and end of the forward pass.
 struct Timer {
-    queries: wgpu::QuerySet,
-    resolve: wgpu::Buffer,
+    queries: gpu_objects::QuerySet,
+    resolve: gpu_objects::Buffer,
     /// nanoseconds per tick
     period: f32,
 }
 
 pub(super) struct Readback {
     pub topk: Dispatch,
-    result: wgpu::Buffer,
+    result: gpu_objects::Buffer,
     k: u32,
     classes: u32,
-    staging: [wgpu::Buffer; 2],
+    staging: [gpu_objects::Buffer; 2],
     next: Cell<usize>,
     timer: Option<Timer>,
 }
@@ -56,7 +57,7 @@ impl Readback {
         let classes = graph.num_classes();
         let k = TOP_K.min(classes);
         let buffer = |label: &str, size, usage| {
-            device.create_buffer(&wgpu::BufferDescriptor { label: Some(label), size, usage, mapped_at_creation: false })
+            gpu_objects::buffer(device, &wgpu::BufferDescriptor { label: Some(label), size, usage, mapped_at_creation: false })
         };
         let result = buffer("top-k", softmax_topk::result_size(k), wgpu::BufferUsages::STORAGE | wgpu::BufferUsages::COPY_SRC);
         let topk = softmax_topk::dispatch(ctx, classes, k, memory.view(graph.output), &result);
@@ -65,11 +66,10 @@ impl Readback {
             buffer(&format!("readback {i}"), STAGING_LOGITS + 4 * classes as u64, usage)
         });
         let timer = gpu.has_timestamps().then(|| Timer {
-            queries: device.create_query_set(&wgpu::QuerySetDescriptor {
-                label: Some("forward timestamps"),
-                ty: wgpu::QueryType::Timestamp,
-                count: 2,
-            }),
+            queries: gpu_objects::query_set(
+                device,
+                &wgpu::QuerySetDescriptor { label: Some("forward timestamps"), ty: wgpu::QueryType::Timestamp, count: 2 },
+            ),
             resolve: buffer("timestamps", 16, wgpu::BufferUsages::QUERY_RESOLVE | wgpu::BufferUsages::COPY_SRC),
             period: gpu.queue.get_timestamp_period(),
         });

@@ -4,6 +4,7 @@
 use super::{Layer, Network};
 use crate::error::Error;
 use crate::gpu::map_read;
+use crate::gpu_objects;
 use crate::ops::conv2d::{DEFAULT_TILE, TILES, WORKGROUP_TILE};
 use crate::ops::convolution::{ConvKernel, ConvLayer};
 use crate::ops::{winograd, Dispatch};
@@ -209,18 +210,20 @@ impl Network {
     async fn timestamps(&self, steps: &[Step<'_>]) -> Result<Vec<u64>, Error> {
         let device = &self.ctx.device;
         let count = 2 * steps.len() as u32;
-        let queries = device.create_query_set(&wgpu::QuerySetDescriptor {
-            label: Some("per-layer timestamps"),
-            ty: wgpu::QueryType::Timestamp,
-            count,
-        });
+        let queries = gpu_objects::query_set(
+            device,
+            &wgpu::QuerySetDescriptor { label: Some("per-layer timestamps"), ty: wgpu::QueryType::Timestamp, count },
+        );
         let buffer = |usage| {
-            device.create_buffer(&wgpu::BufferDescriptor {
-                label: Some("per-layer timestamps"),
-                size: 8 * count as u64,
-                usage,
-                mapped_at_creation: false,
-            })
+            gpu_objects::buffer(
+                device,
+                &wgpu::BufferDescriptor {
+                    label: Some("per-layer timestamps"),
+                    size: 8 * count as u64,
+                    usage,
+                    mapped_at_creation: false,
+                },
+            )
         };
         let resolve = buffer(wgpu::BufferUsages::QUERY_RESOLVE | wgpu::BufferUsages::COPY_SRC);
         let staging = buffer(wgpu::BufferUsages::COPY_DST | wgpu::BufferUsages::MAP_READ);

@@ -6,6 +6,7 @@
 use super::conv2d::{self, Batch, Conv2dSpec, Gemm, Tile, DEFAULT_TILE, TILES};
 use super::{winograd, Call, Context, Dispatch, GpuLayer, Shape, Shared};
 use crate::error::Error;
+use crate::gpu_objects;
 use crate::weights::LayerParams;
 
 /// How a convolution is computed: the direct implicit GEMM, or Winograd F(2x2, 3x3) or
@@ -57,11 +58,11 @@ pub struct ConvLayer {
     pub spec: Conv2dSpec,
     pub input_shape: Shape,
     /// the direct kernel's weights (None once released for a Winograd layer)
-    weights: Option<wgpu::Buffer>,
-    bias: wgpu::Buffer,
+    weights: Option<gpu_objects::Buffer>,
+    bias: gpu_objects::Buffer,
     /// U = G g G^T per Winograd size, where Winograd applies (those not in use are
     /// released with the direct weights by `release_unused`)
-    winograd_weights: Vec<(winograd::Size, wgpu::Buffer)>,
+    winograd_weights: Vec<(winograd::Size, gpu_objects::Buffer)>,
     kernel: ConvKernel,
 }
 
@@ -97,7 +98,7 @@ impl ConvLayer {
     }
 
     fn transformed(&self, size: winograd::Size) -> Option<&wgpu::Buffer> {
-        self.winograd_weights.iter().find(|(s, _)| *s == size).map(|(_, b)| b)
+        self.winograd_weights.iter().find(|(s, _)| *s == size).map(|(_, b)| &**b)
     }
 
     /// Whether every kernel's weights are still there (the autotuner needs them all).
@@ -126,7 +127,7 @@ impl ConvLayer {
             ConvKernel::Direct(_) => None,
             ConvKernel::Winograd(size, _) => Some(size),
         };
-        let mut unused: Vec<wgpu::Buffer> = Vec::new();
+        let mut unused: Vec<gpu_objects::Buffer> = Vec::new();
         if keep.is_some() {
             unused.extend(self.weights.take());
         }
@@ -136,7 +137,7 @@ impl ConvLayer {
                 false => unused.push(buffer),
             }
         }
-        unused.iter().map(wgpu::Buffer::size).sum()
+        unused.iter().map(|b| b.size()).sum()
     }
 
     /// Says what the layer computes: layers with equal keys do equal work, so one
@@ -183,7 +184,7 @@ impl GpuLayer for ConvLayer {
 
     fn weight_bytes(&self) -> u64 {
         let winograd: u64 = self.winograd_weights.iter().map(|(_, b)| b.size()).sum();
-        self.weights.as_ref().map_or(0, wgpu::Buffer::size) + self.bias.size() + winograd
+        self.weights.as_ref().map_or(0, |b| b.size()) + self.bias.size() + winograd
     }
 
     fn scratch_bytes(&self) -> (u64, u64) {

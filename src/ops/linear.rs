@@ -2,6 +2,7 @@
 
 use super::{interface, Call, Context, Dispatch, GpuLayer, Shared, Variant};
 use crate::error::Error;
+use crate::gpu_objects;
 use crate::weights::LayerParams;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -22,8 +23,8 @@ const WORKGROUP_SIZE: u32 = SHADER.constant(0);
 
 /// A linear layer's parameters on the GPU: weights row-major (out, in), and the bias.
 pub struct Weights {
-    pub weights: wgpu::Buffer,
-    pub bias: wgpu::Buffer,
+    pub weights: gpu_objects::Buffer,
+    pub bias: gpu_objects::Buffer,
 }
 
 impl Weights {

@@ -25,6 +25,7 @@ pub use window::Window;
 
 use crate::error::Error;
 use crate::gpu::Gpu;
+use crate::gpu_objects;
 use bytemuck::Pod;
 use conv2d::Precision;
 use std::collections::HashMap;
@@ -69,15 +70,14 @@ impl Context {
     }
 
     /// A read-only storage buffer holding `bytes`, refused if the adapter cannot bind it.
-    pub fn storage(&self, label: &str, bytes: &[u8]) -> Result<wgpu::Buffer, Error> {
-        use wgpu::util::DeviceExt;
+    pub fn storage(&self, label: &str, bytes: &[u8]) -> Result<gpu_objects::Buffer, Error> {
         let max_binding = self.device.limits().max_storage_buffer_binding_size;
         if bytes.len() as u64 > max_binding {
             return Err(Error::Gpu(format!("{label} needs more than the {max_binding} bytes this adapter can bind")));
         }
         let descriptor =
             wgpu::util::BufferInitDescriptor { label: Some(label), contents: bytes, usage: wgpu::BufferUsages::STORAGE };
-        Ok(self.device.create_buffer_init(&descriptor))
+        Ok(gpu_objects::buffer_init(&self.device, &descriptor))
     }
 }
 
@@ -117,24 +117,29 @@ impl Kernel {
         resources: &[(&str, wgpu::BindingResource)],
         workgroups: [u32; 3],
     ) -> Dispatch {
-        use wgpu::util::DeviceExt;
         let names = resources.iter().map(|(name, _)| *name);
         assert!(names.eq(self.bindings.iter().copied()), "{label}: the resources bound are not the shader's bindings");
-        let uniform = device.create_buffer_init(&wgpu::util::BufferInitDescriptor {
-            label: Some(&label),
-            contents: bytemuck::bytes_of(params),
-            usage: wgpu::BufferUsages::UNIFORM,
-        });
+        let uniform = gpu_objects::buffer_init(
+            device,
+            &wgpu::util::BufferInitDescriptor {
+                label: Some(&label),
+                contents: bytemuck::bytes_of(params),
+                usage: wgpu::BufferUsages::UNIFORM,
+            },
+        );
         let mut entries = vec![wgpu::BindGroupEntry { binding: 0, resource: uniform.as_entire_binding() }];
         for (i, (_, resource)) in resources.iter().enumerate() {
             entries.push(wgpu::BindGroupEntry { binding: i as u32 + 1, resource: resource.clone() });
         }
-        let bind_group = device.create_bind_group(&wgpu::BindGroupDescriptor {
-            label: Some(&label),
-            layout: &self.pipeline.get_bind_group_layout(0),
-            entries: &entries,
-        });
-        Dispatch { label, pipeline: self.pipeline.clone(), bind_group, workgroups }
+        let bind_group = gpu_objects::bind_group(
+            device,
+            &wgpu::BindGroupDescriptor {
+                label: Some(&label),
+                layout: &self.pipeline.get_bind_group_layout(0),
+                entries: &entries,
+            },
+        );
+        Dispatch { label, pipeline: self.pipeline.clone(), bind_group, _uniform: uniform, workgroups }
     }
 }
 
@@ -143,7 +148,9 @@ impl Kernel {
 pub struct Dispatch {
     pub label: String,
     pipeline: wgpu::ComputePipeline,
-    bind_group: wgpu::BindGroup,
+    bind_group: gpu_objects::BindGroup,
+    // (the bind group holds it on the GPU; held here too so that it stays counted)
+    _uniform: gpu_objects::Buffer,
     pub workgroups: [u32; 3],
 }
 
@@ -158,7 +165,7 @@ impl Dispatch {
         if previous.is_none_or(|p| p.pipeline != self.pipeline) {
             pass.set_pipeline(&self.pipeline);
         }
-        pass.set_bind_group(0, &self.bind_group, &[]);
+        pass.set_bind_group(0, &*self.bind_group, &[]);
         let [x, y, z] = self.workgroups;
         pass.dispatch_workgroups(x, y, z);
     }

@@ -3,6 +3,7 @@
 //! channel order.
 
 use super::{interface, Context, Dispatch, Shape, Variant, View};
+use crate::gpu_objects;
 
 /// What a model expects as input.
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -65,17 +66,20 @@ const WORKGROUP_SIDE: u32 = SHADER.constant(0);
 
 /// The texture an image is uploaded into: RGBA8, usable by `copyExternalImageToTexture`
 /// on the web (which needs RENDER_ATTACHMENT) and by `write_texture` natively.
-pub fn create_texture(device: &wgpu::Device, width: u32, height: u32) -> wgpu::Texture {
-    device.create_texture(&wgpu::TextureDescriptor {
-        label: Some("input image"),
-        size: wgpu::Extent3d { width, height, depth_or_array_layers: 1 },
-        mip_level_count: 1,
-        sample_count: 1,
-        dimension: wgpu::TextureDimension::D2,
-        format: wgpu::TextureFormat::Rgba8Unorm,
-        usage: wgpu::TextureUsages::TEXTURE_BINDING | wgpu::TextureUsages::COPY_DST | wgpu::TextureUsages::RENDER_ATTACHMENT,
-        view_formats: &[],
-    })
+pub fn create_texture(device: &wgpu::Device, width: u32, height: u32) -> gpu_objects::Texture {
+    gpu_objects::texture(
+        device,
+        &wgpu::TextureDescriptor {
+            label: Some("input image"),
+            size: wgpu::Extent3d { width, height, depth_or_array_layers: 1 },
+            mip_level_count: 1,
+            sample_count: 1,
+            dimension: wgpu::TextureDimension::D2,
+            format: wgpu::TextureFormat::Rgba8Unorm,
+            usage: wgpu::TextureUsages::TEXTURE_BINDING | wgpu::TextureUsages::COPY_DST | wgpu::TextureUsages::RENDER_ATTACHMENT,
+            view_formats: &[],
+        },
+    )
 }
 
 /// Writes tightly packed RGBA8 pixels into a texture made by [`create_texture`].

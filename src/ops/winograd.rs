@@ -7,6 +7,7 @@
 
 use super::conv2d::{self, Batch, Conv2dSpec, Gemm, Tile};
 use super::{interface, Call, Context, Dispatch, Shape, Variant, View, Window};
+use crate::gpu_objects;
 
 const WORKGROUP_SIZE: u32 = SHADER.constant(0);
 
@@ -129,9 +130,9 @@ interface! {
 /// and the GEMM results M, sized for the largest layer (see [`scratch_bytes`]), and zeros
 /// for the GEMMs' bias, one per padded output channel of the widest layer.
 pub struct Scratch {
-    pub v: wgpu::Buffer,
-    pub m: wgpu::Buffer,
-    pub zero_bias: wgpu::Buffer,
+    pub v: gpu_objects::Buffer,
+    pub m: gpu_objects::Buffer,
+    pub zero_bias: gpu_objects::Buffer,
 }
 
 /// A layer's own buffers: U = G g G^T from [`pack`], and its bias as conv2d packs it.

@@ -376,6 +376,63 @@ await inOwnBrowser('huge_images', [WEBGPU, '--use-fake-ui-for-media-stream', ...
   }
 });
 
+// ---- the tab hidden and shown, the camera gone and back ----
+await inOwnBrowser('camera_and_tab_events', [WEBGPU, '--use-fake-ui-for-media-stream', ...CAMERA], async (page) => {
+  await page.goto(`${a.base}?backend=cpu&autotune=0`);
+  await waitTop(page, 'tiger cat');
+  const framesAfter = async (ms) => { const n = await frames(page); await page.waitForTimeout(ms); return (await frames(page)) - n; };
+  // hidden: no frames (Playwright's pages count as visible: the state is replaced and announced)
+  await page.evaluate(() => {
+    window.__visibility = 'hidden';
+    Object.defineProperty(document, 'visibilityState', { configurable: true, get: () => window.__visibility });
+    document.dispatchEvent(new Event('visibilitychange'));
+  });
+  await page.waitForTimeout(500); // a frame in flight may still land
+  const whileHidden = await framesAfter(2000);
+  check(whileHidden === 0, `${whileHidden} frames classified while the tab was hidden`);
+  check(await page.evaluate(() => document.body.dataset.paused) === 'hidden', 'the page does not say it paused');
+  await page.evaluate(() => { window.__visibility = 'visible'; document.dispatchEvent(new Event('visibilitychange')); });
+  await page.waitForFunction((n) => Number(document.body.dataset.frames) >= n + 2, await frames(page), { timeout: LONG, polling: 100 });
+  // the camera's track ends (unplugged, permission withdrawn): a message, then back on devicechange
+  await page.evaluate(() => {
+    const track = document.querySelector('#video').srcObject.getVideoTracks()[0];
+    track.stop(); // stop() itself fires no event: the browser's own ending is announced
+    track.dispatchEvent(new Event('ended'));
+  });
+  await expectMessage(page, 'camera', /went away[^]*starts again/, 'that the camera went away and comes back');
+  await page.waitForTimeout(500);
+  const whileGone = await framesAfter(1500);
+  check(whileGone === 0, `${whileGone} frames classified with the camera gone`);
+  await page.evaluate(() => navigator.mediaDevices.dispatchEvent(new Event('devicechange')));
+  await page.waitForFunction((n) => Number(document.body.dataset.frames) >= n + 2, await frames(page), { timeout: LONG, polling: 100 });
+  check(!(await page.$('#messages [data-kind="camera"]')), 'the camera message stays after the camera came back');
+  await waitTop(page, 'tiger cat');
+});
+
+// ---- a short soak (?soak=N): memory and GPU objects stay flat over camera frames ----
+// (the long one: `cargo xtask bench-web --soak 2000`)
+// frames per backend: SwiftShader takes 1-2 s a GPU frame here, the CPU backend 0.1 s
+const SOAK_FRAMES = { gpu: 40, cpu: 100 };
+const SOAK_GROWTH_PERCENT = 5;
+await inOwnBrowser('soak', [WEBGPU, '--use-fake-ui-for-media-stream', ...CAMERA, '--js-flags=--expose-gc', '--enable-precise-memory-info'],
+  async (page) => {
+    for (const backend of ['gpu', 'cpu']) {
+      await page.goto(`${a.base}?backend=${backend}&autotune=0&soak=${SOAK_FRAMES[backend]}&warmup=20`);
+      await page.waitForFunction(() => window.__soak, null, { timeout: LONG, polling: 500 });
+      const r = await page.evaluate(() => window.__soak);
+      console.log(`  ${backend}: ${r.frames} frames at ${r.msPerFrame} ms; change in %: ${JSON.stringify(r.changePercent)}; ` +
+        `GPU objects ${JSON.stringify(r.start?.gpuObjects)} -> ${JSON.stringify(r.end?.gpuObjects)}`);
+      check(!r.error, `${backend}: ${r.error}`);
+      check(r.backend === backend && r.frames >= SOAK_FRAMES[backend], `${backend}: ${r.frames} frames on ${r.backend}`);
+      check(r.start.jsHeapBytes > 0 && r.start.wasmBytes > 0, `${backend}: no memory figures: ${JSON.stringify(r.start)}`);
+      for (const [what, percent] of Object.entries(r.changePercent)) {
+        check(percent == null || percent <= SOAK_GROWTH_PERCENT, `${backend}: ${what} grew ${percent}% over ${r.frames} frames`);
+      }
+      check(r.gpuObjectsEqual, `${backend}: live GPU objects changed`);
+      if (backend === 'gpu') check(r.start.gpuObjects.bindGroups > 50, `gpu: ${r.start.gpuObjects.bindGroups} bind groups counted`);
+    }
+  });
+
 /** The page's benchmark report (?bench=N). */
 async function benchReport(page, query) {
   await page.goto(`${a.base}?${query}`);

@@ -176,7 +176,10 @@ pub fn bench_web(options: &Options) -> Result<(), String> {
     site::build(&work.join("site"), &dirs, options.precision, &options.check_photos())?;
     let server = Server::start(&work.join("site"), 0)?;
     let out = work.join("inception.json");
-    let mut query = format!("?bench={}&warmup=2", options.runs);
+    let mut query = match options.soak {
+        Some(frames) => format!("?soak={frames}"),
+        None => format!("?bench={}&warmup=2", options.runs),
+    };
     if options.per_layer {
         query += "&layers=1";
     }
@@ -189,7 +192,14 @@ pub fn bench_web(options: &Options) -> Result<(), String> {
     if let Some(threads) = options.threads {
         query += &format!("&threads={threads}");
     }
-    run(Command::new("node").arg(scripts.join("bench.mjs")).arg("--url").arg(server.url(&query)).arg("--out").arg(&out))?;
+    let mut node = Command::new("node");
+    node.arg(scripts.join("bench.mjs")).arg("--url").arg(server.url(&query)).arg("--out").arg(&out);
+    if options.soak.is_some() {
+        let (y4m, frame) = (work.join("tiger_cat.y4m"), work.join("tiger_cat.frame.png"));
+        fake_camera(&root().join("../shared/images/tiger_cat.jpg"), &y4m, &frame)?;
+        node.arg("--y4m").arg(&y4m).args(["--soak", "--timeout", "7200"]);
+    }
+    run(&mut node)?;
     let ours = std::fs::read_to_string(&out).map_err(|e| e.to_string())?;
     println!("{ours}");
     if options.peer {

@@ -20,6 +20,10 @@
 //!                                       a cold visit (empty browser profile), a warm one and an
 //!                                       offline one, with the fake camera: milliseconds to the first
 //!                                       shown prediction, bytes sent, the page's timeline; one JSON
+//!   bench-web --soak N [--model M] [--backend gpu|cpu] [--threads N]
+//!                                       N camera frames (the fake camera) after the start-up work
+//!                                       and 50 more; JS heap, wasm memory and live GPU objects at
+//!                                       both ends, one JSON
 //!   bench-native [--runs N] [--threads N] [--rounds R] [--python PY]
 //!                                       the CPU backend, ONNX Runtime CPU (../shared/peers/native)
 //!                                       and PyTorch CPU (tools/bench_torch.py with PY, a Python
@@ -118,6 +122,8 @@ pub struct Options {
     pub mbit: Option<f64>,
     /// bench-web --first-visit: the network's latency in milliseconds
     pub latency: u32,
+    /// bench-web --soak N: N camera frames with memory reported before and after
+    pub soak: Option<u32>,
 }
 
 impl Options {
@@ -140,6 +146,7 @@ impl Options {
             first_visit: false,
             mbit: None,
             latency: 0,
+            soak: None,
         };
         let mut it = args.iter();
         while let Some(arg) = it.next() {
@@ -159,6 +166,7 @@ impl Options {
                 "--precision" => o.precision = precision::Precision::parse(&value()).unwrap_or_else(|e| fail(&e)),
                 "--check-photos" => o.check_photos = Some(value().into()),
                 "--first-visit" => o.first_visit = true,
+                "--soak" => o.soak = Some(value().parse().unwrap_or_else(|_| fail("--soak takes a number of frames"))),
                 "--mbit" => o.mbit = Some(value().parse().unwrap_or_else(|_| fail("--mbit takes a number"))),
                 "--latency" => o.latency = value().parse().unwrap_or_else(|_| fail("--latency takes milliseconds")),
                 "--threads" => o.threads = Some(value().parse().unwrap_or_else(|_| fail("--threads takes a number"))),
