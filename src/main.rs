@@ -319,6 +319,9 @@ usage:
     fn read_image(path: &Path) -> Result<image::RgbaImage, Error> {
         use image::ImageDecoder;
         let bytes = std::fs::read(path).map_err(|e| Error::Image(format!("cannot open {}: {e}", path.display())))?;
+        if bytes.is_empty() {
+            return Err(Error::Image(format!("{} is empty (0 bytes)", path.display())));
+        }
         let not_an_image =
             |e: image::ImageError| Error::Image(format!("{} is not an image this program can decode ({e})", path.display()));
         let reader = image::ImageReader::new(std::io::Cursor::new(&bytes))
@@ -340,6 +343,7 @@ usage:
     /// Whether a JPEG's last scan (after its last start-of-scan marker, FF DA) is followed by
     /// the end-of-image marker (FF D9). Neither can occur inside entropy-coded data (an FF
     /// there is followed by 00), so a file cut short in its last scan has no FF D9 after it.
+    /// The page's twin: `jpegIsComplete` in www/images.js.
     fn jpeg_is_complete(bytes: &[u8]) -> bool {
         let last_scan = bytes.windows(2).rposition(|w| w == [0xFF, 0xDA]);
         last_scan.is_some_and(|start| bytes[start..].windows(2).any(|w| w == [0xFF, 0xD9]))

@@ -14,6 +14,7 @@ import { launch, parseArgs, watchConsole, WEBGPU } from './common.mjs';
 const a = parseArgs(process.argv.slice(2), {
   base: '', site: '', readme: '', y4m: '', expected: '', pug: '', weights: '', artifacts: '',
   png: '', 'v3-expected': '', tutorial: '', 'tutorial-labels': '', 'tutorial-expected': '', 'png-expected': '',
+  odd: '', 'odd-native': '', // the odd-image corpus (cargo xtask odd-images) and the native program's answers
   'threads-built': '1', // 0: the site has no wasm threads build (no nightly Rust): threaded checks skipped
   only: '', // comma-separated scenario names, to rerun a few while debugging
 });
@@ -407,6 +408,48 @@ await inOwnBrowser('camera_and_tab_events', [WEBGPU, '--use-fake-ui-for-media-st
   await page.waitForFunction((n) => Number(document.body.dataset.frames) >= n + 2, await frames(page), { timeout: LONG, polling: 100 });
   check(!(await page.$('#messages [data-kind="camera"]')), 'the camera message stays after the camera came back');
   await waitTop(page, 'tiger cat');
+});
+
+// ---- the odd-image corpus (xtask/src/odd_images.rs): the page and the native program agree ----
+const ERROR_KINDS = {
+  truncated: /truncated JPEG/,
+  empty: /is empty \(0 bytes\)/,
+  'not-an-image': /not an image this program can decode|could not be decoded as an image/,
+};
+await inOwnBrowser('odd_images', [WEBGPU], async (page) => {
+  const corpus = JSON.parse(fs.readFileSync(path.join(a.odd, 'corpus.json')));
+  const native = JSON.parse(fs.readFileSync(a['odd-native']));
+  // each file must give its photo's class: what the native program says of the photo itself
+  const upright = (photo) => native[photo].top1;
+  check(upright('pug.jpg') === 'pug' && upright('tiger_cat.jpg') === 'tiger cat', 'the photos natively: ' +
+    `${upright('pug.jpg')}, ${upright('tiger_cat.jpg')}`);
+  for (const backend of ['gpu', 'cpu']) {
+    await page.goto(`${a.base}?autotune=0&backend=${backend}`);
+    await page.waitForFunction((b) => document.body.dataset.backend === b && !document.querySelector('#file').disabled, backend,
+      { timeout: LONG, polling: 250 });
+    const wrong = [];
+    for (const { file, photo, error } of corpus) {
+      const before = await frames(page);
+      await page.evaluate(() => document.querySelector('#messages [data-kind="image"]')?.remove());
+      await page.setInputFiles('#file', path.join(a.odd, file));
+      await page.waitForFunction((n) => (Number(document.body.dataset.frames || 0) > n && document.body.dataset.source === 'image') ||
+        document.querySelector('#messages [data-kind="image"]'), before, { timeout: LONG, polling: 100 });
+      const message = await page.evaluate(() => document.querySelector('#messages [data-kind="image"]')?.innerText ?? null);
+      const top1 = message ? null : (await top5(page))[0].label;
+      const said = native[file];
+      const shown = message ? `error "${message.replace(/\s+/g, ' ')}"` : top1;
+      console.log(`  ${backend} ${file}: page ${shown}; native ${said.top1 ?? `error "${said.error}"`}`);
+      if (photo) {
+        if (top1 !== upright(photo) || said.top1 !== upright(photo)) wrong.push(`${file}: page ${shown}, native ${said.top1 ?? said.error}`);
+      } else {
+        const kind = ERROR_KINDS[error];
+        if (!message || !kind.test(message) || !said.error || !kind.test(said.error)) wrong.push(`${file}: page ${shown}, native ${said.top1 ?? said.error}`);
+        // a refused file leaves no earlier result on screen
+        if ((await top5(page)).length) wrong.push(`${file}: an earlier top-5 stays under the error`);
+      }
+    }
+    check(wrong.length === 0, `${backend}: ${wrong.join('; ')}`);
+  }
 });
 
 // ---- a short soak (?soak=N): memory and GPU objects stay flat over camera frames ----

@@ -9,7 +9,7 @@ use std::process::Command;
 
 const CHROMIUM: &str = "/usr/bin/chromium";
 /// The scenarios of tests/browser/e2e.mjs, named for the skip report.
-const SCENARIOS: [&str; 18] = [
+const SCENARIOS: [&str; 22] = [
     "camera_tiger_cat",
     "no_requests_after_load",
     "upload_pug",
@@ -28,6 +28,10 @@ const SCENARIOS: [&str; 18] = [
     "inception_v3",
     "custom_checkpoint",
     "custom_file_that_fits_nothing",
+    "huge_images",
+    "camera_and_tab_events",
+    "soak",
+    "odd_images",
 ];
 
 fn prerequisites() -> Result<PathBuf, String> {
@@ -102,6 +106,9 @@ pub fn test() -> Result<Vec<String>, String> {
         &png,
         &work.join("tutorial.native.json"),
     )?;
+    let odd = work.join("odd-images");
+    crate::odd_images::write(&root().join("../shared/images"), &odd)?;
+    let odd_native = odd_images_natively(&inception, &weights_file, &odd)?;
 
     // Without nightly Rust the site has no wasm threads build: the scenarios then skip
     // their threaded checks, and this says so.
@@ -144,9 +151,46 @@ pub fn test() -> Result<Vec<String>, String> {
         .arg(&png_expected)
         .arg("--artifacts")
         .arg(&artifacts)
+        .arg("--odd")
+        .arg(&odd)
+        .arg("--odd-native")
+        .arg(&odd_native)
         .args(["--threads-built", if threads_built { "1" } else { "0" }])
         .args(std::env::var("E2E_ONLY").map(|only| vec!["--only".to_string(), only]).unwrap_or_default()))?;
     Ok(skipped)
+}
+
+/// What the native program says of each file of the odd-image corpus in `dir` (on the CPU
+/// backend): `{file: {"top1": label} | {"error": message}}`, and of the photos it was made
+/// from, in `dir/native.json`.
+fn odd_images_natively(inception: &Path, weights: &Path, dir: &Path) -> Result<PathBuf, String> {
+    let corpus: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(dir.join("corpus.json")).map_err(|e| e.to_string())?).map_err(|e| e.to_string())?;
+    let mut said = serde_json::Map::new();
+    let photos = crate::odd_images::PHOTOS.map(|p| root().join("../shared/images").join(p));
+    let files = corpus.as_array().into_iter().flatten().map(|entry| dir.join(entry["file"].as_str().unwrap_or_default()));
+    for path in photos.into_iter().chain(files) {
+        // the photos themselves under their own names: the classes the others must give
+        let file = path.file_name().unwrap_or_default().to_string_lossy().into_owned();
+        let out = Command::new(inception)
+            .args(["classify", "--json", "--backend", "cpu", "--weights"])
+            .arg(weights)
+            .arg(&path)
+            .output()
+            .map_err(|e| format!("cannot run the native program: {e}"))?;
+        let result = match serde_json::from_slice::<serde_json::Value>(&out.stdout) {
+            Ok(json) if out.status.success() => serde_json::json!({ "top1": json[0]["top"][0]["label"] }),
+            _ => {
+                let stderr = String::from_utf8_lossy(&out.stderr);
+                let error = stderr.lines().find(|l| l.starts_with("error")).unwrap_or("failed without a message");
+                serde_json::json!({ "error": error })
+            }
+        };
+        said.insert(file, result);
+    }
+    let path = dir.join("native.json");
+    std::fs::write(&path, serde_json::to_string_pretty(&said).unwrap()).map_err(|e| e.to_string())?;
+    Ok(path)
 }
 
 /// `inception classify --json ARGS IMAGE` written to `out`.

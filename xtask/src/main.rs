@@ -30,6 +30,8 @@
 //!                                       with torch) on BVLC GoogLeNet, R rounds taking turns;
 //!                                       prints each one's medians and our ratio to each (best
 //!                                       median against best median)
+//!   odd-images [--out DIR]              the odd-image corpus (odd_images.rs) from ../shared/images,
+//!                                       default target/odd-images; the browser tests make and use it
 //!   fetch-weights googlenet|inception_v3 [--from FILE]
 //!                                       torchvision's pretrained checkpoint, downloaded, verified
 //!                                       and converted into weights/
@@ -40,6 +42,7 @@
 mod bench_native;
 mod browser;
 mod fetch;
+mod odd_images;
 mod precision;
 /// The model registry of the engine, this very file (plain data, no dependencies).
 #[path = "../../src/models/registry.rs"]
@@ -83,6 +86,15 @@ fn main() {
             bench_native::bench_native(&Options::parse(&rest), &python, rounds)
         }
         Some("fetch-weights") => fetch::fetch_weights(&args[1..]),
+        Some("odd-images") => {
+            let out = match &args[1..] {
+                [] => root().join("target/odd-images"),
+                [flag, dir] if flag == "--out" => PathBuf::from(dir),
+                _ => fail("odd-images takes --out DIR"),
+            };
+            odd_images::write(&root().join("../shared/images"), &out)
+                .map(|n| println!("{n} files and corpus.json in {}", out.display()))
+        }
         _ => Err("usage: cargo xtask (serve|dist|test|bench-web|fetch-weights) [--weights DIR] [--port P] [--out DIR] \
                   [--runs N] [--per-layer] [--peer]; see xtask/src/main.rs"
             .into()),
