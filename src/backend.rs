@@ -89,6 +89,14 @@ impl Engine {
         }
     }
 
+    /// Whether each pass also computes the class activation maps of its top-k.
+    pub fn set_cams(&mut self, on: bool) -> Result<(), Error> {
+        match self {
+            Engine::Gpu(n) => n.set_cams(on),
+            Engine::Cpu(n) => n.set_cams(on),
+        }
+    }
+
     pub fn set_image(&mut self, rgba: &[u8], width: u32, height: u32) -> Result<(), Error> {
         match self {
             Engine::Gpu(n) => n.set_image(rgba, width, height),

@@ -76,6 +76,15 @@ pub struct Node {
     pub output: TensorId,
 }
 
+/// The tensors a class activation map is computed from (see [`Graph::cam_source`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct CamSource {
+    /// The last feature maps, before global average pooling.
+    pub features: TensorId,
+    /// The node of the linear classifier after the pooling.
+    pub classifier: usize,
+}
+
 #[derive(Clone, Debug)]
 pub struct Graph {
     pub input_spec: InputSpec,
@@ -137,6 +146,18 @@ impl Graph {
     /// as one GEMM. Inception's reduce convolutions, which feed different branches.
     pub fn siblings(&mut self, name: &str, convs: &[TensorId]) -> TensorId {
         self.concat(name, convs)
+    }
+
+    /// Where class activation maps come from, if the network ends as GoogLeNet and
+    /// Inception v3 do: feature maps, global average pooling, one linear layer (the logits).
+    pub fn cam_source(&self) -> Option<CamSource> {
+        let producer = |t: TensorId| self.nodes.iter().position(|n| n.output == t);
+        let classifier = producer(self.output)?;
+        let Op::Linear { .. } = self.nodes[classifier].op else { return None };
+        let pool = &self.nodes[producer(self.nodes[classifier].inputs[0])?];
+        let features = pool.inputs[0];
+        let global = PoolSpec::global_average(self.shapes[features]);
+        matches!(&pool.op, Op::Pool(spec) if *spec == global).then_some(CamSource { features, classifier })
     }
 
     pub fn num_classes(&self) -> u32 {

@@ -25,6 +25,7 @@ pub mod error;
 pub mod gpu;
 pub mod gpu_objects;
 pub mod graph;
+pub mod heatmap;
 pub mod labels;
 pub mod models;
 pub mod network;

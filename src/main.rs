@@ -31,13 +31,17 @@ mod cli {
     const USAGE: &str = "\
 usage:
   inception classify [--model M] [--weights FILE] [--labels FILE] [--json] [--f16]
-                     [--backend gpu|cpu] [--threads N] IMAGE|FOLDER|PATTERN...
+                     [--cam] [--cam-out DIR] [--backend gpu|cpu] [--threads N]
+                     IMAGE|FOLDER|PATTERN...
       top-5 classes of each image (a folder: its images; a pattern such as
       photos/*.jpg: the matching files), then a throughput line on stderr; one loaded
       network serves them all. --json prints per image the top-5 (index, label,
       probability) and the logits; --labels names the classes (one per line); --f16
       stores the convolution weights as float16 on the GPU (needs shader-f16; the page
-      does this by itself where it can)
+      does this by itself where it can); --cam adds each class's activation map (where
+      in the crop the network saw it: with --json, a cam object (width, height, values) over
+      the input crop, row-major, 0..1; else its peak), --cam-out DIR writes each as an
+      overlay on the part of the image the network sees (IMAGE.camRANK.LABEL.png)
   inception bench [--model M] [--weights FILE] [--runs N] [--warmup N] [--per-layer]
                   [--backend gpu|cpu] [--threads N] [--autotune | --conv KERNEL] [--f16] [IMAGE]
       milliseconds per image over N runs after warm-up (default 20 and 3), on IMAGE or a
@@ -88,6 +92,8 @@ usage:
         weights: Option<PathBuf>,
         labels: Option<PathBuf>,
         json: bool,
+        cam: bool,
+        cam_out: Option<PathBuf>,
         half: bool,
         int8: bool,
         per_layer: bool,
@@ -108,6 +114,8 @@ usage:
             weights: None,
             labels: None,
             json: false,
+            cam: false,
+            cam_out: None,
             half: false,
             int8: false,
             per_layer: false,
@@ -128,6 +136,8 @@ usage:
                 "--weights" => a.weights = Some(value()?.into()),
                 "--labels" => a.labels = Some(value()?.into()),
                 "--json" => a.json = true,
+                "--cam" => a.cam = true,
+                "--cam-out" => a.cam_out = Some(value()?.into()),
                 "--f16" => a.half = true,
                 "--int8" => a.int8 = true,
                 "--per-layer" => a.per_layer = true,
@@ -404,7 +414,14 @@ usage:
         if files.is_empty() {
             return Err(Error::Usage(format!("classify needs at least one image\n\n{USAGE}")));
         }
-        let Loaded { mut engine, names, .. } = load(args).await?;
+        let Loaded { mut engine, names, model, .. } = load(args).await?;
+        if args.cam || args.cam_out.is_some() {
+            engine.set_cams(true)?;
+        }
+        if let Some(dir) = &args.cam_out {
+            std::fs::create_dir_all(dir).map_err(|e| Error::Usage(format!("cannot create {}: {e}", dir.display())))?;
+        }
+        let crop = model.graph.input_spec.crop;
         let mut results = Vec::new();
         let (mut failed, mut decode_ms, mut classify_ms) = (0, 0.0, 0.0);
         let start = Instant::now();
@@ -424,7 +441,11 @@ usage:
             let classifying = Instant::now();
             let out = engine.classify(img.as_raw(), img.width(), img.height(), args.json).await?;
             classify_ms += classifying.elapsed().as_secs_f64() * 1e3;
-            let classification = Classification::new(out, &names);
+            let mut classification = Classification::new(out, &names);
+            if let Some(dir) = &args.cam_out {
+                write_cam_overlays(dir, path, &img, &model.graph.input_spec, &classification)?;
+            }
+            classification.cams_over_crop(crop);
             if args.json {
                 let mut json = classification.to_json();
                 json["image"] = path.display().to_string().into();
@@ -433,7 +454,12 @@ usage:
             } else {
                 println!("{}:", path.display());
                 for p in &classification.top {
-                    println!("  {:6.2}%  {} ({})", 100.0 * p.probability, p.label, p.index);
+                    let seen = p
+                        .cam
+                        .as_ref()
+                        .map(|m| m.peak())
+                        .map(|(x, y)| format!(", seen most at ({x}, {y}) of the {crop}x{crop} crop"));
+                    println!("  {:6.2}%  {} ({}){}", 100.0 * p.probability, p.label, p.index, seen.unwrap_or_default());
                 }
             }
         }
@@ -451,6 +477,42 @@ usage:
         );
         if failed > 0 {
             return Err(Error::Image(format!("{failed} of {} files could not be read", files.len())));
+        }
+        Ok(())
+    }
+
+    /// Writes, for each ranked class, its activation map over the part of `img` the network
+    /// sees (at most 1024 pixels a side), blended at 60% with the map's own alpha.
+    fn write_cam_overlays(
+        dir: &Path,
+        path: &Path,
+        img: &image::RgbaImage,
+        spec: &inception::ops::preprocess::InputSpec,
+        classification: &Classification,
+    ) -> Result<(), Error> {
+        const OPACITY: f32 = 0.6;
+        let [x, y, w, h] = spec.geometry(img.width(), img.height()).source_rect(spec.crop);
+        let (x, y) = (x.round() as u32, y.round() as u32);
+        let (w, h) = ((w.round() as u32).min(img.width() - x).max(1), (h.round() as u32).min(img.height() - y).max(1));
+        let shrink = (1024.0 / w.max(h) as f32).min(1.0);
+        let (ow, oh) = (((w as f32 * shrink).round() as u32).max(1), ((h as f32 * shrink).round() as u32).max(1));
+        let region = image::imageops::crop_imm(img, x, y, w, h).to_image();
+        let base = image::imageops::resize(&region, ow, oh, image::imageops::FilterType::Triangle);
+        let stem = path.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_else(|| "image".into());
+        for (rank, p) in classification.top.iter().enumerate() {
+            let Some(cam) = &p.cam else { continue };
+            let heat = cam.resized(ow, oh).normalized().heat_rgba();
+            let mut out = base.clone();
+            for (pixel, color) in out.pixels_mut().zip(heat.chunks_exact(4)) {
+                let a = OPACITY * color[3] as f32 / 255.0;
+                for c in 0..3 {
+                    pixel[c] = (pixel[c] as f32 * (1.0 - a) + color[c] as f32 * a).round() as u8;
+                }
+                pixel[3] = 255;
+            }
+            let label: String = p.label.chars().map(|c| if c.is_alphanumeric() { c } else { '_' }).take(40).collect();
+            let file = dir.join(format!("{stem}.cam{}.{label}.png", rank + 1));
+            out.save(&file).map_err(|e| Error::Usage(format!("cannot write {}: {e}", file.display())))?;
         }
         Ok(())
     }

@@ -39,6 +39,10 @@ impl CpuLayer for Linear {
     fn weight_bytes(&self) -> u64 {
         4 * (self.weights.len() + self.bias.len()) as u64
     }
+
+    fn weight_matrix(&self) -> Option<&[f32]> {
+        Some(&self.weights)
+    }
 }
 
 fn dot(a: &[f32], b: &[f32]) -> f32 {

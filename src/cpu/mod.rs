@@ -5,6 +5,7 @@
 //! threads (`threads`). The CPU twins in `ops` stay the slow exact reference the tests
 //! compare this backend against.
 
+pub mod cam;
 pub mod conv2d;
 pub mod gemm;
 pub mod linear;
@@ -17,6 +18,7 @@ pub mod winograd;
 
 use crate::error::Error;
 use crate::graph::{Graph, Op};
+use crate::heatmap::ActivationMap;
 use crate::network::layers::{steps, Step};
 use crate::network::placement::Placement;
 use crate::network::{LayerTime, Output, Place, Stats, TOP_K};
@@ -38,6 +40,11 @@ pub trait CpuLayer: Send + Sync {
     /// Bytes of parameters it holds.
     fn weight_bytes(&self) -> u64 {
         0
+    }
+
+    /// Its weights as a row-major (out, in) matrix (see `GpuLayer::weight_matrix`).
+    fn weight_matrix(&self) -> Option<&[f32]> {
+        None
     }
 }
 
@@ -71,6 +78,8 @@ pub struct CpuNetwork {
     /// The preprocessed image, kept apart: its slot is reused by later tensors during a
     /// pass, and a pass may be run again on the same image.
     input: Option<Vec<f32>>,
+    /// Each pass also computes the class activation maps of its top-k (`set_cams`).
+    cams: bool,
     pub stats: Stats,
 }
 
@@ -95,6 +104,7 @@ impl CpuNetwork {
             #[cfg(not(target_arch = "wasm32"))]
             pool: thread_pool(options.threads)?,
             input: None,
+            cams: false,
             stats,
         })
     }
@@ -145,7 +155,30 @@ impl CpuNetwork {
         }
         let logits = self.tensor(self.graph.output);
         let top = softmax_topk::cpu(logits, TOP_K as usize);
-        Ok(Output { top, logits: with_logits.then(|| logits.to_vec()), gpu_ms: None })
+        let logits = with_logits.then(|| logits.to_vec());
+        let cams = self.cams.then(|| self.cams_of(&top));
+        Ok(Output { top, logits, gpu_ms: None, cams })
+    }
+
+    /// Whether each pass also computes the class activation maps of the classes it ranks
+    /// (`Output::cams`), as `Network::set_cams`.
+    pub fn set_cams(&mut self, on: bool) -> Result<(), Error> {
+        if on && self.graph.cam_source().is_none() {
+            return Err(crate::network::no_cams());
+        }
+        self.cams = on;
+        Ok(())
+    }
+
+    /// The activation maps of the ranked classes, from the last pass's feature maps (the
+    /// placement keeps them to the end of the pass).
+    fn cams_of(&self, top: &[(usize, f32)]) -> Vec<ActivationMap> {
+        let source = self.graph.cam_source().expect("checked by set_cams");
+        let classifier = self.steps.last().and_then(|s| s.op.weight_matrix()).expect("the last step is the classifier");
+        let place = self.places[source.features];
+        let features = Tensor { data: &self.slots[place.slot], c_offset: place.channel_offset };
+        let classes: Vec<usize> = top.iter().map(|&(class, _)| class).collect();
+        cam::maps(self.graph.shapes[source.features], features, classifier, &classes)
     }
 
     /// Uploads an image and classifies it.
@@ -165,6 +198,15 @@ impl CpuNetwork {
             let ms = crate::clock::now_ms() - start;
             let step = &self.steps[i];
             times.push(LayerTime { label: step.label.clone(), ms, multiply_adds: step.multiply_adds, kernel: None });
+        }
+        if self.cams {
+            let start = crate::clock::now_ms();
+            let top = softmax_topk::cpu(self.tensor(self.graph.output), TOP_K as usize);
+            let maps = self.cams_of(&top);
+            let ms = crate::clock::now_ms() - start;
+            let multiply_adds =
+                maps.len() as u64 * self.graph.shapes[self.graph.cam_source().unwrap().features].elements() as u64;
+            times.push(LayerTime { label: "softmax_topk + cam".into(), ms, multiply_adds, kernel: None });
         }
         Ok(times)
     }

@@ -77,6 +77,8 @@ pub struct Network {
     /// The adapter is a CPU (llvmpipe, SwiftShader), where barriers are slow.
     software: bool,
     errors: ErrorLog,
+    /// Each pass also computes the class activation maps of its top-k ([`Network::set_cams`]).
+    cams: bool,
     pub stats: Stats,
 }
 
@@ -90,7 +92,9 @@ impl Network {
         let memory = Memory::plan(&ctx.device, &model.graph, options.reuse_memory)?;
         let layers = layers::upload(&ctx, model, &memory)?;
         let shared = Shared { winograd: winograd_scratch(&ctx, &layers)? };
-        let readback = Readback::new(gpu, &ctx, &model.graph, &memory);
+        // (the classifier is the last layer; its matrix is what activation maps weigh with)
+        let classifier_weights = layers.last().and_then(|l| l.op.weight_matrix());
+        let readback = Readback::new(gpu, &ctx, &model.graph, &memory, classifier_weights);
         let scratch_bytes = shared.winograd.as_ref().map_or(0, |s| s.v.size() + s.m.size());
         let stats = Stats {
             weight_bytes: layers.iter().map(|l| l.op.weight_bytes()).sum(),
@@ -110,6 +114,7 @@ impl Network {
             staged_input: None,
             software: gpu.is_software(),
             errors: gpu.errors.clone(),
+            cams: false,
             stats,
         };
         network.record((0..network.layers.len()).collect());
@@ -132,6 +137,17 @@ impl Network {
     /// The layers of the forward pass after preprocessing, in order.
     pub fn layers(&self) -> &[Layer] {
         &self.layers
+    }
+
+    /// Whether each pass also computes the class activation maps of the classes it ranks
+    /// (`Output::cams`); refused for a network without global average pooling and one
+    /// linear layer at its end.
+    pub fn set_cams(&mut self, on: bool) -> Result<(), Error> {
+        if on && !self.readback.has_cams() {
+            return Err(no_cams());
+        }
+        self.cams = on;
+        Ok(())
     }
 
     /// How the convolution weights are stored.
@@ -219,10 +235,10 @@ impl Network {
                 dispatch.encode_after(&mut pass, previous);
                 previous = Some(dispatch);
             }
-            self.readback.topk.encode(&mut pass);
+            self.readback.encode(&mut pass, previous, self.cams);
         }
         let logits = with_logits.then(|| self.memory.view(self.graph.output).buffer);
-        let ticket = self.readback.copy(&mut encoder, logits);
+        let ticket = self.readback.copy(&mut encoder, logits, self.cams);
         Ok((encoder.finish(), ticket))
     }
 
@@ -292,4 +308,11 @@ fn winograd_scratch(ctx: &Context, layers: &[Layer]) -> Result<Option<winograd::
     let widest = layers.iter().filter_map(|l| l.op.tuning()).map(|c| conv2d::padded_out_c(c.spec.out_c)).max().unwrap_or(16);
     let zero_bias = ctx.storage("zero bias", &vec![0u8; 4 * widest as usize])?;
     Ok(Some(winograd::Scratch { v: buffer("winograd V", v_bytes), m: buffer("winograd M", m_bytes), zero_bias }))
+}
+
+/// Why a network has no class activation maps.
+pub(crate) fn no_cams() -> Error {
+    Error::Usage(
+        "class activation maps need a network that ends in global average pooling and one linear layer, as GoogLeNet and Inception v3 do".into(),
+    )
 }

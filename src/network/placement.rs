@@ -124,7 +124,8 @@ pub(super) fn sibling_groups(graph: &Graph, places: &[Place]) -> Vec<Vec<usize>>
 /// number of its root as `slot`, and the lifetime of each root by number.
 fn place(graph: &Graph) -> Result<(Vec<Place>, Vec<Lifetime>), Error> {
     let places = slices_of_concats(graph)?;
-    // Step 0 is preprocessing, node i is step i + 1, top-k and the logits copy come last.
+    // Step 0 is preprocessing, node i is step i + 1, top-k, activation maps and the logits
+    // copy come last.
     let n = graph.shapes.len();
     let mut lifetimes: Vec<Lifetime> = vec![Lifetime { bytes: 0, first: usize::MAX, last: 0 }; n];
     let mut touch = |t: TensorId, step: usize| {
@@ -140,6 +141,10 @@ fn place(graph: &Graph) -> Result<(Vec<Place>, Vec<Lifetime>), Error> {
         touch(node.output, i + 1);
     }
     touch(graph.output, graph.nodes.len() + 1);
+    // class activation maps read the last feature maps after the logits
+    if let Some(cam) = graph.cam_source() {
+        touch(cam.features, graph.nodes.len() + 1);
+    }
     // Only roots take memory: number them, and point every tensor at its root's number.
     let roots: Vec<TensorId> = (0..n).filter(|&t| places[t].slot == t && lifetimes[t].first != usize::MAX).collect();
     let mut number = vec![usize::MAX; n];

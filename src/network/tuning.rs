@@ -192,6 +192,7 @@ impl Network {
         let steps: Vec<Step> = std::iter::once(Step::alone("preprocess", preprocess))
             .chain(self.layers.iter().map(Step::layer))
             .chain(std::iter::once(Step::alone("softmax_topk", &self.readback.topk)))
+            .chain(self.readback.cams_dispatch().filter(|_| self.cams).map(|d| Step::alone("cam", d)))
             .collect();
         let ticks = self.timestamps(&steps).await?;
         Ok(steps

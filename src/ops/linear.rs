@@ -69,6 +69,10 @@ impl GpuLayer for LinearLayer {
     fn weight_bytes(&self) -> u64 {
         self.weights.weights.size() + self.weights.bias.size()
     }
+
+    fn weight_matrix(&self) -> Option<&wgpu::Buffer> {
+        Some(&self.weights.weights)
+    }
 }
 
 pub fn cpu(spec: &LinearSpec, input: &[f32], weights: &[f32], bias: &[f32], output: &mut [f32]) {

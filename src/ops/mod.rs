@@ -8,6 +8,7 @@
 //! channel offset: the slice of channels `offset..offset + c` of a larger tensor is one
 //! contiguous range in CHW, which is what makes concatenation free.
 
+pub mod cam;
 pub mod conv2d;
 pub mod convolution;
 pub mod linear;
@@ -32,7 +33,8 @@ use std::collections::HashMap;
 use std::sync::Mutex;
 
 /// Every shader of the engine, for the interface test (tests/shaders.rs).
-pub const SHADERS: [&Shader; 7] = [
+pub const SHADERS: [&Shader; 8] = [
+    &cam::SHADER,
     &conv2d::SHADER,
     &winograd::SHADER,
     &pool::SHADER,
@@ -254,6 +256,12 @@ pub trait GpuLayer {
     }
 
     fn tuning_mut(&mut self) -> Option<&mut convolution::ConvLayer> {
+        None
+    }
+
+    /// Its weights as a float32 row-major (out, in) matrix, for an op that reads another
+    /// layer's parameters: class activation maps read the classifier's.
+    fn weight_matrix(&self) -> Option<&wgpu::Buffer> {
         None
     }
 }

@@ -51,6 +51,15 @@ pub struct Geometry {
     pub scale_y: f32,
 }
 
+impl Geometry {
+    /// The part of the source image a `crop` x `crop` input shows: [x, y, width, height]
+    /// in source pixels (what the page outlines and the activation maps lie over).
+    pub fn source_rect(&self, crop: u32) -> [f32; 4] {
+        let (x, y) = (self.crop_x as f32 * self.scale_x, self.crop_y as f32 * self.scale_y);
+        [x, y, crop as f32 * self.scale_x, crop as f32 * self.scale_y]
+    }
+}
+
 interface! {
     "preprocess", include_str!("../../shaders/preprocess.wgsl"),
     // workgroups of WORKGROUP_SIDE x WORKGROUP_SIDE output pixels
