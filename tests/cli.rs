@@ -334,3 +334,51 @@ fn a_lost_gpu_device_is_an_error_that_names_it() {
     println!("after the loss: {message}");
     assert!(message.contains("GPU device was lost (destroyed"), "{message}");
 }
+
+/// `--cam`: each top-5 entry's map over the 224 x 224 input crop, normalised, the same on
+/// both backends; `--cam-out`: one overlay PNG per entry, of the part of the photo the
+/// network sees.
+#[test]
+fn classify_cam_gives_maps_over_the_crop_and_overlays() {
+    if common::real_weights("classify_cam_gives_maps_over_the_crop_and_overlays", "bvlc_googlenet.safetensors").is_none() {
+        return;
+    }
+    let dir = std::env::temp_dir().join(format!("inception-cam-{}", std::process::id()));
+    let photo = shared("images/tiger_cat.jpg");
+    let mut maps = Vec::new();
+    for backend in ["gpu", "cpu"] {
+        let args = ["classify", "--backend", backend, "--json", "--cam", "--cam-out", dir.to_str().unwrap(), &photo];
+        let (ok, stdout, stderr) = inception(&args);
+        assert!(ok, "{stderr}");
+        let doc: serde_json::Value = serde_json::from_str(&stdout).unwrap();
+        let top = doc[0]["top"].as_array().unwrap().clone();
+        assert_eq!(top.len(), 5);
+        for entry in &top {
+            let cam = &entry["cam"];
+            assert_eq!((cam["width"].as_u64(), cam["height"].as_u64()), (Some(224), Some(224)), "{backend}");
+            let values: Vec<f32> = cam["values"].as_array().unwrap().iter().map(|v| v.as_f64().unwrap() as f32).collect();
+            assert_eq!(values.len(), 224 * 224);
+            let (min, max) = values.iter().fold((f32::MAX, f32::MIN), |(a, b), &v| (a.min(v), b.max(v)));
+            assert_eq!((min, max), (0.0, 1.0), "{backend}: {} is not normalised", entry["label"]);
+            maps.push(values);
+        }
+    }
+    for (rank, (gpu, cpu)) in maps[..5].iter().zip(&maps[5..]).enumerate() {
+        let d = common::diff(gpu, cpu);
+        assert!(d.max_abs < 1e-4, "rank {rank}: the backends' maps differ by {}", d.max_abs);
+    }
+    let mut overlays: Vec<_> = std::fs::read_dir(&dir).unwrap().map(|e| e.unwrap().file_name().into_string().unwrap()).collect();
+    overlays.sort();
+    assert_eq!(overlays.len(), 5, "{overlays:?}");
+    assert_eq!(overlays[0], "tiger_cat.cam1.tiger_cat.png");
+    // the photo's centre crop: 224/256 of its shorter side, square
+    let (w, h) = image::image_dimensions(shared("images/tiger_cat.jpg")).unwrap();
+    let overlay = image::open(dir.join(&overlays[0])).unwrap();
+    let side = (w.min(h) as f32 * 224.0 / 256.0).round() as u32;
+    let near = |x: u32| x.abs_diff(side) <= 1;
+    assert!(near(overlay.width()) && near(overlay.height()), "{}x{} for a {w}x{h} photo", overlay.width(), overlay.height());
+    // text output: where each class is seen most
+    let (ok, stdout, stderr) = inception(&["classify", "--backend", "cpu", "--cam", &photo]);
+    assert!(ok && stdout.lines().nth(1).unwrap().contains("tiger cat (282), seen most at ("), "{stdout}{stderr}");
+    std::fs::remove_dir_all(&dir).unwrap();
+}

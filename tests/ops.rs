@@ -5,6 +5,7 @@ mod common;
 
 use common::cases::conv;
 use common::{assert_all_close, gpu, random};
+use inception::ops::cam;
 use inception::ops::conv2d::{self, Conv2dSpec};
 use inception::ops::linear::{self, LinearSpec};
 use inception::ops::lrn::{self, LrnSpec};
@@ -227,6 +228,38 @@ fn linear_matches_cpu() {
         let io = call(&name, &spec, Shape::new(n_in as u32, 1, 1), view(&xb, 0), view(&yb, 0));
         run(&linear::dispatch(ctx(), &io, &weights));
         assert_all_close(&name, &read(&yb), &want, 1e-5, 1e-4);
+    }
+}
+
+/// Activation maps: the shader and the CPU backend's loop against the f64 twin, on a
+/// channel slice, with a channel count that is not a multiple of 4 (the shader's tail).
+#[test]
+fn cam_matches_cpu() {
+    for (shape, c_offset, classes) in [
+        (Shape::new(1024, 7, 7), 0, vec![3usize, 999, 0, 500, 42]),
+        (Shape::new(2048, 8, 8), 0, vec![7, 1]),
+        (Shape::new(37, 5, 3), 11, vec![2, 9, 4]),
+    ] {
+        let name = format!("cam {shape} from channel {c_offset}");
+        let n_classes = 1000.min(classes.iter().max().unwrap() + 1);
+        let features = random(&format!("{name} f"), (shape.c + c_offset) as usize * shape.pixels() as usize);
+        let weights = random(&format!("{name} w"), n_classes * shape.c as usize);
+        let want = cam::cpu(shape, Tensor { data: &features, c_offset }, &weights, &classes);
+        // the ranking as softmax_topk writes it: (class, probability bits) per rank
+        let ranking: Vec<u32> = classes.iter().flat_map(|&c| [c as u32, 0]).collect();
+        let ranking = gpu().buffer_init("ranking", bytemuck::cast_slice(&ranking), wgpu::BufferUsages::STORAGE);
+        let k = classes.len() as u32;
+        let maps = storage(&sentinel(k as usize * shape.pixels() as usize));
+        let (fb, wb) = (storage(&features), storage(&weights));
+        run(&cam::dispatch(ctx(), shape, k, view(&fb, c_offset), &wb, &ranking, &maps));
+        let got = read(&maps);
+        let cpu = inception::cpu::cam::maps(shape, Tensor { data: &features, c_offset }, &weights, &classes);
+        for (r, want) in want.iter().enumerate() {
+            let grid = shape.pixels() as usize;
+            assert_all_close(&format!("{name}, rank {r} (GPU)"), &got[r * grid..][..grid], want, 1e-5, 1e-4);
+            assert_all_close(&format!("{name}, rank {r} (CPU backend)"), &cpu[r].values, want, 1e-5, 1e-4);
+            assert_eq!((cpu[r].width, cpu[r].height), (shape.w, shape.h));
+        }
     }
 }
 
