@@ -117,6 +117,14 @@ impl Engine {
         self.run(with_logits).await
     }
 
+    /// The values of a tensor (C x H x W) on the current image (`Network::read_activation`).
+    pub async fn read_activation(&mut self, tensor: usize) -> Result<Vec<f32>, Error> {
+        match self {
+            Engine::Gpu(n) => n.read_activation(tensor).await,
+            Engine::Cpu(n) => n.read_activation(tensor),
+        }
+    }
+
     /// Each layer's time of one pass.
     pub async fn profile(&mut self) -> Result<Vec<LayerTime>, Error> {
         match self {

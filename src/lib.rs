@@ -16,6 +16,7 @@
 //!
 //! The same code runs natively (Vulkan, Metal, DX12) and in the browser (WebGPU).
 
+pub mod architecture;
 pub mod arena;
 pub mod backend;
 pub mod clock;

@@ -15,6 +15,7 @@ use crate::{labels, Classification, CpuNetwork, CpuOptions, Error, Gpu, Model, V
 use std::cell::RefCell;
 use std::rc::Rc;
 use wasm_bindgen::prelude::*;
+use wasm_bindgen::Clamped;
 
 /// `initThreadPool(n)`: starts the CPU backend's n threads (web workers sharing the
 /// module's memory), in the wasm build with threads only.
@@ -60,6 +61,63 @@ pub fn memory_report() -> String {
         },
     })
     .to_string()
+}
+
+/// `cropRegion(crop, resize, width, height)`: the part of a `width` x `height` image the
+/// network sees, `[x, y, width, height]` in its pixels (`crop` and `resize` from `stats()`):
+/// where the page outlines the crop and lays the activation maps.
+#[wasm_bindgen(js_name = cropRegion)]
+pub fn crop_region(crop: u32, resize: u32, width: u32, height: u32) -> Vec<f32> {
+    crate::ops::preprocess::Geometry::centre_crop(crop, resize, width, height).source_rect(crop).to_vec()
+}
+
+/// `camHeatmap(values, width, height, size)`: a raw activation map (a `cam` of `run`'s
+/// result) as the RGBA pixels of a `size` x `size` heat map over the crop, the same
+/// resampling and colours as `inception classify --cam-out`.
+#[wasm_bindgen(js_name = camHeatmap)]
+pub fn cam_heatmap(values: Vec<f32>, width: u32, height: u32, size: u32) -> Result<Clamped<Vec<u8>>, JsValue> {
+    if width == 0 || height == 0 || values.len() != width as usize * height as usize || size == 0 {
+        let what = format!("a {width}x{height} map needs {} values, not {}", width * height, values.len());
+        return Err(js_error(Error::Usage(what)));
+    }
+    let map = crate::heatmap::ActivationMap { width, height, values };
+    Ok(Clamped(map.over_crop(size).heat_rgba()))
+}
+
+/// `featureMapTiles(values, c, h, w, ranges, count)`: for each channel range `[first,
+/// channels]` of `ranges` (a branch's channels of a block's C x H x W output), its `count`
+/// channels with the most energy as `w` x `h` tiles side by side, strongest first, each
+/// min-max normalised; the ranges one under another: RGBA of `count * w` x `ranges.len() / 2 * h`.
+#[wasm_bindgen(js_name = featureMapTiles)]
+pub fn feature_map_tiles(
+    values: &[f32],
+    c: u32,
+    h: u32,
+    w: u32,
+    ranges: &[u32],
+    count: u32,
+) -> Result<Clamped<Vec<u8>>, JsValue> {
+    let shape = crate::ops::Shape::new(c, h, w);
+    let fits = ranges.chunks(2).all(|r| r.len() == 2 && r[0] + r[1] <= c && r[1] > 0);
+    if values.len() != shape.elements() || !fits || count == 0 {
+        return Err(js_error(Error::Usage(format!(
+            "{} values and ranges {ranges:?} do not fit a {c}x{h}x{w} tensor",
+            values.len()
+        ))));
+    }
+    let (row_bytes, tile_row) = (4 * (count * w) as usize, 4 * w as usize);
+    let mut atlas = vec![0u8; row_bytes * h as usize * ranges.len() / 2];
+    for (row, range) in ranges.chunks(2).enumerate() {
+        let channels = crate::architecture::strongest_channels(values, shape, range[0], range[1], count as usize);
+        for (column, channel) in channels.into_iter().enumerate() {
+            let tile = crate::architecture::feature_map_rgba(values, shape, channel);
+            for (y, line) in tile.chunks(tile_row).enumerate() {
+                let at = (row * h as usize + y) * row_bytes + column * tile_row;
+                atlas[at..at + tile_row].copy_from_slice(line);
+            }
+        }
+    }
+    Ok(Clamped(atlas))
 }
 
 /// A backend to load networks on: an open WebGPU device, or the CPU.
@@ -187,10 +245,20 @@ impl Classifier {
         network.set_image(rgba, width, height).map_err(js_error)
     }
 
+    /// Whether each `run` also computes the class activation map of each of its top-5
+    /// (`"cam": {"width", "height", "values"}` per entry, the raw map over the last feature
+    /// maps' grid, 7x7 for GoogLeNet): where in the crop the network saw that class.
+    #[wasm_bindgen(js_name = setCams)]
+    pub fn set_cams(&self, on: bool) -> Result<(), JsValue> {
+        let mut network = self.network.try_borrow_mut().map_err(|_| busy())?;
+        network.set_cams(on).map_err(js_error)
+    }
+
     /// Classifies the texture's contents: submits the work at once (so the page may copy
     /// the next frame into the texture right after this returns) and resolves, once it is
     /// read back, to a JSON string, the shape the CLI's `--json` prints too
-    /// (`Classification::to_json`): `{"top": [{"index", "label", "probability"}...], "gpuMs"}`.
+    /// (`Classification::to_json`): `{"top": [{"index", "label", "probability"}...], "gpuMs"}`, each entry with its `cam`
+    /// while `setCams(true)`.
     /// Two runs may be in flight at once.
     /// On the CPU the pass runs before this returns (the promise is already settled).
     pub fn run(&self) -> Result<js_sys::Promise, JsValue> {
@@ -254,8 +322,8 @@ impl Classifier {
         })
     }
 
-    /// The time of every layer of one pass, as JSON: `[{"layer", "ms", "multiplyAdds",
-    /// "kernel"}...]`; on the GPU each layer timed alone (needs timestamp queries), on the
+    /// The time of every layer of one pass, as JSON: `[{"layer", "nodes", "ms",
+    /// "multiplyAdds", "kernel"}...]` (`nodes`: the graph nodes it computes); on the GPU each layer timed alone (needs timestamp queries), on the
     /// CPU within a pass.
     pub fn profile(&self) -> js_sys::Promise {
         let network = self.network.clone();
@@ -266,10 +334,28 @@ impl Classifier {
                 .iter()
                 .map(|l| {
                     let kernel = l.kernel.map(|k| k.to_string());
-                    serde_json::json!({"layer": l.label, "ms": l.ms, "multiplyAdds": l.multiply_adds, "kernel": kernel})
+                    serde_json::json!({"layer": l.label, "nodes": l.nodes, "ms": l.ms, "multiplyAdds": l.multiply_adds, "kernel": kernel})
                 })
                 .collect();
             Ok(JsValue::from_str(&serde_json::Value::from(rows).to_string()))
+        })
+    }
+
+    /// The network as blocks and branches, with each layer's shape, parameters and
+    /// multiply-adds, as JSON (`architecture::to_json`): what the page's explorer draws.
+    pub fn architecture(&self) -> String {
+        crate::architecture::to_json(self.network.borrow().graph()).to_string()
+    }
+
+    /// Resolves to the values (C x H x W, a `Float32Array`) of the tensor numbered `tensor`
+    /// (a block's `tensor` in `architecture`) on the image of the last run: the pass up to
+    /// it is run again, so this costs only while the page asks.
+    pub fn activation(&self, tensor: usize) -> js_sys::Promise {
+        let network = self.network.clone();
+        wasm_bindgen_futures::future_to_promise(async move {
+            let mut network = network.try_borrow_mut().map_err(|_| busy())?;
+            let values = network.read_activation(tensor).await.map_err(js_error)?;
+            Ok(js_sys::Float32Array::from(&values[..]).into())
         })
     }
 
@@ -285,8 +371,8 @@ impl Classifier {
         Ok(())
     }
 
-    /// What was loaded, as JSON: model, classes, weight and activation bytes, dispatches,
-    /// multiply-adds per image, whether GPU timestamps exist.
+    /// What was loaded, as JSON: model, classes, input crop and resize, weight and
+    /// activation bytes, dispatches, multiply-adds per image, weight precision.
     pub fn stats(&self) -> String {
         let network = self.network.borrow();
         let s = network.stats();
@@ -299,6 +385,7 @@ impl Classifier {
             "model": self.variant.name(),
             "title": self.variant.title(),
             "inputSize": network.graph().input_spec.crop,
+            "resize": network.graph().input_spec.resize,
             "classes": network.graph().num_classes(),
             "weightBytes": s.weight_bytes,
             "activationBytes": s.activation_bytes,

@@ -17,6 +17,9 @@ import { startThreadedCpu } from './threaded-cpu.js';
 import { keepForOffline } from './offline.js';
 import { fileProblem, fitWithin, maxSide } from './images.js';
 import { siteModels, downloadWeights, forgetWeights } from './weights.js';
+import { Overlay } from './overlay.js';
+import { Smoother } from './smoothing.js';
+import { Explorer } from './explorer.js';
 
 const $ = (id) => document.getElementById(id);
 const params = new URLSearchParams(location.search);
@@ -55,6 +58,13 @@ const state = {
   soaking: false, // the soak mode (?soak=N) is under way or done
   hiddenPause: false, // the camera loop stopped because the tab is hidden; resumes when shown
   cameraGone: false, // the camera's track ended (unplugged, permission withdrawn): waiting for one
+  cams: false, // each pass computes the top-5's activation maps, and one is drawn over the image
+  camClass: null, // the class whose map the user picked in the top-5 (else the top class's)
+  overlay: null, // the crop outline and activation map over the stage (overlay.js)
+  smooth: true, // camera probabilities averaged over recent frames (smoothing.js)
+  smoother: new Smoother(),
+  lastShown: null, // { top, image } of the result on screen, to draw again
+  explorer: null, // the panel inside the network (explorer.js)
 };
 
 // What happened when, in milliseconds since navigation: read by `cargo xtask bench-web
@@ -215,7 +225,7 @@ async function recoverFromLostDevice(info) {
         state.classifier.free();
         dead.free();
       } catch { /* their device is gone */ }
-      state.classifier = next;
+      await install(next);
       state.backend = toCpu
         ? { name: 'cpu', reason: `the GPU was lost ${state.losses.length} times within a minute` }
         : { ...state.backend, reason: `${state.backend.reason}; rebuilt after a lost device` };
@@ -289,14 +299,14 @@ async function buildClassifier(ticket, model, bytes, labels, title, precision) {
   }
   // the new model is valid: only now replace the current one (a bad file keeps it)
   // (after any background measurement, which may be using the current classifier)
-  return exclusive(() => {
+  return exclusive(async () => {
     if (ticket < runningTicket) {
       next.free();
       throw superseded();
     }
     runningTicket = ticket;
     state.classifier?.free();
-    state.classifier = next;
+    await install(next);
     state.source = { model, bytes, labels };
     state.weightsPrecision = precision; // null: a file of the user's, as it is
     mark('built');
@@ -305,6 +315,14 @@ async function buildClassifier(ticket, model, bytes, labels, title, precision) {
     clearMessage('weights');
     return stats;
   });
+}
+
+/** Makes `next` the classifier that runs (within exclusive work), with the page's settings. */
+async function install(next) {
+  state.classifier = next;
+  state.smoother.reset(); // another model's probabilities are not averaged in
+  if (state.cams) await next.setCams(true);
+  state.explorer?.changed(next);
 }
 
 /** Says which backend runs the classifier with `stats`, and why. */
@@ -459,10 +477,10 @@ async function measureInBackground() {
       await tuneInSteps(gpu);
       gpuMs = await timeHeld(gpu);
     }
-    await exclusive(() => {
+    await exclusive(async () => {
       const chosen = replaced() ? null : choose(gpu, pending.cpu, gpuMs, cpuMs, pending.key);
       if (chosen !== gpu) return gpu.free();
-      state.classifier = gpu;
+      await install(gpu);
       pending.cpu.free();
       describeBackend(JSON.parse(gpu.stats()));
     });
@@ -645,34 +663,48 @@ async function upload(classifier, source, width, height) {
   try { copy(bitmap); } finally { if (bitmap !== source) bitmap.close(); }
 }
 
-/** Uploads, classifies, shows the result; returns milliseconds end to end. */
-async function classify(source, width, height) {
+/**
+ * Uploads, classifies and shows the result (over `shown`, the element showing the image);
+ * returns milliseconds end to end, showing included.
+ */
+async function classify(source, width, height, shown = $('still')) {
   const t0 = performance.now();
   await upload(state.classifier, source, width, height);
   const uploadMs = performance.now() - t0;
   const result = JSON.parse(await state.classifier.run());
-  const ms = performance.now() - t0;
-  showResult(result, ms, 'image');
-  return { ms, uploadMs, result };
+  showResult(result, performance.now() - t0, 'image', { shown, width, height });
+  return { ms: performance.now() - t0, uploadMs, result };
 }
 
 /** Empties the result panel, so that an earlier image's top-5 is not taken for a new one's. */
 function clearResult() {
   $('top5').replaceChildren();
+  state.overlay.clear();
+  state.smoother.reset();
+  state.lastShown = null;
   for (const id of ['fps', 'ms', 'gpu-ms']) $(id).textContent = '–';
   $('still').hidden = true;
   delete document.body.dataset.source;
 }
 
-/** Shows a top-5; `source` ('camera' or 'image') is kept on the body for tests and styles. */
-function showResult(result, ms, source) {
+/**
+ * Shows a top-5 (on the camera averaged over recent frames, where steady labels are on) and
+ * the overlay over `image` ({shown, width, height}: the element showing the classified
+ * image and its size). `source` ('camera' or 'image') is kept on the body for tests and styles.
+ */
+function showResult(result, ms, source, image) {
   mark('first_frame');
   document.body.dataset.frames = Number(document.body.dataset.frames || 0) + 1;
   document.body.dataset.source = source;
+  const now = performance.now();
+  if (source !== 'camera' || !state.smooth) state.smoother.reset();
+  const top = source === 'camera' && state.smooth ? state.smoother.add(result.top, now) : result.top;
   const list = $('top5');
-  list.replaceChildren(...result.top.map(({ index, label, probability }) => {
+  list.replaceChildren(...top.map(({ index, label, probability }) => {
     const li = document.createElement('li');
     li.dataset.index = index;
+    li.tabIndex = 0;
+    li.title = 'Show where the network sees this class';
     li.dataset.probability = probability;
     const name = document.createElement('span');
     name.className = 'label';
@@ -686,14 +718,61 @@ function showResult(result, ms, source) {
     li.append(name, pct, bar);
     return li;
   }));
+  state.lastShown = { top, image };
+  drawOverlay();
   // Frames per second over the last few frames (slow adapters take seconds per frame).
-  const now = performance.now();
   state.frameTimes = state.frameTimes.concat(now).slice(-6);
   const seconds = (now - state.frameTimes[0]) / 1000;
   $('fps').textContent = state.frameTimes.length > 1 ? ((state.frameTimes.length - 1) / seconds).toFixed(1) : '–';
   $('ms').textContent = ms.toFixed(0);
   $('gpu-ms-wrap').hidden = result.gpuMs == null;
   if (result.gpuMs != null) $('gpu-ms').textContent = result.gpuMs.toFixed(0);
+}
+
+/**
+ * Draws the crop outline over the image on screen and, with activation maps on, the map of
+ * the class picked in the top-5 (the top class's if that one is not among this frame's).
+ */
+function drawOverlay() {
+  const { top, image } = state.lastShown ?? {};
+  if (!image || !state.classifier) return;
+  const chosen = state.cams ? top.find((t) => t.index === state.camClass && t.cam) ?? top.find((t) => t.cam) : null;
+  for (const li of $('top5').children) li.classList.toggle('cam-shown', Number(li.dataset.index) === chosen?.index);
+  const { inputSize, resize } = JSON.parse(state.classifier.stats());
+  state.overlay.draw({ ...image, crop: inputSize, resize, cam: chosen?.cam ?? null, label: chosen?.label ?? '' });
+}
+
+/** Turns the activation maps on or off; a picture on screen is classified again to show its. */
+async function setCams(on) {
+  $('cam-on').checked = on;
+  $('cam-opacity-wrap').hidden = !on;
+  if (on === state.cams) return drawOverlay();
+  state.cams = on;
+  document.body.dataset.cams = on ? 'on' : 'off';
+  try {
+    await exclusive(async () => {
+      if (!state.classifier) return;
+      await state.classifier.setCams(on);
+      const still = $('still');
+      if (!state.running && !still.hidden && state.lastShown) await classify(still, still.width, still.height);
+    });
+  } catch (e) {
+    state.cams = false;
+    $('cam-on').checked = false;
+    $('cam-opacity-wrap').hidden = true;
+    showMessage('cam', 'Activation maps are not available', e.message);
+    return;
+  }
+  drawOverlay();
+}
+
+/** A tap on a top-5 entry: its activation map is drawn (turned on if it was off). */
+function pickCam(event) {
+  const li = event.target.closest('#top5 li');
+  if (!li || (event.type === 'keydown' && event.key !== 'Enter' && event.key !== ' ')) return;
+  event.preventDefault();
+  state.camClass = Number(li.dataset.index);
+  setCams(true);
 }
 
 function nextPaint() {
@@ -710,11 +789,12 @@ async function cameraLoop() {
     state.busy = true;
     try {
       const t0 = performance.now();
-      await upload(state.classifier, video, video.videoWidth, video.videoHeight);
+      const image = { shown: video, width: video.videoWidth, height: video.videoHeight };
+      await upload(state.classifier, video, image.width, image.height);
       const result = state.classifier.run(); // submitted now: the texture may be refilled
       const previous = state.inflight;
       state.inflight = result.then((json) => {
-        showResult(JSON.parse(json), performance.now() - t0, 'camera');
+        showResult(JSON.parse(json), performance.now() - t0, 'camera', image);
         afterFirstPrediction();
       });
       // A software adapter computes on the same CPU cores as the page: a second frame in
@@ -921,6 +1001,21 @@ function wireInputs() {
   $('file').addEventListener('change', (e) => classifyFile(e.target.files[0]));
   $('weights-file').addEventListener('change', (e) => loadCustom(e.target.files[0]));
   $('pause').addEventListener('click', togglePause);
+  state.overlay = new Overlay($('cam'));
+  $('cam-on').addEventListener('change', (e) => setCams(e.target.checked));
+  $('cam-opacity').addEventListener('input', (e) => { state.overlay.opacity = Number(e.target.value); state.overlay.redraw(); });
+  state.overlay.opacity = Number($('cam-opacity').value);
+  $('smooth').addEventListener('change', (e) => { state.smooth = e.target.checked; state.smoother.reset(); });
+  state.explorer = new Explorer($('explorer'), exclusive);
+  $('explore').addEventListener('click', () => {
+    const open = !state.explorer.isOpen;
+    $('explore').setAttribute('aria-pressed', String(open));
+    if (!open) return state.explorer.close();
+    if (state.classifier) state.explorer.open(state.classifier);
+  });
+  $('top5').addEventListener('click', pickCam);
+  $('top5').addEventListener('keydown', pickCam);
+  new ResizeObserver(() => state.overlay.redraw()).observe($('stage'));
   $('camera').addEventListener('change', (e) => startCamera(e.target.value));
   $('flip').addEventListener('click', () => {
     state.facing = state.facing === 'environment' ? 'user' : 'environment';
@@ -1005,23 +1100,47 @@ async function benchImage() {
   return createImageBitmap(canvas);
 }
 
+/**
+ * The benchmark mode (?bench=N): N timed passes on a drawn picture after `warmup`, each
+ * from handing the picture over to the top-5 and overlay shown. With ?cam=1 every run is a
+ * pair, one pass without activation maps and one with them (in turns, which goes first), so
+ * that their cost is measured side by side on the same noisy machine.
+ */
 async function runBenchmark(runs, warmup) {
   setStatus(`Benchmark: ${warmup} warm-up and ${runs} timed runs…`);
   const bitmap = await benchImage();
+  const still = $('still');
+  [still.width, still.height] = [bitmap.width, bitmap.height];
+  still.getContext('2d').drawImage(bitmap, 0, 0);
+  still.hidden = false;
+  $('video').hidden = true;
+  const withCams = params.get('cam') === '1';
   const times = [];
+  const camTimes = [];
   const uploads = [];
   const gpu = [];
   let first = null;
   for (let i = 0; i < warmup + runs; i++) {
-    const { ms, uploadMs, result } = await classify(bitmap, bitmap.width, bitmap.height);
-    if (i === 0) first = ms;
-    if (i >= warmup) {
-      times.push(ms);
+    const modes = withCams ? (i % 2 ? [true, false] : [false, true]) : [false];
+    for (const cams of modes) {
+      if (withCams) {
+        await state.classifier.setCams(cams);
+        state.cams = cams; // and drawn
+      }
+      const { ms, uploadMs, result } = await classify(bitmap, bitmap.width, bitmap.height);
+      first ??= ms;
+      if (i < warmup) continue;
+      (cams ? camTimes : times).push(ms);
+      if (cams) continue;
       uploads.push(uploadMs);
       if (result.gpuMs != null) gpu.push(result.gpuMs);
     }
   }
   const median = (v) => { const s = [...v].sort((a, b) => a - b); return s.length ? s[Math.floor(s.length / 2)] : null; };
+  if (withCams) {
+    await state.classifier.setCams(false);
+    state.cams = false;
+  }
   const stats = JSON.parse(state.classifier.stats());
   const report = {
     engine: 'inception-webgpu',
@@ -1035,6 +1154,10 @@ async function runBenchmark(runs, warmup) {
     // of which handing the image over: the copy into the texture, or the canvas's pixels
     upload_ms: { median: median(uploads) },
     gpu_ms: gpu.length ? { median: median(gpu), min: Math.min(...gpu), max: Math.max(...gpu) } : null,
+    // with ?cam=1: the passes with activation maps (computed, read back and drawn), and
+    // their median over that of the passes without
+    cam_ms: withCams ? { median: median(camTimes), min: Math.min(...camTimes), max: Math.max(...camTimes) } : undefined,
+    cam_ratio: withCams ? median(camTimes) / median(times) : undefined,
     first_run_ms: first,
     load_ms: state.loadMs,
     autotune_ms: state.tuneMs,

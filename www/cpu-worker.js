@@ -8,7 +8,10 @@
 //   start {threads, relaxed}        -> the engine in words
 //   load {model, bytes, labels}     -> {handle, stats}
 //   run {handle, rgba, width, height} -> the classification JSON
+//   setCams {handle, on}            (activation maps in each run's result)
 //   profile {handle}                -> the per-layer JSON
+//   architecture {handle}           -> the blocks-and-branches JSON
+//   activation {handle, tensor}     -> a Float32Array
 //   free {handle}
 //   memory                          -> this module's memoryReport JSON (wasm memory, GPU objects)
 let engine = null;
@@ -40,8 +43,17 @@ const ops = {
     classifier.setImage(rgba, width, height);
     return classifier.run();
   },
+  setCams({ handle, on }) {
+    classifiers.get(handle).setCams(on);
+  },
   profile({ handle }) {
     return classifiers.get(handle).profile();
+  },
+  architecture({ handle }) {
+    return classifiers.get(handle).architecture();
+  },
+  activation({ handle, tensor }) {
+    return classifiers.get(handle).activation(tensor);
   },
   memory() {
     return memoryReport();

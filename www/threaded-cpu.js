@@ -1,6 +1,6 @@
 // The page's side of cpu-worker.js: an engine and classifiers with the same methods the
-// page calls on the wasm ones (describe, load; backend, stats, setImage, run, profile,
-// free), each call a message to the worker.
+// page calls on the wasm ones (describe, load; backend, stats, setImage, setCams, run,
+// profile, architecture, activation, free), each call a message to the worker.
 
 /**
  * Whether this browser runs relaxed SIMD (a one-function module using
@@ -70,7 +70,10 @@ export async function startThreadedCpu(threads, relaxed) {
       const { rgba, width, height } = this.image;
       return call('run', { handle: this.handle, rgba, width, height });
     }
+    setCams(on) { return call('setCams', { handle: this.handle, on }); }
     profile() { return call('profile', { handle: this.handle }); }
+    architecture() { return call('architecture', { handle: this.handle }); }
+    activation(tensor) { return call('activation', { handle: this.handle, tensor }); }
     free() { call('free', { handle: this.handle }).catch(() => {}); }
   }
 

@@ -60,6 +60,8 @@ pub struct CpuOptions {
 /// One step of the forward pass on the CPU.
 pub struct CpuStep {
     pub label: String,
+    /// The graph nodes it computes (several for merged siblings).
+    pub nodes: Vec<usize>,
     pub multiply_adds: u64,
     pub input_shape: Shape,
     pub input: Place,
@@ -197,7 +199,8 @@ impl CpuNetwork {
             self.run_step(i);
             let ms = crate::clock::now_ms() - start;
             let step = &self.steps[i];
-            times.push(LayerTime { label: step.label.clone(), ms, multiply_adds: step.multiply_adds, kernel: None });
+            let (label, nodes, multiply_adds) = (step.label.clone(), step.nodes.clone(), step.multiply_adds);
+            times.push(LayerTime { label, nodes, ms, multiply_adds, kernel: None });
         }
         if self.cams {
             let start = crate::clock::now_ms();
@@ -206,9 +209,23 @@ impl CpuNetwork {
             let ms = crate::clock::now_ms() - start;
             let multiply_adds =
                 maps.len() as u64 * self.graph.shapes[self.graph.cam_source().unwrap().features].elements() as u64;
-            times.push(LayerTime { label: "softmax_topk + cam".into(), ms, multiply_adds, kernel: None });
+            times.push(LayerTime { label: "softmax_topk + cam".into(), nodes: vec![], ms, multiply_adds, kernel: None });
         }
         Ok(times)
+    }
+
+    /// The values of `tensor` (C x H x W) on the current image, as
+    /// `Network::read_activation`: the pass run up to the node that produces it.
+    pub fn read_activation(&mut self, tensor: usize) -> Result<Vec<f32>, Error> {
+        let producer = crate::network::producer_of(&self.graph, tensor)?;
+        self.place_input()?;
+        for i in 0..self.steps.len() {
+            if self.steps[i].nodes[0] > producer {
+                break;
+            }
+            self.run_step(i);
+        }
+        Ok(self.tensor(tensor).to_vec())
     }
 
     /// Copies the current image's tensor into its slot, where the first layer reads it.
@@ -252,6 +269,7 @@ fn cpu_step(step: Step, kernel: MicroKernel) -> CpuStep {
     CpuStep {
         op: cpu_layer(&step.label, &step.op, step.input_shape, step.params.as_deref(), kernel),
         label: step.label,
+        nodes: step.nodes,
         multiply_adds: step.multiply_adds,
         input_shape: step.input_shape,
         input: step.input,

@@ -15,6 +15,8 @@ use std::borrow::Cow;
 pub struct Layer {
     /// What it computes: node names, siblings joined ("inception_3a/3x3_reduce + 5x5_reduce").
     pub label: String,
+    /// The graph nodes it computes (several for merged siblings).
+    pub nodes: Vec<usize>,
     pub multiply_adds: u64,
     pub input_shape: Shape,
     pub input: Place,
@@ -48,6 +50,7 @@ impl Layer {
 /// backend holds it: what both the GPU layers and the CPU backend's are built from.
 pub(crate) struct Step<'m> {
     pub label: String,
+    pub nodes: Vec<usize>,
     pub multiply_adds: u64,
     pub input_shape: Shape,
     pub input: Place,
@@ -71,6 +74,7 @@ pub(crate) fn steps<'m>(model: &'m Model, places: &[Place]) -> Vec<Step<'m>> {
         let (op, params) = merge_siblings(model, &groups[i]);
         steps.push(Step {
             label: label_of(graph, &groups[i]),
+            nodes: groups[i].clone(),
             multiply_adds: groups[i].iter().map(|&j| graph.node_multiply_adds(&graph.nodes[j])).sum(),
             input_shape: graph.shapes[node.inputs[0]],
             input,
@@ -91,6 +95,7 @@ pub(super) fn upload(ctx: &Context, model: &Model, memory: &Memory) -> Result<Ve
             op: gpu_layer(ctx, &step.label, &step.op, step.input_shape, step.params.as_deref())?,
             multiply_adds: step.multiply_adds,
             label: step.label,
+            nodes: step.nodes,
             input_shape: step.input_shape,
             input: step.input,
             output: step.output,

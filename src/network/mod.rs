@@ -6,7 +6,7 @@
 use crate::error::Error;
 use crate::gpu::{ErrorLog, Gpu};
 use crate::gpu_objects;
-use crate::graph::Graph;
+use crate::graph::{Graph, TensorId};
 use crate::ops::conv2d::{self, Precision};
 use crate::ops::{preprocess, winograd, Context, Dispatch, Shared};
 use crate::weights::Model;
@@ -212,7 +212,23 @@ impl Network {
     /// submit, then to read back with [`Network::read_output`] and the returned ticket. At
     /// most two passes may await their readback at once.
     pub fn encode(&self, with_logits: bool) -> Result<(wgpu::CommandBuffer, Ticket), Error> {
-        // a staged image is written before this pass's commands run (at the next submit)
+        let mut encoder = self.ctx.device.create_command_encoder(&wgpu::CommandEncoderDescriptor { label: Some("forward") });
+        {
+            let mut pass = encoder.begin_compute_pass(&wgpu::ComputePassDescriptor {
+                label: Some("forward"),
+                timestamp_writes: self.readback.timestamp_writes(),
+            });
+            let last = self.encode_layers(&mut pass, &self.layers)?;
+            self.readback.encode(&mut pass, last, self.cams);
+        }
+        let logits = with_logits.then(|| self.memory.view(self.graph.output).buffer);
+        let ticket = self.readback.copy(&mut encoder, logits, self.cams);
+        Ok((encoder.finish(), ticket))
+    }
+
+    /// Records preprocessing (or writes the staged input, before this pass's commands run at
+    /// the next submit) and `layers`; returns the last dispatch, which what follows waits for.
+    fn encode_layers<'a>(&'a self, pass: &mut wgpu::ComputePass, layers: &'a [Layer]) -> Result<Option<&'a Dispatch>, Error> {
         let preprocess = match &self.staged_input {
             Some(input) => {
                 let view = self.memory.view(self.graph.input);
@@ -221,25 +237,44 @@ impl Network {
             }
             None => Some(self.preprocess()?),
         };
-        let mut encoder = self.ctx.device.create_command_encoder(&wgpu::CommandEncoderDescriptor { label: Some("forward") });
-        {
-            let mut pass = encoder.begin_compute_pass(&wgpu::ComputePassDescriptor {
-                label: Some("forward"),
-                timestamp_writes: self.readback.timestamp_writes(),
-            });
-            if let Some(preprocess) = preprocess {
-                preprocess.encode(&mut pass);
-            }
-            let mut previous = preprocess;
-            for dispatch in self.layers.iter().flat_map(|l| &l.dispatches) {
-                dispatch.encode_after(&mut pass, previous);
-                previous = Some(dispatch);
-            }
-            self.readback.encode(&mut pass, previous, self.cams);
+        if let Some(preprocess) = preprocess {
+            preprocess.encode(pass);
         }
-        let logits = with_logits.then(|| self.memory.view(self.graph.output).buffer);
-        let ticket = self.readback.copy(&mut encoder, logits, self.cams);
-        Ok((encoder.finish(), ticket))
+        let mut previous = preprocess;
+        for dispatch in layers.iter().flat_map(|l| &l.dispatches) {
+            dispatch.encode_after(pass, previous);
+            previous = Some(dispatch);
+        }
+        Ok(previous)
+    }
+
+    /// The values of `tensor` (C x H x W) on the current image: the pass is run up to the
+    /// last layer before the node that produces it (its memory is not yet reused then) and
+    /// the tensor read back. For the explorer's feature maps, while it is open.
+    pub async fn read_activation(&self, tensor: TensorId) -> Result<Vec<f32>, Error> {
+        let producer = producer_of(&self.graph, tensor)?;
+        let until = self.layers.iter().position(|l| l.nodes[0] > producer).unwrap_or(self.layers.len());
+        let (place, shape) = (self.memory.places[tensor], self.graph.shapes[tensor]);
+        let bytes = 4 * shape.elements() as u64;
+        let staging = gpu_objects::buffer(
+            &self.ctx.device,
+            &wgpu::BufferDescriptor {
+                label: Some("activation readback"),
+                size: bytes,
+                usage: wgpu::BufferUsages::COPY_DST | wgpu::BufferUsages::MAP_READ,
+                mapped_at_creation: false,
+            },
+        );
+        let mut encoder = self.ctx.device.create_command_encoder(&wgpu::CommandEncoderDescriptor { label: Some("activation") });
+        {
+            let mut pass = encoder.begin_compute_pass(&Default::default());
+            self.encode_layers(&mut pass, &self.layers[..until])?;
+        }
+        let offset = 4 * place.channel_offset as u64 * shape.pixels() as u64;
+        encoder.copy_buffer_to_buffer(&self.memory.buffers[place.slot], offset, &staging, 0, bytes);
+        self.ctx.queue.submit([encoder.finish()]);
+        let data = self.errors.check_after(crate::gpu::map_read(&self.ctx.device, &staging).await)?;
+        Ok(bytemuck::pod_collect_to_vec(&data))
     }
 
     /// Runs a forward pass on the current image and awaits its result. Two runs may be in
@@ -308,6 +343,11 @@ fn winograd_scratch(ctx: &Context, layers: &[Layer]) -> Result<Option<winograd::
     let widest = layers.iter().filter_map(|l| l.op.tuning()).map(|c| conv2d::padded_out_c(c.spec.out_c)).max().unwrap_or(16);
     let zero_bias = ctx.storage("zero bias", &vec![0u8; 4 * widest as usize])?;
     Ok(Some(winograd::Scratch { v: buffer("winograd V", v_bytes), m: buffer("winograd M", m_bytes), zero_bias }))
+}
+
+/// The node that produces `tensor`, or why there is none.
+pub(crate) fn producer_of(graph: &Graph, tensor: TensorId) -> Result<usize, Error> {
+    graph.nodes.iter().position(|n| n.output == tensor).ok_or_else(|| Error::Usage(format!("no layer computes tensor {tensor}")))
 }
 
 /// Why a network has no class activation maps.

@@ -13,6 +13,8 @@ use crate::ops::{winograd, Dispatch};
 #[derive(Clone, Debug)]
 pub struct LayerTime {
     pub label: String,
+    /// The graph nodes it computes; none for preprocessing, top-k and activation maps.
+    pub nodes: Vec<usize>,
     pub ms: f64,
     pub multiply_adds: u64,
     /// The kernel, for convolutions.
@@ -200,6 +202,7 @@ impl Network {
             .enumerate()
             .map(|(i, step)| LayerTime {
                 label: step.label.to_string(),
+                nodes: step.nodes.to_vec(),
                 kernel: step.kernel,
                 ms: ticks[2 * i + 1].wrapping_sub(ticks[2 * i]) as f64 * period as f64 / 1e6,
                 multiply_adds: step.multiply_adds,
@@ -251,6 +254,7 @@ impl Network {
 /// One timed part of a pass.
 struct Step<'a> {
     label: &'a str,
+    nodes: &'a [usize],
     dispatches: &'a [Dispatch],
     multiply_adds: u64,
     kernel: Option<ConvKernel>,
@@ -258,10 +262,11 @@ struct Step<'a> {
 
 impl<'a> Step<'a> {
     fn alone(label: &'a str, dispatch: &'a Dispatch) -> Step<'a> {
-        Step { label, dispatches: std::slice::from_ref(dispatch), multiply_adds: 0, kernel: None }
+        Step { label, nodes: &[], dispatches: std::slice::from_ref(dispatch), multiply_adds: 0, kernel: None }
     }
 
     fn layer(layer: &'a Layer) -> Step<'a> {
-        Step { label: &layer.label, dispatches: &layer.dispatches, multiply_adds: layer.multiply_adds, kernel: layer.kernel() }
+        let (label, nodes, dispatches) = (&layer.label, &layer.nodes, &layer.dispatches);
+        Step { label, nodes, dispatches, multiply_adds: layer.multiply_adds, kernel: layer.kernel() }
     }
 }

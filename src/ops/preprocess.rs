@@ -24,20 +24,9 @@ impl InputSpec {
         Shape::new(3, self.crop, self.crop)
     }
 
-    /// Resize and crop for an image of `width` x `height`, as torchvision's
-    /// `Resize(resize)` + `CenterCrop(crop)` would do them. An image whose shorter side
-    /// already equals the crop size (such as a ready 224x224 crop) is only cropped.
+    /// Resize and crop for an image of `width` x `height` (`Geometry::centre_crop`).
     pub fn geometry(&self, width: u32, height: u32) -> Geometry {
-        let short = width.min(height);
-        let (rw, rh) = if short == self.crop {
-            (width, height)
-        } else if width <= height {
-            (self.resize, (self.resize as u64 * height as u64 / width as u64) as u32)
-        } else {
-            ((self.resize as u64 * width as u64 / height as u64) as u32, self.resize)
-        };
-        let offset = |resized: u32| ((resized as f64 - self.crop as f64) / 2.0).round_ties_even().max(0.0) as u32;
-        Geometry { crop_x: offset(rw), crop_y: offset(rh), scale_x: width as f32 / rw as f32, scale_y: height as f32 / rh as f32 }
+        Geometry::centre_crop(self.crop, self.resize, width, height)
     }
 }
 
@@ -52,6 +41,21 @@ pub struct Geometry {
 }
 
 impl Geometry {
+    /// torchvision's `Resize(resize)` + `CenterCrop(crop)` of an image of `width` x
+    /// `height`; an image whose shorter side already equals `crop` is only cropped.
+    pub fn centre_crop(crop: u32, resize: u32, width: u32, height: u32) -> Geometry {
+        let short = width.min(height);
+        let (rw, rh) = if short == crop {
+            (width, height)
+        } else if width <= height {
+            (resize, (resize as u64 * height as u64 / width as u64) as u32)
+        } else {
+            ((resize as u64 * width as u64 / height as u64) as u32, resize)
+        };
+        let offset = |resized: u32| ((resized as f64 - crop as f64) / 2.0).round_ties_even().max(0.0) as u32;
+        Geometry { crop_x: offset(rw), crop_y: offset(rh), scale_x: width as f32 / rw as f32, scale_y: height as f32 / rh as f32 }
+    }
+
     /// The part of the source image a `crop` x `crop` input shows: [x, y, width, height]
     /// in source pixels (what the page outlines and the activation maps lie over).
     pub fn source_rect(&self, crop: u32) -> [f32; 4] {

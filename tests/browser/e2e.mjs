@@ -14,6 +14,7 @@ import { launch, parseArgs, watchConsole, WEBGPU } from './common.mjs';
 const a = parseArgs(process.argv.slice(2), {
   base: '', site: '', readme: '', y4m: '', expected: '', pug: '', weights: '', artifacts: '',
   png: '', 'v3-expected': '', tutorial: '', 'tutorial-labels': '', 'tutorial-expected': '', 'png-expected': '',
+  'cam-native': '', // the native program's classify --cam --json of the fake camera's frame
   odd: '', 'odd-native': '', // the odd-image corpus (cargo xtask odd-images) and the native program's answers
   'threads-built': '1', // 0: the site has no wasm threads build (no nightly Rust): threaded checks skipped
   only: '', // comma-separated scenario names, to rerun a few while debugging
@@ -114,6 +115,50 @@ function softmax(logits) {
     check(late.length === 0, `requests after loading: ${late.map((r) => r.url).join(', ')}`);
   });
 
+  // the activation map over the crop the network sees, turned on while the camera runs
+  await scenario('cam_overlay', async () => {
+    await page.check('#cam-on');
+    await page.waitForFunction(() => document.getElementById('cam').dataset.cam === 'tiger cat', null, { timeout: LONG, polling: 250 });
+    const o = await overlayState(page);
+    // the crop, worked out here from the frame's size as torchvision's Resize(256) +
+    // CenterCrop(224) takes it, in the video element's box (object-fit: contain)
+    const [W, H] = o.size;
+    const [boxW, boxH] = o.box;
+    const [rw, rh] = W <= H ? [256, Math.floor(256 * H / W)] : [Math.floor(256 * W / H), 256];
+    const offset = (r) => { const d = (r - 224) / 2; return d % 1 === 0.5 && Math.floor(d) % 2 === 0 ? Math.floor(d) : Math.round(d); };
+    const scale = Math.min(boxW / W, boxH / H);
+    const [left, top] = [(boxW - W * scale) / 2, (boxH - H * scale) / 2];
+    const want = [left + offset(rw) * (W / rw) * scale, top + offset(rh) * (H / rh) * scale, 224 * (W / rw) * scale, 224 * (H / rh) * scale];
+    console.log(`  frame ${W}x${H} in a ${boxW}x${boxH} box: crop outlined at ${o.crop.map((v) => v.toFixed(1))}, expected ${want.map((v) => v.toFixed(1))}`);
+    check(o.crop.every((v, i) => Math.abs(v - want[i]) <= 0.5), 'the crop outline is not where the network\'s crop is');
+    // the map's peak: where the native program's map of the same frame peaks (within one
+    // cell of GoogLeNet's 7x7 grid: the camera's colour conversion differs a little)
+    const native = JSON.parse(fs.readFileSync(a['cam-native'], 'utf8'))[0].top[0].cam;
+    const n = native.values.indexOf(Math.max(...native.values));
+    const nativePeak = [n % native.width, Math.floor(n / native.width)];
+    const pagePeak = [(o.peak[0] - o.crop[0]) / o.crop[2] * 224, (o.peak[1] - o.crop[1]) / o.crop[3] * 224];
+    console.log(`  peak in the 224x224 crop: page ${pagePeak.map((v) => v.toFixed(0))}, native ${nativePeak}`);
+    check(pagePeak.every((v, i) => Math.abs(v - nativePeak[i]) <= 32), 'the map peaks elsewhere than the native program\'s');
+    // drawn: red heat at the peak, some heat everywhere in the crop, only the shade outside
+    check(o.atPeak[0] > 100 && o.atPeak[2] < 60 && o.atPeak[3] > 120, `no heat at the peak: rgba ${o.atPeak}`);
+    check(o.inCropCorner[3] > 30, `no heat in the crop's corner: rgba ${o.inCropCorner}`);
+    check(o.outside[3] > 50 && o.outside[3] < 100 && o.outside[0] === 0, `outside the crop is not shaded: rgba ${o.outside}`);
+    if (a.artifacts) await page.screenshot({ path: path.join(a.artifacts, 'cam_overlay.png') });
+    // a tap on the second class shows its map; opacity 0 leaves only the outline and shade
+    const second = (await top5(page))[1];
+    await page.click('#top5 li:nth-child(2)');
+    await page.waitForFunction((l) => document.getElementById('cam').dataset.cam === l, second.label, { timeout: LONG, polling: 250 });
+    check(await page.$eval('#top5 li:nth-child(2)', (li) => li.classList.contains('cam-shown')), 'the picked class is not marked');
+    await page.fill('#cam-opacity', '0');
+    await page.dispatchEvent('#cam-opacity', 'input');
+    const faded = await overlayState(page);
+    check(faded.atPeak[3] === 0, `opacity 0 still draws the map: rgba ${faded.atPeak}`);
+    await page.fill('#cam-opacity', '0.6');
+    await page.dispatchEvent('#cam-opacity', 'input');
+    await page.uncheck('#cam-on');
+    await page.waitForFunction(() => document.getElementById('cam').dataset.cam === '', null, { timeout: LONG, polling: 250 });
+  });
+
   await scenario('upload_pug', async () => {
     await page.setInputFiles('#file', a.pug);
     await waitTop(page, 'pug');
@@ -155,6 +200,27 @@ function softmax(logits) {
     await second.close();
   });
   await browser.close();
+}
+
+/**
+ * The overlay's crop outline and map peak (CSS pixels in the stage), the frame's and the
+ * box's sizes, and the overlay's pixels at the peak, in the crop's corner and outside it.
+ */
+function overlayState(page) {
+  return page.evaluate(() => {
+    const video = document.getElementById('video');
+    const canvas = document.getElementById('cam');
+    const numbers = (s) => (s ?? '').split(',').map(Number);
+    const [crop, peak] = [numbers(canvas.dataset.crop), numbers(canvas.dataset.peak)];
+    const dpr = canvas.width / canvas.clientWidth;
+    const g = canvas.getContext('2d');
+    const at = (x, y) => [...g.getImageData(Math.round(x * dpr), Math.round(y * dpr), 1, 1).data];
+    return {
+      crop, peak, size: [video.videoWidth, video.videoHeight], box: [video.clientWidth, video.clientHeight],
+      atPeak: at(peak[0], peak[1]), inCropCorner: at(crop[0] + 6, crop[1] + 6),
+      outside: at(crop[0] / 2, crop[1] + crop[3] / 2),
+    };
+  });
 }
 
 /** A scenario in a browser of its own, launched with `flags`. */
@@ -232,6 +298,65 @@ await inOwnBrowser('inception_v3', [WEBGPU], async (page) => {
     await page.waitForFunction((b) => document.body.dataset.backend === b &&
       document.querySelector('#model-title')?.textContent.startsWith('Inception v3'), backend, { timeout: LONG, polling: 250 });
     sameTop(await classifyImage(page, a.png), nativeTop(a['v3-expected']), `inception_v3 on the ${backend}`);
+  }
+});
+
+// ---- the explorer: blocks and branches from the graph, checked against the papers' tables
+// (GoogLeNet's table 1 for inception_4a; torchvision's Mixed_6b), live times that add up to
+// a whole pass, feature maps drawn; BVLC GoogLeNet on the GPU, Inception v3 on the CPU ----
+const EXPLORER_SUM_TOLERANCE = 0.10;
+const EXPLORED = [
+  {
+    query: 'autotune=0&backend=gpu', block: 'inception_4a', title: 'GoogLeNet',
+    shapes: ['192x14x14', '208x14x14', '48x14x14', '64x14x14'],
+    // 480 x 14 x 14 in: #1x1 192; #3x3 reduce 96, #3x3 208; #5x5 reduce 16, #5x5 48; pool proj 64
+    macs: [196 * 480 * 192, 196 * (480 * 96 + 96 * 208 * 9), 196 * (480 * 16 + 16 * 48 * 25), 196 * 480 * 64],
+  },
+  {
+    query: 'model=inception_v3&autotune=0&backend=cpu', block: 'Mixed_6b', title: 'Inception v3',
+    shapes: ['192x17x17', '192x17x17', '192x17x17', '192x17x17'],
+    // 768 x 17 x 17 in: 1x1 192; 1x1 128, 1x7 128, 7x1 192; 1x1 128, 7x1 128, 1x7 128, 7x1 128, 1x7 192; avg pool, 1x1 192
+    macs: [289 * 768 * 192, 289 * (768 * 128 + 128 * 128 * 7 + 128 * 192 * 7),
+      289 * (768 * 128 + 3 * 128 * 128 * 7 + 128 * 192 * 7), 289 * 768 * 192],
+  },
+];
+await inOwnBrowser('explorer', [WEBGPU], async (page) => {
+  for (const want of EXPLORED) {
+    await page.goto(`${a.base}?${want.query}`);
+    await page.waitForFunction((t) => document.querySelector('#model-title')?.textContent.startsWith(t) && document.body.dataset.state === 'ready',
+      want.title, { timeout: LONG, polling: 250 });
+    await classifyImage(page, a.png);
+    await page.click('#explore');
+    await page.click(`#explorer [data-block="${want.block}"]`);
+    await page.waitForFunction((n) => document.querySelectorAll('#explorer .detail canvas.maps[data-drawn="1"]').length === n,
+      want.shapes.length, { timeout: LONG, polling: 250 });
+    const got = await page.evaluate(() => {
+      const root = document.getElementById('explorer');
+      const branches = [...root.querySelectorAll('.detail .branch')];
+      const spread = (canvas) => {
+        const d = canvas.getContext('2d').getImageData(0, 0, canvas.width, canvas.height).data;
+        let [lo, hi] = [255, 0];
+        for (let i = 0; i < d.length; i += 4) { lo = Math.min(lo, d[i]); hi = Math.max(hi, d[i]); }
+        return hi - lo;
+      };
+      return {
+        blocks: root.querySelectorAll('.part.block').length,
+        shapes: branches.map((b) => b.dataset.shape),
+        macs: branches.map((b) => Number(b.dataset.multiplyAdds)),
+        spreads: branches.map((b) => spread(b.querySelector('canvas'))),
+        partsMs: Number(root.dataset.partsMs), passMs: Number(root.dataset.passMs),
+        status: root.querySelector('.explorer-status').textContent,
+      };
+    });
+    console.log(`  ${want.block}: ${got.blocks} blocks; branches ${got.shapes.join(', ')}; MACs ${got.macs.join(', ')}`);
+    console.log(`  ${got.status}`);
+    check(got.blocks === (want.title === 'GoogLeNet' ? 9 : 11), `${got.blocks} blocks`);
+    check(JSON.stringify(got.shapes) === JSON.stringify(want.shapes), `branch shapes ${got.shapes}, expected ${want.shapes}`);
+    check(JSON.stringify(got.macs) === JSON.stringify(want.macs), `branch multiply-adds ${got.macs}, expected ${want.macs}`);
+    check(got.spreads.every((s) => s > 0), `a branch's feature maps are flat: ${got.spreads}`);
+    const off = Math.abs(got.partsMs - got.passMs) / got.passMs;
+    check(got.passMs > 0 && off <= EXPLORER_SUM_TOLERANCE, `the parts' times add up to ${got.partsMs} ms against a pass of ${got.passMs} ms`);
+    if (a.artifacts) await page.locator('#explorer').screenshot({ path: path.join(a.artifacts, `explorer_${want.block}.png`) });
   }
 });
 
@@ -497,6 +622,18 @@ await inOwnBrowser('no_webgpu', ['--use-fake-ui-for-media-stream', ...CAMERA], a
   console.log(`  camera: max probability difference from native ${worst.toFixed(4)} (allowed ${PROBABILITY_TOLERANCE})`);
   check(got[0].index === native.top[0].index && worst <= PROBABILITY_TOLERANCE, 'the camera frame differs from native');
   sameTop(await classifyImage(page, a.png), nativeTop(a['png-expected']), 'uploaded PNG on the CPU');
+});
+
+// ---- the activation maps cost under 5% of a frame: bench mode times passes with and
+// without them in turns (computed, read back and drawn), on each backend ----
+const CAM_COST_RATIO = 1.05;
+await inOwnBrowser('cam_cost', [WEBGPU], async (page) => {
+  for (const backend of ['gpu', 'cpu']) {
+    const r = await benchReport(page, `bench=8&warmup=2&autotune=0&cam=1&backend=${backend}`);
+    console.log(`  ${backend}: ${r.timing_ms.median.toFixed(1)} ms without maps, ${r.cam_ms.median.toFixed(1)} ms with (ratio ${r.cam_ratio.toFixed(3)})`);
+    check(r.stats.backend === backend, `ran on ${r.stats.backend}`);
+    check(r.cam_ratio <= CAM_COST_RATIO, `${backend}: a frame with maps takes ${r.cam_ratio.toFixed(3)} times one without`);
+  }
 });
 
 // ---- the automatic choice picks the backend measured faster, and shows both figures ----

@@ -9,9 +9,11 @@ use std::process::Command;
 
 const CHROMIUM: &str = "/usr/bin/chromium";
 /// The scenarios of tests/browser/e2e.mjs, named for the skip report.
-const SCENARIOS: [&str; 22] = [
+const SCENARIOS: [&str; 25] = [
     "camera_tiger_cat",
     "no_requests_after_load",
+    "cam_overlay",
+    "cam_cost",
     "upload_pug",
     "same_origin_only",
     "weights_cached",
@@ -26,6 +28,7 @@ const SCENARIOS: [&str; 22] = [
     "gpu_forced_without_webgpu",
     "engine_unavailable",
     "inception_v3",
+    "explorer",
     "custom_checkpoint",
     "custom_file_that_fits_nothing",
     "huge_images",
@@ -95,6 +98,12 @@ pub fn test() -> Result<Vec<String>, String> {
     }
     let expected = work.join("tiger_cat.native.json");
     std::fs::write(&expected, &native.stdout).map_err(|e| e.to_string())?;
+    let cam_expected = native_json(
+        &inception,
+        &["--cam".as_ref(), "--model".as_ref(), "bvlc".as_ref(), "--weights".as_ref(), weights_file.as_os_str()],
+        &frame,
+        &work.join("tiger_cat.cam.native.json"),
+    )?;
     // A PNG (decoded identically everywhere) through both synthetic networks.
     let png = root().join("../shared/images/tiger_cat.224.png");
     let v3_expected = native_json(&inception, &["--weights".as_ref(), v3.as_os_str()], &png, &work.join("v3.native.json"))?;
@@ -151,6 +160,8 @@ pub fn test() -> Result<Vec<String>, String> {
         .arg(&png_expected)
         .arg("--artifacts")
         .arg(&artifacts)
+        .arg("--cam-native")
+        .arg(&cam_expected)
         .arg("--odd")
         .arg(&odd)
         .arg("--odd-native")
