@@ -9,6 +9,7 @@
 //     --png-expected bvlc_png.native.json --artifacts DIR
 import fs from 'node:fs';
 import path from 'node:path';
+import { pathToFileURL } from 'node:url';
 import { launch, parseArgs, watchConsole, WEBGPU } from './common.mjs';
 
 const a = parseArgs(process.argv.slice(2), {
@@ -73,6 +74,40 @@ function softmax(logits) {
   const sum = e.reduce((s, x) => s + x, 0);
   return e.map((x) => x / sum);
 }
+
+// ---- steady labels (smoothing.js, plain JavaScript: run here in Node) ----
+await scenario('steady_labels', async () => {
+  const { Smoother } = await import(pathToFileURL(path.join(a.site, 'smoothing.js')).href);
+  const frame = (pa) => [{ index: 1, label: 'a', probability: pa }, { index: 2, label: 'b', probability: 1 - pa }];
+  const s = new Smoother();
+  // the same frame again and again: exactly that frame
+  for (let t = 0; t < 500; t += 33) {
+    const out = s.add(frame(0.6), t);
+    check(out[0].probability === 0.6 && out[1].probability === 0.4, `constant frames averaged to ${JSON.stringify(out)}`);
+  }
+  // two classes trading places every frame at 30 frames/s, 'a' ahead on average: the raw
+  // top-1 flips every frame, the smoothed one stays 'a' after the first frames
+  s.reset();
+  let flips = 0;
+  for (let i = 0; i < 60; i++) {
+    const out = s.add(frame(i % 2 ? 0.45 : 0.6), i * 33);
+    if (i >= 5 && out[0].label !== 'a') flips++;
+  }
+  check(flips === 0, `the smoothed top-1 changed ${flips} times`);
+  // time-based: a class that appears reaches 1 - 1/e of its probability after 400 ms,
+  // at 30 frames/s and at 2.5 frames/s alike
+  for (const fps of [30, 2.5]) {
+    s.reset();
+    s.add([{ index: 9, label: 'before', probability: 1 }], 0);
+    let out;
+    for (let t = 1000 / fps; t <= 400.001; t += 1000 / fps) out = s.add([{ index: 5, label: 'new', probability: 1 }], t);
+    const p = out.find((o) => o.label === 'new').probability;
+    check(Math.abs(p - (1 - Math.exp(-1))) < 0.01, `at ${fps} frames/s the new class has ${p.toFixed(3)} after 400 ms`);
+  }
+  // a class gone from the frames fades and is forgotten
+  for (let t = 433; t < 5000; t += 33) s.add([{ index: 5, label: 'new', probability: 1 }], t);
+  check(s.add([{ index: 5, label: 'new', probability: 1 }], 5000).length === 1, 'a vanished class is still listed');
+});
 
 // ---- the live camera, an uploaded image, no stray requests, the cache ----
 {
@@ -143,7 +178,11 @@ function softmax(logits) {
     check(o.atPeak[0] > 100 && o.atPeak[2] < 60 && o.atPeak[3] > 120, `no heat at the peak: rgba ${o.atPeak}`);
     check(o.inCropCorner[3] > 30, `no heat in the crop's corner: rgba ${o.inCropCorner}`);
     check(o.outside[3] > 50 && o.outside[3] < 100 && o.outside[0] === 0, `outside the crop is not shaded: rgba ${o.outside}`);
-    if (a.artifacts) await page.screenshot({ path: path.join(a.artifacts, 'cam_overlay.png') });
+    if (a.artifacts) {
+      await page.screenshot({ path: path.join(a.artifacts, 'cam_overlay.png') });
+      // the README's copy (docs/cam_overlay.jpg): the stage and the panel
+      await page.screenshot({ path: path.join(a.artifacts, 'cam_overlay.jpg'), type: 'jpeg', quality: 70, clip: await page.locator('main').boundingBox() });
+    }
     // a tap on the second class shows its map; opacity 0 leaves only the outline and shade
     const second = (await top5(page))[1];
     await page.click('#top5 li:nth-child(2)');
@@ -356,7 +395,12 @@ await inOwnBrowser('explorer', [WEBGPU], async (page) => {
     check(got.spreads.every((s) => s > 0), `a branch's feature maps are flat: ${got.spreads}`);
     const off = Math.abs(got.partsMs - got.passMs) / got.passMs;
     check(got.passMs > 0 && off <= EXPLORER_SUM_TOLERANCE, `the parts' times add up to ${got.partsMs} ms against a pass of ${got.passMs} ms`);
-    if (a.artifacts) await page.locator('#explorer').screenshot({ path: path.join(a.artifacts, `explorer_${want.block}.png`) });
+    if (a.artifacts) {
+      await page.mouse.move(0, 0); // no hovered block in the picture
+      const explorer = page.locator('#explorer');
+      await explorer.screenshot({ path: path.join(a.artifacts, `explorer_${want.block}.png`) });
+      await explorer.screenshot({ path: path.join(a.artifacts, `explorer_${want.block}.jpg`), type: 'jpeg', quality: 70 });
+    }
   }
 });
 

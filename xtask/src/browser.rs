@@ -9,7 +9,8 @@ use std::process::Command;
 
 const CHROMIUM: &str = "/usr/bin/chromium";
 /// The scenarios of tests/browser/e2e.mjs, named for the skip report.
-const SCENARIOS: [&str; 25] = [
+const SCENARIOS: [&str; 26] = [
+    "steady_labels",
     "camera_tiger_cat",
     "no_requests_after_load",
     "cam_overlay",
