@@ -20,6 +20,8 @@ import { siteModels, downloadWeights, forgetWeights } from './weights.js';
 import { Overlay } from './overlay.js';
 import { Smoother } from './smoothing.js';
 import { Explorer } from './explorer.js';
+import { setStatus, showMessage, clearMessage } from './messages.js';
+import { Turns } from './turns.js';
 
 const $ = (id) => document.getElementById(id);
 const params = new URLSearchParams(location.search);
@@ -41,9 +43,9 @@ const state = {
   classifier: null,
   stream: null,
   running: false, // the camera loop is on
-  busy: false, // a frame is being classified
-  held: 0, // exclusive work under way: the camera loop waits (see exclusive)
-  exclusive: null, // the last exclusive work, which the next one waits for
+  turns: new Turns(() => { if (state.running) requestAnimationFrame(cameraLoop); }), // frames and exclusive work (turns.js)
+  pipelinedGpu: true, // on the GPU two camera frames may be in flight (?inflight, not on software adapters)
+  pipelined: false, // ... and the classifier that runs is on the GPU
   pendingMeasure: null, // a first visit's GPU measurement, run after the first prediction
   pendingTune: null, // a GPU classifier whose kernels are tuned after the first prediction
   measuring: false, // that measurement or tuning is under way
@@ -51,7 +53,6 @@ const state = {
   starting: null, // the site model's first load (download and build)
   source: null, // { model, bytes, labels } of the running classifier: rebuilt from it after a lost device
   losses: [], // when the GPU device was lost (performance.now()), for LOSSES_BEFORE_CPU
-  recovering: false, // a lost device is being replaced: the camera loop waits
   facing: 'environment',
   fastVideoCopy: false, // copyExternalImageToTexture straight from the <video> (decided at start)
   frameTimes: [],
@@ -65,6 +66,12 @@ const state = {
   smoother: new Smoother(),
   lastShown: null, // { top, image } of the result on screen, to draw again
   explorer: null, // the panel inside the network (explorer.js)
+  loading: null, // the model load under way (loadClassifier), which images picked meanwhile wait for
+  picked: null, // the site model the picker shows
+  canvas: null, // the canvas frames are drawn into for the CPU backend's pixels
+  loadMs: null, // navigation to the first model built, for the benchmark
+  tuneMs: null, // the kernel autotune's time, for the benchmark
+  tiles: null, // how many convolutions use each tile, for the benchmark
 };
 
 // What happened when, in milliseconds since navigation: read by `cargo xtask bench-web
@@ -72,44 +79,6 @@ const state = {
 // background step after the first frame done).
 const timeline = (window.__timeline = {});
 const mark = (name) => { timeline[name] ??= Math.round(performance.now()); };
-
-// ---------- messages and loading state ----------
-
-function setStatus(text, progress) {
-  $('overlay').hidden = text == null;
-  $('status').textContent = text ?? '';
-  const bar = $('progress');
-  bar.hidden = progress == null;
-  if (progress != null) bar.value = progress;
-}
-
-/** Shows a message card. `kind` names the failure for styling and tests. */
-function showMessage(kind, title, detail, action) {
-  const old = document.querySelector(`#messages [data-kind="${kind}"]`);
-  if (old) old.remove();
-  const card = document.createElement('div');
-  card.className = 'message';
-  card.dataset.kind = kind;
-  card.setAttribute('role', 'alert');
-  const h = document.createElement('strong');
-  h.textContent = title;
-  const p = document.createElement('p');
-  p.textContent = detail;
-  card.append(h, p);
-  if (action) {
-    const b = document.createElement('button');
-    b.type = 'button';
-    b.textContent = action.label;
-    b.onclick = action.run;
-    card.append(b);
-  }
-  $('messages').append(card);
-  return card;
-}
-
-function clearMessage(kind) {
-  document.querySelector(`#messages [data-kind="${kind}"]`)?.remove();
-}
 
 const mb = (bytes) => (bytes / 1e6).toFixed(1);
 
@@ -211,7 +180,6 @@ async function recoverFromLostDevice(info) {
   const toCpu = state.losses.length >= LOSSES_BEFORE_CPU;
   const why = `${info.reason || 'unknown reason'}${info.message ? ': ' + info.message : ''}`;
   const lost = `The browser took the GPU away from this page (${why}).`;
-  state.recovering = true; // the camera loop waits
   clearMessage('gpu'); // a frame that failed with the device says less than this
   showMessage('device-lost', 'The GPU device was lost', toCpu
     ? `${lost} It was lost ${state.losses.length} times within a minute: the CPU runs the network from now on.`
@@ -220,7 +188,10 @@ async function recoverFromLostDevice(info) {
     await exclusive(async () => {
       const { model, bytes, labels } = state.source;
       if (!toCpu) useGpu(await openEngine());
-      const next = await loadOn(toCpu ? state.cpu : state.gpu, model, bytes, labels, { quiet: true });
+      // (no warm-up pass: the next camera frame compiles the shaders as it would, and is
+      // shown about a second sooner: 1.9 s of the 4.3 s to the first frame here on SwiftShader)
+      const next = await loadOn(toCpu ? state.cpu : state.gpu, model, bytes, labels, { quiet: true, warm: false });
+
       try {
         state.classifier.free();
         dead.free();
@@ -230,7 +201,6 @@ async function recoverFromLostDevice(info) {
         ? { name: 'cpu', reason: `the GPU was lost ${state.losses.length} times within a minute` }
         : { ...state.backend, reason: `${state.backend.reason}; rebuilt after a lost device` };
       describeBackend(JSON.parse(next.stats()));
-      state.recovering = false;
     });
   } catch (e) {
     state.running = false;
@@ -337,10 +307,10 @@ function describeBackend(stats) {
 }
 
 /**
- * A classifier of `model` on `engine`, warmed up; on the GPU its kernels tuned too unless
- * `tune` is false.
+ * A classifier of `model` on `engine`, on the GPU warmed up (every shader compiled by a
+ * first pass) unless `warm` is false, and its kernels tuned too unless `tune` is false.
  */
-async function loadOn(engine, model, bytes, labels, { tune = true, quiet = false } = {}) {
+async function loadOn(engine, model, bytes, labels, { tune = true, quiet = false, warm = true } = {}) {
   const classifier = await engine.load(model, bytes, labels);
   const stats = JSON.parse(classifier.stats());
   if (stats.backend === 'gpu') {
@@ -348,8 +318,10 @@ async function loadOn(engine, model, bytes, labels, { tune = true, quiet = false
       setStatus('Compiling shaders…');
       await nextPaint();
     }
-    classifier.texture(stats.inputSize, stats.inputSize);
-    await classifier.run();
+    if (warm) {
+      classifier.texture(stats.inputSize, stats.inputSize);
+      await classifier.run();
+    }
     if (tune && !restoreKernels(classifier) && params.get('autotune') !== '0') {
       // the benchmark reports tuned speed; elsewhere the first frames run on the default
       // kernels and tuning goes on between frames (afterFirstPrediction)
@@ -489,24 +461,8 @@ async function measureInBackground() {
   }
 }
 
-/**
- * Runs `work` with no camera frame in flight and the camera loop held, then lets the loop
- * go on: for the work that must have the classifier, or the cores, to itself.
- */
-function exclusive(work) {
-  const run = (state.exclusive ?? Promise.resolve()).then(async () => {
-    state.held += 1;
-    try {
-      await settle();
-      return await work();
-    } finally {
-      state.held -= 1;
-      if (state.held === 0 && state.running) requestAnimationFrame(cameraLoop);
-    }
-  });
-  state.exclusive = run.catch(() => {});
-  return run;
-}
+/** Runs `work` with the classifier, and the cores, to itself (turns.js). */
+const exclusive = (work) => state.turns.exclusive(work);
 
 /**
  * Resolves once the camera has shown another prediction (at most a few seconds later), or
@@ -783,31 +739,28 @@ function nextPaint() {
 // texture and queued while frame N's result is still on its way back, so the GPU does not
 // wait for the page between frames. A new frame is taken only once frame N-1 is shown.
 async function cameraLoop() {
-  if (!state.running || state.busy || state.held || state.recovering) return;
+  if (!state.running || !state.turns.free) return;
   const video = $('video');
   if (video.readyState >= 2 && video.videoWidth > 0) {
-    state.busy = true;
     try {
-      const t0 = performance.now();
-      const image = { shown: video, width: video.videoWidth, height: video.videoHeight };
-      await upload(state.classifier, video, image.width, image.height);
-      const result = state.classifier.run(); // submitted now: the texture may be refilled
-      const previous = state.inflight;
-      state.inflight = result.then((json) => {
-        showResult(JSON.parse(json), performance.now() - t0, 'camera', image);
-        afterFirstPrediction();
-      });
-      // A software adapter computes on the same CPU cores as the page: a second frame in
-      // flight gains nothing there and doubles the delay (measured on SwiftShader).
-      await (state.pipelined ? previous : state.inflight);
+      // (A software adapter computes on the same CPU cores as the page: a second frame in
+      // flight gains nothing there and doubles the delay, measured on SwiftShader.)
+      await state.turns.frame(async () => {
+        const t0 = performance.now();
+        const image = { shown: video, width: video.videoWidth, height: video.videoHeight };
+        await upload(state.classifier, video, image.width, image.height);
+        const result = state.classifier.run(); // submitted now: the texture may be refilled
+        return result.then((json) => {
+          showResult(JSON.parse(json), performance.now() - t0, 'camera', image);
+          afterFirstPrediction();
+        });
+      }, state.pipelined);
     } catch (e) {
       // a frame that failed with its device is recovered from (recoverFromLostDevice)
       if (await deviceLostMeanwhile()) return;
       state.running = false;
       showMessage('gpu', 'Classification stopped', e.message,
         { label: 'Reload', run: () => location.reload() });
-    } finally {
-      state.busy = false;
     }
   }
   if (state.running) requestAnimationFrame(cameraLoop);
@@ -818,13 +771,6 @@ function deviceLostMeanwhile() {
   if (state.classifier?.backend() !== 'gpu' || !state.device) return false;
   const moment = new Promise((resolve) => setTimeout(() => resolve(false), 500));
   return Promise.race([state.device.lost.then(() => true), moment]);
-}
-
-/** Waits until no camera frame is being classified. */
-async function settle() {
-  while (state.busy) await nextPaint();
-  await state.inflight?.catch(() => {});
-  state.inflight = null;
 }
 
 // ---------- camera ----------
