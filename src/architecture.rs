@@ -4,6 +4,7 @@
 //! the block's input. Per layer its operation, output shape, parameters and multiply-adds;
 //! `strongest_channels` and `feature_map_rgba` show a branch's output as small images.
 
+use crate::error::Error;
 use crate::graph::{Graph, Op, TensorId};
 use crate::ops::Shape;
 
@@ -187,6 +188,29 @@ pub fn feature_map_rgba(values: &[f32], shape: Shape, channel: u32) -> Vec<u8> {
     map.normalized().values.iter().flat_map(|&v| ramp(v)).collect()
 }
 
+/// For each channel range `(first, channels)` of a (C, H, W) tensor (a block's branches),
+/// its `count` strongest channels (`strongest_channels`) as W x H tiles side by side, each
+/// `feature_map_rgba`; the ranges one under another: RGBA of `count * W` x `ranges * H`.
+pub fn feature_map_atlas(values: &[f32], shape: Shape, ranges: &[(u32, u32)], count: u32) -> Result<Vec<u8>, Error> {
+    let fits = ranges.iter().all(|&(first, channels)| channels > 0 && first + channels <= shape.c);
+    if values.len() != shape.elements() || !fits || count == 0 {
+        let what = format!("{} values, channel ranges {ranges:?} and {count} maps for a {shape:?} tensor", values.len());
+        return Err(Error::Usage(what));
+    }
+    let (h, tile_row) = (shape.h as usize, 4 * shape.w as usize);
+    let row_bytes = count as usize * tile_row;
+    let mut atlas = vec![0u8; row_bytes * h * ranges.len()];
+    for (row, &(first, channels)) in ranges.iter().enumerate() {
+        for (column, channel) in strongest_channels(values, shape, first, channels, count as usize).into_iter().enumerate() {
+            for (y, line) in feature_map_rgba(values, shape, channel).chunks(tile_row).enumerate() {
+                let at = (row * h + y) * row_bytes + column * tile_row;
+                atlas[at..at + tile_row].copy_from_slice(line);
+            }
+        }
+    }
+    Ok(atlas)
+}
+
 /// The parts as JSON for the page: `{"input": [c, h, w], "parts": [...]}`, each part a
 /// `{"kind": "layer", ...layer}` or a `{"kind": "block", "name", "tensor", "shape", "params",
 /// "multiplyAdds", "nodes", "branches": [{"firstChannel", "shape", "params", "multiplyAdds",
@@ -325,5 +349,12 @@ mod tests {
         assert_eq!(strongest_channels(&values, shape, 1, 3, 3), [2, 1, 3]);
         let rgba = feature_map_rgba(&values, shape, 1);
         assert_eq!((rgba.len(), rgba[0], rgba[4]), (8, 0, 255));
+        // two ranges, two maps each: rows of two 2x1 tiles (16 bytes); the second row starts
+        // with channel 2, the strongest of channels 2 and 3
+        let atlas = feature_map_atlas(&values, shape, &[(0, 2), (2, 2)], 2).unwrap();
+        assert_eq!(atlas.len(), 2 * 16);
+        assert_eq!(&atlas[..8], &feature_map_rgba(&values, shape, 1)[..]);
+        assert_eq!(&atlas[16..24], &feature_map_rgba(&values, shape, 2)[..]);
+        assert!(feature_map_atlas(&values, shape, &[(3, 2)], 1).is_err(), "a range past the channels");
     }
 }

@@ -98,26 +98,8 @@ pub fn feature_map_tiles(
     count: u32,
 ) -> Result<Clamped<Vec<u8>>, JsValue> {
     let shape = crate::ops::Shape::new(c, h, w);
-    let fits = ranges.chunks(2).all(|r| r.len() == 2 && r[0] + r[1] <= c && r[1] > 0);
-    if values.len() != shape.elements() || !fits || count == 0 {
-        return Err(js_error(Error::Usage(format!(
-            "{} values and ranges {ranges:?} do not fit a {c}x{h}x{w} tensor",
-            values.len()
-        ))));
-    }
-    let (row_bytes, tile_row) = (4 * (count * w) as usize, 4 * w as usize);
-    let mut atlas = vec![0u8; row_bytes * h as usize * ranges.len() / 2];
-    for (row, range) in ranges.chunks(2).enumerate() {
-        let channels = crate::architecture::strongest_channels(values, shape, range[0], range[1], count as usize);
-        for (column, channel) in channels.into_iter().enumerate() {
-            let tile = crate::architecture::feature_map_rgba(values, shape, channel);
-            for (y, line) in tile.chunks(tile_row).enumerate() {
-                let at = (row * h as usize + y) * row_bytes + column * tile_row;
-                atlas[at..at + tile_row].copy_from_slice(line);
-            }
-        }
-    }
-    Ok(Clamped(atlas))
+    let ranges: Vec<(u32, u32)> = ranges.chunks(2).filter(|r| r.len() == 2).map(|r| (r[0], r[1])).collect();
+    crate::architecture::feature_map_atlas(values, shape, &ranges, count).map(Clamped).map_err(js_error)
 }
 
 /// A backend to load networks on: an open WebGPU device, or the CPU.

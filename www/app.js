@@ -22,6 +22,7 @@ import { Smoother } from './smoothing.js';
 import { Explorer } from './explorer.js';
 import { setStatus, showMessage, clearMessage } from './messages.js';
 import { Turns } from './turns.js';
+import { openCamera, cameras, listCameras } from './camera.js';
 
 const $ = (id) => document.getElementById(id);
 const params = new URLSearchParams(location.search);
@@ -776,25 +777,13 @@ function deviceLostMeanwhile() {
 // ---------- camera ----------
 
 async function startCamera(deviceId) {
-  if (!navigator.mediaDevices?.getUserMedia) {
-    showMessage('camera', 'No camera access here',
-      'This browser does not offer camera access on this page (it needs https). You can still classify an image file.');
-    return;
-  }
   stopCamera();
   setStatus('Starting the camera…');
-  const video = deviceId ? { deviceId: { exact: deviceId } } : { facingMode: state.facing, width: { ideal: 640 }, height: { ideal: 480 } };
   try {
-    state.stream = await navigator.mediaDevices.getUserMedia({ video, audio: false });
+    state.stream = await openCamera({ deviceId, facing: state.facing });
   } catch (e) {
     setStatus(null);
-    const denied = e.name === 'NotAllowedError' || e.name === 'SecurityError';
-    const absent = e.name === 'NotFoundError' || e.name === 'OverconstrainedError' || e.name === 'NotReadableError';
-    showMessage('camera',
-      denied ? 'Camera access was denied' : absent ? 'No usable camera was found' : 'The camera could not be started',
-      (denied ? 'To use the live camera, allow camera access for this page in the browser and reload. '
-        : absent ? 'No camera is connected, or another program is using it. ' : `${e.name}: ${e.message}. `) +
-      'You can still classify an image: pick one or drop it on the page.');
+    showMessage('camera', e.title ?? 'The camera could not be started', e.message);
     return;
   }
   clearMessage('camera');
@@ -807,7 +796,7 @@ async function startCamera(deviceId) {
   $('still').hidden = true;
   el.hidden = false;
   setStatus(null);
-  await listCameras();
+  await listCameras($('camera'), $('flip'), state.stream);
   $('pause').disabled = false;
   $('pause').textContent = 'Pause';
   state.running = true;
@@ -819,17 +808,6 @@ function stopCamera() {
   state.hiddenPause = false;
   state.stream?.getTracks().forEach((t) => t.stop());
   state.stream = null;
-}
-
-async function listCameras() {
-  const cams = (await navigator.mediaDevices.enumerateDevices()).filter((d) => d.kind === 'videoinput');
-  const select = $('camera');
-  const current = state.stream?.getVideoTracks()[0]?.getSettings().deviceId;
-  select.replaceChildren(...cams.map((c, i) => new Option(c.label || `Camera ${i + 1}`, c.deviceId, false, c.deviceId === current)));
-  select.hidden = cams.length < 2;
-  // Phones: front and back cameras.
-  const facing = state.stream?.getVideoTracks()[0]?.getCapabilities?.().facingMode ?? [];
-  $('flip').hidden = !(cams.length > 1 && (facing.length > 0 || /Android|iPhone|iPad/.test(navigator.userAgent)));
 }
 
 /**
@@ -848,10 +826,9 @@ function cameraEnded() {
 
 /** A camera was connected or a permission changed: restarts the camera if it went away. */
 async function cameraMayBeBack() {
-  if (state.stream) return listCameras(); // a camera more (or fewer) to choose from
+  if (state.stream) return listCameras($('camera'), $('flip'), state.stream); // a camera more (or fewer) to choose from
   if (!state.cameraGone || !state.classifier) return;
-  const cameras = (await navigator.mediaDevices.enumerateDevices()).filter((d) => d.kind === 'videoinput');
-  if (cameras.length === 0) return;
+  if ((await cameras()).length === 0) return;
   await startCamera();
   if (state.stream) delete document.body.dataset.camera;
 }
