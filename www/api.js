@@ -3,12 +3,14 @@
 //   import { load } from './api.js';
 //   const classifier = await load({ model: 'bvlc', onProgress: ({ loaded, total }) => ... });
 //   const top5 = await classifier.classify(videoOrImageOrBitmap);  // [{index, label, probability}]
+//   const seen = await classifier.classify(image, { cams: true });  // each with its activation map
+//   context.putImageData(heatmap(seen[0].cam), 0, 0);                // where it saw the top class
 //   classifier.close();
 //
 // Types: api.d.ts. Everything is fetched relative to this file, so the folder `cargo xtask
 // dist` writes can be served anywhere (or published to npm as it is: it has a package.json).
 
-import init, { openEngine, cpuEngine } from './pkg/inception.js';
+import init, { openEngine, cpuEngine, camHeatmap, cropRegion } from './pkg/inception.js';
 import { startThreadedCpu } from './threaded-cpu.js';
 import { siteModels, downloadWeights, download } from './weights.js';
 import { fitWithin, maxSide } from './images.js';
@@ -122,11 +124,22 @@ async function runOn(engine, classifier, bitmap) {
   return JSON.parse(await classifier.run());
 }
 
+/**
+ * An activation map (`cam` of a prediction made with `{ cams: true }`) as an image of
+ * `size` x `size` pixels to lay over the prediction's `crop`: the map resampled smoothly,
+ * normalised, in "jet" colours with an alpha rising with the activation.
+ */
+export function heatmap(cam, size = 224) {
+  return new ImageData(camHeatmap(Float32Array.from(cam.values), cam.width, cam.height, size), size, size);
+}
+
 class Classifier {
   #engine;
   #classifier;
   #others;
   #queue = Promise.resolve();
+  #cams = false;
+  #resize;
 
   constructor({ engine, classifier, why }, precision, others) {
     this.#engine = engine;
@@ -139,19 +152,33 @@ class Classifier {
     this.title = stats.title;
     this.classes = stats.classes;
     this.inputSize = stats.inputSize;
+    this.#resize = stats.resize;
     this.precision = precision;
   }
 
-  /** The top-5 of an image, video frame, canvas, ImageBitmap, ImageData or Blob. */
-  classify(source) {
+  /**
+   * The top-5 of an image, video frame, canvas, ImageBitmap, ImageData or Blob; with
+   * `cams`, each with its activation map and the crop it lies over (see api.d.ts).
+   */
+  classify(source, { cams = false } = {}) {
     const run = this.#queue.then(async () => {
       if (!this.#classifier) throw new Error('this classifier was closed');
+      if (cams !== this.#cams) {
+        await this.#classifier.setCams(cams);
+        this.#cams = cams;
+      }
       const decoded = source instanceof ImageBitmap ? source : await createImageBitmap(source);
+      const [width, height] = [decoded.width, decoded.height];
       const gpu = this.#classifier.backend() === 'gpu';
       const bitmap = await fitWithin(decoded, maxSide(this.#classifier, gpu && this.#engine.device()));
       if (bitmap !== decoded && decoded !== source) decoded.close();
       try {
-        return (await runOn(this.#engine, this.#classifier, bitmap)).top;
+        const { top } = await runOn(this.#engine, this.#classifier, bitmap);
+        if (!cams) return top;
+        // the crop in the source's pixels (a source scaled down to fit was classified smaller)
+        const scale = width / bitmap.width;
+        const crop = [...cropRegion(this.inputSize, this.#resize, bitmap.width, bitmap.height)].map((v) => v * scale);
+        return top.map((t) => ({ ...t, crop }));
       } finally {
         if (bitmap !== source) bitmap.close();
       }

@@ -880,5 +880,38 @@ await inOwnBrowser('readme_example_page', [WEBGPU, '--use-fake-ui-for-media-stre
   check(errors.length === 0, `page errors: ${errors.join('; ')}`);
 });
 
+// ---- the API's activation maps: classify(source, { cams: true }) and heatmap() ----
+await inOwnBrowser('api_cams', [WEBGPU], async (page) => {
+  const base = new URL('../api-cams/', a.base).href;
+  const html = `<!doctype html><script type="module">
+    import { load, heatmap } from '../${path.basename(a.site)}/api.js';
+    const classifier = await load({ model: 'bvlc' });
+    const png = await (await fetch('tiger_cat.224.png')).blob();
+    const plain = await classifier.classify(png);
+    const seen = await classifier.classify(png, { cams: true });
+    const canvas = new OffscreenCanvas(640, 480); // a 4:3 picture: the crop is its centre
+    canvas.getContext('2d').drawImage(await createImageBitmap(png), 0, 0, 640, 480);
+    const wide = await classifier.classify(canvas, { cams: true });
+    const image = heatmap(seen[0].cam, 56);
+    window.__result = { backend: classifier.backend, plain, seen, wide: wide[0].crop, heat: [image.width, image.height, image.data[3]] };
+  </script>`;
+  await page.route(base, (route) => route.fulfill({ contentType: 'text/html', body: html }));
+  await page.route(`${base}tiger_cat.224.png`, (route) => route.fulfill({ contentType: 'image/png', body: fs.readFileSync(a.png) }));
+  await page.goto(base);
+  await page.waitForFunction(() => window.__result, null, { timeout: LONG, polling: 250 });
+  const r = await page.evaluate(() => window.__result);
+  const cam = r.seen[0].cam;
+  console.log(`  ${r.backend}: ${r.seen[0].label} with a ${cam.width}x${cam.height} map over ${r.seen[0].crop}; 640x480: crop ${r.wide}; heatmap ${r.heat}`);
+  check(JSON.stringify(r.seen.map((t) => t.index)) === JSON.stringify(r.plain.map((t) => t.index)), 'maps on change the top-5');
+  check(r.plain.every((t) => t.cam === undefined), 'a map without asking for one');
+  check(r.seen.every((t) => t.cam.width === 7 && t.cam.height === 7 && t.cam.values.length === 49), 'not 7x7 maps');
+  check(JSON.stringify(r.seen[0].crop) === JSON.stringify([0, 0, 224, 224]), `the 224x224 picture's crop is ${r.seen[0].crop}`);
+  // Resize(256): 341x256 (a resized pixel spans 640/341 and 480/256 source pixels),
+  // CenterCrop(224) at (58, 16) there (58.5 ties to even)
+  const want = [58 * 640 / 341, 16 * 480 / 256, 224 * 640 / 341, 224 * 480 / 256];
+  check(r.wide.every((v, i) => Math.abs(v - want[i]) < 1e-3), `the 640x480 picture's crop is ${r.wide}, not ${want}`);
+  check(r.heat[0] === 56 && r.heat[1] === 56 && r.heat[2] > 0, `heatmap ${r.heat}`);
+});
+
 console.log(`${results.length} browser scenarios passed${process.exitCode ? ', some FAILED' : ''}`);
 for (const failure of failures) console.log(`FAILED ${failure}`);

@@ -9,7 +9,7 @@ use std::process::Command;
 
 const CHROMIUM: &str = "/usr/bin/chromium";
 /// The scenarios of tests/browser/e2e.mjs, named for the skip report.
-const SCENARIOS: [&str; 26] = [
+const SCENARIOS: [&str; 27] = [
     "steady_labels",
     "camera_tiger_cat",
     "no_requests_after_load",
@@ -30,6 +30,7 @@ const SCENARIOS: [&str; 26] = [
     "engine_unavailable",
     "inception_v3",
     "explorer",
+    "api_cams",
     "custom_checkpoint",
     "custom_file_that_fits_nothing",
     "huge_images",
