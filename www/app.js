@@ -924,7 +924,7 @@ function wireInputs() {
   $('file').addEventListener('change', (e) => classifyFile(e.target.files[0]));
   $('weights-file').addEventListener('change', (e) => loadCustom(e.target.files[0]));
   $('pause').addEventListener('click', togglePause);
-  state.overlay = new Overlay($('cam'));
+  state.overlay = new Overlay($('cam'), $('cam-heat'));
   $('cam-on').addEventListener('change', (e) => setCams(e.target.checked));
   $('cam-opacity').addEventListener('input', (e) => { state.overlay.opacity = Number(e.target.value); state.overlay.redraw(); });
   state.overlay.opacity = Number($('cam-opacity').value);

@@ -7,7 +7,10 @@
 import { featureMapTiles } from './pkg/inception.js';
 
 const MAPS_PER_BRANCH = 4; // feature maps shown per branch
-const REFRESH_PAUSE_MS = 1000; // between refreshes, so that camera frames keep flowing
+// Between refreshes, so that camera frames keep flowing: at least this long, and twice as
+// long as the refresh took (on SwiftShader a refresh, ~60 layers timed one by one and three
+// whole passes, takes about 4 s; the camera keeps two thirds of the time).
+const REFRESH_PAUSE_MS = 1000;
 const TILE_PX = 56; // a feature map's side on screen (CSS pixels)
 // whole passes timed per refresh, for the median the profiled layers are compared with
 const PASSES_TIMED = 3;
@@ -80,6 +83,7 @@ export class Explorer {
   async #refresh() {
     if (!this.#open) return;
     const classifier = this.#classifier;
+    const started = performance.now();
     try {
       const measured = await this.#exclusive(async () => {
         if (classifier !== this.#classifier) return null;
@@ -100,7 +104,7 @@ export class Explorer {
     } catch (e) {
       this.#root.querySelector('.explorer-status').textContent = `No live figures: ${e.message}`;
     }
-    if (this.#open) this.#schedule(REFRESH_PAUSE_MS);
+    if (this.#open) this.#schedule(Math.max(REFRESH_PAUSE_MS, 2 * (performance.now() - started)));
   }
 
   #render() {

@@ -1,23 +1,31 @@
-// What is drawn over the camera or the picture (the #cam canvas, laid over #stage): the
-// outline of the centre crop the network classifies, the rest of the frame shaded, and,
-// when asked for, a class activation map over the crop (where the network saw that class).
+// What is drawn over the camera or the picture in #stage: the outline of the centre crop the
+// network classifies with the rest of the frame shaded (#cam, a canvas over the whole
+// stage, drawn again only when the crop's place changes), and, when asked for, a class
+// activation map over the crop (#cam-heat, a small canvas the browser scales onto the crop
+// and fades by CSS opacity). Per frame only the small map's pixels change. Measured on the
+// CPU backend here (browser test cam_cost, frames with maps over frames without): the map
+// computed and read back but never shown 0.99; drawn into the stage-sized canvas 1.03-1.09;
+// this layer taken out of the page between frames without maps 1.06; kept and hidden by
+// `visibility` 0.99-1.04 (on SwiftShader the browser composites on the same two cores as
+// the network runs on).
 import { camHeatmap, cropRegion } from './pkg/inception.js';
 
-// The heat map is resampled to this many pixels a side over the crop (8 per cell of
-// GoogLeNet's 7x7 map), then scaled to the shown crop by the canvas, bilinearly as well.
-// (At 224 a side, with the canvas's high-quality scaling, a frame on the CPU backend took
-// 9% longer with the map than without; the map is smooth, so nothing shows the difference.)
+// The map's resolution over the crop: 8 pixels a cell of GoogLeNet's 7x7 map, resampled as
+// `inception classify --cam-out` does; the browser's scaling to the screen is bilinear too.
 const HEAT_SIDE = 56;
 const SHADE = 'rgb(0 0 0 / 0.3)';
 
 export class Overlay {
-  #canvas;
-  #heat = new OffscreenCanvas(HEAT_SIDE, HEAT_SIDE);
+  #shade; // the outline and shade canvas
+  #heat; // the map's canvas
   #last = null; // what draw() was last given, for redraw()
+  #drawn = ''; // the geometry the shade canvas shows
   opacity = 0.6;
 
-  constructor(canvas) {
-    this.#canvas = canvas;
+  constructor(shade, heat) {
+    this.#shade = shade;
+    this.#heat = heat;
+    [heat.width, heat.height] = [HEAT_SIDE, HEAT_SIDE];
   }
 
   /**
@@ -29,42 +37,49 @@ export class Overlay {
   draw(frame) {
     this.#last = frame;
     const { shown, width, height, crop, resize, cam, label } = frame;
-    const canvas = this.#canvas;
-    const dpr = window.devicePixelRatio || 1;
     const [boxW, boxH] = [shown.clientWidth, shown.clientHeight];
-    if (canvas.width !== Math.round(boxW * dpr) || canvas.height !== Math.round(boxH * dpr)) {
-      [canvas.width, canvas.height] = [Math.round(boxW * dpr), Math.round(boxH * dpr)];
-    }
-    const g = canvas.getContext('2d');
-    g.setTransform(dpr, 0, 0, dpr, 0, 0);
-    g.clearRect(0, 0, boxW, boxH);
     // object-fit: contain: the image scaled to fit, centred
     const scale = Math.min(boxW / width, boxH / height);
     const [left, top] = [(boxW - width * scale) / 2, (boxH - height * scale) / 2];
     const [x, y, w, h] = cropRegion(crop, resize, width, height);
     const rect = [left + x * scale, top + y * scale, w * scale, h * scale];
-    g.fillStyle = SHADE;
-    g.beginPath();
-    g.rect(left, top, width * scale, height * scale);
-    g.rect(...rect);
-    g.fill('evenodd'); // the image less the crop
-    canvas.dataset.crop = rect.map((v) => v.toFixed(1)).join(',');
+    const geometry = [boxW, boxH, left, top, ...rect, window.devicePixelRatio].join();
+    if (geometry !== this.#drawn) this.#drawShade(boxW, boxH, [left, top, width * scale, height * scale], rect);
+    this.#drawn = geometry;
+    const heat = this.#heat;
+    // (hidden, not taken out of the page: taking the layer out and back costs more than
+    // the map's pixels)
+    heat.hidden = false;
+    heat.style.visibility = cam ? 'visible' : 'hidden';
     if (cam) {
       const rgba = camHeatmap(Float32Array.from(cam.values), cam.width, cam.height, HEAT_SIDE);
-      this.#heat.getContext('2d').putImageData(new ImageData(rgba, HEAT_SIDE, HEAT_SIDE), 0, 0);
-      g.globalAlpha = this.opacity;
-      g.imageSmoothingEnabled = true;
-      g.drawImage(this.#heat, ...rect);
-      g.globalAlpha = 1;
+      heat.getContext('2d').putImageData(new ImageData(rgba, HEAT_SIDE, HEAT_SIDE), 0, 0);
+      Object.assign(heat.style, {
+        left: `${rect[0]}px`, top: `${rect[1]}px`, width: `${rect[2]}px`, height: `${rect[3]}px`, opacity: this.opacity,
+      });
       // the strongest cell of the raw map, whose centre is the resized map's peak
       const peak = cam.values.indexOf(Math.max(...cam.values));
       const [px, py] = [(peak % cam.width + 0.5) / cam.width, (Math.floor(peak / cam.width) + 0.5) / cam.height];
-      canvas.dataset.peak = [rect[0] + px * rect[2], rect[1] + py * rect[3]].map((v) => v.toFixed(1)).join(',');
-      canvas.dataset.cam = label;
+      this.#shade.dataset.peak = [rect[0] + px * rect[2], rect[1] + py * rect[3]].map((v) => v.toFixed(1)).join(',');
     } else {
-      delete canvas.dataset.peak;
-      canvas.dataset.cam = '';
+      delete this.#shade.dataset.peak;
     }
+    this.#shade.dataset.cam = cam ? label : '';
+    this.#shade.dataset.crop = rect.map((v) => v.toFixed(1)).join(',');
+  }
+
+  /** The image less the crop shaded, the crop outlined: in CSS pixels of the stage. */
+  #drawShade(boxW, boxH, image, rect) {
+    const canvas = this.#shade;
+    const dpr = window.devicePixelRatio || 1;
+    [canvas.width, canvas.height] = [Math.round(boxW * dpr), Math.round(boxH * dpr)];
+    const g = canvas.getContext('2d');
+    g.setTransform(dpr, 0, 0, dpr, 0, 0);
+    g.fillStyle = SHADE;
+    g.beginPath();
+    g.rect(...image);
+    g.rect(...rect);
+    g.fill('evenodd');
     g.strokeStyle = 'rgb(255 255 255 / 0.85)';
     g.lineWidth = 1.5;
     g.setLineDash([6, 4]);
@@ -79,9 +94,9 @@ export class Overlay {
 
   clear() {
     this.#last = null;
-    this.#canvas.hidden = true;
-    delete this.#canvas.dataset.crop;
-    delete this.#canvas.dataset.peak;
-    delete this.#canvas.dataset.cam;
+    this.#drawn = '';
+    this.#shade.hidden = true;
+    this.#heat.hidden = true;
+    for (const key of ['crop', 'peak', 'cam']) delete this.#shade.dataset[key];
   }
 }
