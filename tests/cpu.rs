@@ -6,7 +6,7 @@
 mod common;
 
 use common::cases::conv;
-use common::{assert_all_close, diff, random};
+use common::{assert_all_close, diff, random, synthetic_model};
 use inception::cpu::microkernel::{self, MicroKernel};
 use inception::cpu::winograd::Winograd;
 use inception::cpu::{conv2d as fast_conv, linear as fast_linear, lrn as fast_lrn, pool as fast_pool, preprocess as fast_pre};
@@ -18,7 +18,7 @@ use inception::ops::pool::{self, PoolSpec};
 use inception::ops::preprocess::{self, InputSpec};
 use inception::ops::{Shape, Tensor, TensorMut};
 use inception::weights::LayerParams;
-use inception::{synthetic, CpuNetwork, CpuOptions, Model, Variant};
+use inception::{synthetic, CpuNetwork, CpuOptions, Variant};
 
 /// A sentinel-filled output tensor, so that writes outside the slice show up.
 fn sentinel(n: usize) -> Vec<f32> {
@@ -174,12 +174,6 @@ fn preprocess_matches_cpu_twin() {
         fast_pre::run(&s, &rgba, w, h, &mut got);
         assert_all_close(&format!("preprocess {w}x{h} to {}", s.crop), &got, &want, 2e-5, 1e-5);
     }
-}
-
-fn synthetic_model(variant: Variant) -> Model {
-    let tensors: Vec<_> =
-        variant.graph(1000).parameters().into_iter().map(|(name, shape)| (name, shape, "float32".to_owned())).collect();
-    Model::from_safetensors(variant, &synthetic::safetensors_file(&tensors)).unwrap()
 }
 
 /// The whole network on the CPU against the CPU twins chained (`reference::forward`), and

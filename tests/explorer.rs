@@ -4,16 +4,10 @@
 
 mod common;
 
-use common::{assert_all_close, gpu};
+use common::{assert_all_close, gpu, synthetic_model};
 use inception::architecture::{parts, Part};
 use inception::network::Options;
-use inception::{synthetic, CpuNetwork, CpuOptions, Model, Network, Variant};
-
-fn model(variant: Variant) -> Model {
-    let tensors: Vec<_> =
-        variant.graph(1000).parameters().into_iter().map(|(name, shape)| (name, shape, "float32".to_owned())).collect();
-    Model::from_safetensors(variant, &synthetic::safetensors_file(&tensors)).unwrap()
-}
+use inception::{synthetic, CpuNetwork, CpuOptions, Network, Variant};
 
 #[test]
 fn block_outputs_read_mid_pass_are_those_of_a_whole_pass() {
@@ -21,7 +15,7 @@ fn block_outputs_read_mid_pass_are_those_of_a_whole_pass() {
         (Variant::Bvlc, ["inception_3a", "inception_4a", "inception_5b"]),
         (Variant::InceptionV3, ["Mixed_5b", "Mixed_6b", "Mixed_7c"]),
     ] {
-        let model = model(variant);
+        let model = synthetic_model(variant);
         let graph = &model.graph;
         let side = graph.input_spec.crop + 13; // resized and cropped, as photos are
         let image = synthetic::image(side, side);

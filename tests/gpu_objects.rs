@@ -3,18 +3,16 @@
 
 mod common;
 
-use common::gpu;
+use common::{gpu, synthetic_model};
 use inception::gpu_objects::{live, LiveObjects};
-use inception::{synthetic, Model, Network, Variant};
+use inception::{synthetic, Network, Variant};
 
 /// A network's objects are counted as made, stay the same over many passes and a new
 /// image size, with activation maps on and off, and are all gone when it is dropped.
 #[test]
 fn a_network_holds_a_fixed_set_of_gpu_objects_and_frees_them_all() {
     assert_eq!(live(), LiveObjects::default(), "nothing made before a network");
-    let tensors: Vec<_> =
-        Variant::Bvlc.graph(1000).parameters().into_iter().map(|(name, shape)| (name, shape, "float32".to_owned())).collect();
-    let model = Model::from_safetensors(Variant::Bvlc, &synthetic::safetensors_file(&tensors)).unwrap();
+    let model = synthetic_model(Variant::Bvlc);
     let mut net = Network::new(gpu(), &model).unwrap();
     net.set_image(&synthetic::image(224, 224), 224, 224).unwrap();
     let loaded = live();

@@ -7,6 +7,14 @@ use inception::Gpu;
 use std::path::PathBuf;
 use std::sync::OnceLock;
 
+/// A network of `variant` with 1000 classes and deterministic float32 weights
+/// (`synthetic::safetensors_file`).
+pub fn synthetic_model(variant: inception::Variant) -> inception::Model {
+    let tensors: Vec<_> =
+        variant.graph(1000).parameters().into_iter().map(|(name, shape)| (name, shape, "float32".to_owned())).collect();
+    inception::Model::from_safetensors(variant, &inception::synthetic::safetensors_file(&tensors)).unwrap()
+}
+
 /// One device for all tests of a test binary.
 pub fn gpu() -> &'static Gpu {
     static GPU: OnceLock<Gpu> = OnceLock::new();
