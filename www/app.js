@@ -686,6 +686,13 @@ function showResult(result, ms, source, image) {
   if (result.gpuMs != null) $('gpu-ms').textContent = result.gpuMs.toFixed(0);
 }
 
+// A classifier's stats() (fixed once it is built), parsed once: drawOverlay needs them each frame.
+const parsedStats = new WeakMap();
+const statsOf = (classifier) => {
+  if (!parsedStats.has(classifier)) parsedStats.set(classifier, JSON.parse(classifier.stats()));
+  return parsedStats.get(classifier);
+};
+
 /**
  * Draws the crop outline over the image on screen and, with activation maps on, the map of
  * the class picked in the top-5 (the top class's if that one is not among this frame's).
@@ -695,7 +702,7 @@ function drawOverlay() {
   if (!image || !state.classifier) return;
   const chosen = state.cams ? top.find((t) => t.index === state.camClass && t.cam) ?? top.find((t) => t.cam) : null;
   for (const li of $('top5').children) li.classList.toggle('cam-shown', Number(li.dataset.index) === chosen?.index);
-  const { inputSize, resize } = JSON.parse(state.classifier.stats());
+  const { inputSize, resize } = statsOf(state.classifier);
   state.overlay.draw({ ...image, crop: inputSize, resize, cam: chosen?.cam ?? null, label: chosen?.label ?? '' });
 }
 

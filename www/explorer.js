@@ -30,6 +30,7 @@ export class Explorer {
   #exclusive; // runs work with the camera loop held (the page's queue)
   #classifier = null;
   #arch = null;
+  #macs = null; // node -> multiply-adds (#macsOf)
   #selected = null; // the selected block's part
   #open = false;
   #timer = null;
@@ -49,6 +50,7 @@ export class Explorer {
     if (classifier !== this.#classifier) {
       this.#classifier = classifier;
       this.#arch = JSON.parse(await classifier.architecture());
+      this.#macs = null;
       this.#selected = null;
       this.#render();
     }
@@ -193,11 +195,12 @@ export class Explorer {
   }
 
   #macsOf(node) {
-    for (const p of this.#arch.parts) {
-      if (p.kind === 'layer' && p.node === node) return p.multiplyAdds;
-      for (const b of p.branches ?? []) for (const l of b.layers) if (l.node === node) return l.multiplyAdds;
+    if (!this.#macs) {
+      // every layer's multiply-adds by node, from the architecture (made once per network)
+      const layers = this.#arch.parts.flatMap((p) => (p.kind === 'layer' ? [p] : p.branches.flatMap((b) => b.layers)));
+      this.#macs = new Map(layers.map((l) => [l.node, l.multiplyAdds]));
     }
-    return 0;
+    return this.#macs.get(node) ?? 0;
   }
 
   #drawMaps(block, values) {
