@@ -1,4 +1,5 @@
-// The engine as a small ES module for other pages (the README shows a whole webcam page):
+// The engine as one small ES module, for this site's page (app.js runs on it alone) and for
+// other pages (the README shows a whole webcam page):
 //
 //   import { load } from './api.js';
 //   const classifier = await load({ model: 'bvlc', onProgress: ({ loaded, total }) => ... });
@@ -7,50 +8,106 @@
 //   context.putImageData(heatmap(seen[0].cam), 0, 0);                // where it saw the top class
 //   classifier.close();
 //
-// Types: api.d.ts. Everything is fetched relative to this file, so the folder `cargo xtask
-// dist` writes can be served anywhere (or published to npm as it is: it has a package.json).
+// A classifier looks after itself: it runs on the faster backend measured here (remembered
+// per adapter and model), tunes the GPU's kernels once, and after a lost GPU device builds
+// the network again on a new one (events say so). Types and the rest: api.d.ts.
+// Everything is fetched relative to this file, so the folder `cargo xtask dist` writes can
+// be served anywhere (or published to npm as it is: it has a package.json).
 
-import init, { openEngine, cpuEngine, camHeatmap, cropRegion } from './pkg/inception.js';
-import { startThreadedCpu } from './threaded-cpu.js';
-import { siteModels, downloadWeights, download } from './weights.js';
+import { camHeatmap, cropRegion, featureMapTiles, memoryReport } from './pkg/inception.js';
+import { compile, networks, cpuEngineShared, gpuEngineShared, forgetGpu, threadedBuild, adapterName } from './engines.js';
+import { upload, sizeOf, probePicture, timePasses, isSoftware, deviceLost } from './frames.js';
+import { restoreKernels, tuneKernels } from './kernels.js';
+import { siteModels, downloadWeights, download, forgetWeights } from './weights.js';
 import { fitWithin, maxSide } from './images.js';
 
-const here = new URL('./', import.meta.url);
-let compiled = null;
-// passes timed per backend when `backend: 'auto'` measures both (after a warm-up pass each)
-const CHOICE_RUNS = 3;
+export { featureMapTiles, threadedBuild };
 
-/** Loads a classifier; see api.d.ts for the options. */
-export async function load({ model, weights, labels, backend = 'auto', threads, onProgress } = {}) {
+const here = new URL('./', import.meta.url);
+// Passes timed per backend when measuring both (after a warm-up pass each).
+const CHOICE_RUNS = 3;
+// The GPU is tuned before the choice only if, untuned, it is within this factor of the CPU
+// (a margin, not a measurement of every adapter: on llvmpipe the autotuned pass took 206-240
+// ms against 236 ms untuned).
+const TUNING_COULD_WIN = 2;
+// Drivers reset, laptops switch GPUs, phones reclaim a background tab's GPU: a classifier
+// builds its network again on a new device. A GPU lost this many times within
+// LOSS_WINDOW_MS is given up for the CPU rather than recovered in a loop.
+const LOSSES_BEFORE_CPU = 3;
+const LOSS_WINDOW_MS = 60_000;
+let losses = []; // when GPU devices were lost (performance.now()), for the whole page
+
+const failure = (kind, message) => Object.assign(new Error(message), { kind });
+const nextPaint = () => new Promise((resolve) => requestAnimationFrame(() => setTimeout(resolve, 0)));
+
+/**
+ * Compiles the engine and opens the backends `load` would use, so that a page can say early
+ * what this browser runs (later loads share them); `onProgress` hears 'engine' (compiled),
+ * 'cpu' and 'gpu' (each backend open). Resolves to { gpu, why }: whether WebGPU runs here,
+ * and why not. Rejects with kind 'engine' where the engine cannot run, 'webgpu' (with `why`)
+ * where `backend: 'gpu'` is asked for and there is none.
+ */
+export async function ready({ backend = 'auto', threads, relaxed, onProgress = () => {} } = {}) {
   if (!['auto', 'gpu', 'cpu'].includes(backend)) throw new TypeError(`backend is 'auto', 'gpu' or 'cpu', not ${backend}`);
-  compiled ??= init();
-  const { bytes, name, precision } = await weightsBytes(model, weights, onProgress);
-  await compiled;
-  const labelText = Array.isArray(labels) ? labels.join('\n') : labels ?? null;
-  const gpuEngine = backend === 'cpu' ? null : await openGpu(backend === 'gpu');
-  const cpu = backend === 'gpu' ? null : await openCpu(threads);
-  const build = (engine) => engine.load(name, bytes, labelText);
-  let chosen;
-  if (!gpuEngine) chosen = { engine: cpu, classifier: await build(cpu), why: backend === 'cpu' ? 'asked for' : 'no WebGPU adapter' };
-  else if (!cpu) chosen = { engine: gpuEngine, classifier: await build(gpuEngine), why: 'asked for' };
-  else chosen = await faster(gpuEngine, cpu, await build(gpuEngine), await build(cpu));
-  return new Classifier(chosen, precision, [gpuEngine, cpu].filter((e) => e && e !== chosen.engine));
+  await compile();
+  onProgress({ phase: 'engine' });
+  const cpu = cpuEngineShared({ threads, relaxed }).then((engine) => {
+    onProgress({ phase: 'cpu' });
+    return engine;
+  });
+  const { engine, why } = backend === 'cpu' ? { engine: null, why: 'the CPU was asked for' } : await gpuEngineShared();
+  if (engine) onProgress({ phase: 'gpu' });
+  await cpu;
+  if (!engine && backend === 'gpu') {
+    throw Object.assign(failure('webgpu', `The GPU backend was asked for, but ${why}. Use a current Chrome, Edge or ` +
+      'Safari (or Firefox with WebGPU enabled) on a secure (https) page.'), { why });
+  }
+  return { gpu: !!engine, why: why ?? null };
 }
 
-async function weightsBytes(model, weights, onProgress) {
+/** Loads a classifier; see api.d.ts for the options. */
+export async function load(options = {}) {
+  const { model, weights, labels, start = 'measured', onProgress = () => {} } = options;
+  if (!['measured', 'fast'].includes(start)) throw new TypeError(`start is 'measured' or 'fast', not ${start}`);
+  const engines = ready({ ...options, onProgress: () => {} }); // compiles and opens while the weights download
+  engines.catch(() => {});
+  const source = await weightsOf(model, weights, onProgress);
+  await engines;
+  onProgress({ phase: 'build' });
+  source.labels = Array.isArray(labels) ? labels.join('\n') : labels ?? null;
+  let chosen;
+  try {
+    chosen = await choose(source, options);
+  } catch (e) {
+    await source.forget?.(); // never keep a file that failed
+    if (e.kind) throw e;
+    const what = e.name === 'WeightsError' || e.name === 'UsageError' ? e.message : `${e.name}: ${e.message}`;
+    throw failure('weights', source.name
+      ? `These weights do not fit the ${source.title ?? source.name} model: ${what}`
+      : `This file does not fit any network the engine runs (${networks()}): ${what}`);
+  }
+  const { forget, ...kept } = source;
+  return new Classifier(chosen, kept, options);
+}
+
+/** The weights: { bytes, name, title, precision, forget() (drops a cached download) }. */
+async function weightsOf(model, weights, onProgress) {
+  const progress = (p) => onProgress({ phase: 'download', ...p });
   if (weights == null) {
     const dir = new URL('weights/', here);
     const models = await siteModels(dir);
     const entry = model ? models.find((m) => m.model === model) : models[0];
     if (!entry) {
-      throw new Error(`${model ? `No weights for "${model}"` : 'No model weights'} next to api.js ` +
+      throw failure('weights', `${model ? `No weights for "${model}"` : 'No model weights'} next to api.js ` +
         `(weights/models.json lists ${models.map((m) => m.model).join(', ') || 'none'}); pass \`weights\``);
     }
-    return { bytes: (await downloadWeights(entry, dir, onProgress)).bytes, name: entry.model, precision: entry.precision ?? null };
+    const { bytes, url } = await downloadWeights(entry, dir, progress);
+    const forget = () => forgetWeights(url);
+    return { bytes, name: entry.model, title: entry.title, precision: entry.precision ?? 'float32', forget };
   }
   let bytes;
   if (typeof weights === 'string' || weights instanceof URL) {
-    bytes = await download(new URL(weights, location.href).href, 0, String(weights), onProgress);
+    bytes = await download(new URL(weights, location.href).href, 0, String(weights), progress);
   } else if (weights instanceof Blob) {
     bytes = new Uint8Array(await weights.arrayBuffer());
   } else if (weights instanceof ArrayBuffer || ArrayBuffer.isView(weights)) {
@@ -58,70 +115,99 @@ async function weightsBytes(model, weights, onProgress) {
   } else {
     throw new TypeError('weights is a URL, a Blob, an ArrayBuffer or a Uint8Array');
   }
-  return { bytes, name: model ?? null, precision: null };
+  return { bytes, name: model ?? null, title: null, precision: null };
 }
 
-async function openGpu(required) {
-  try {
-    if (!navigator.gpu) throw new Error('this browser does not offer WebGPU');
-    return await openEngine();
-  } catch (e) {
-    if (required) throw new Error(`The GPU backend was asked for, but ${e.message ?? e}`);
-    return null;
+/**
+ * The network built on `engine` from `source`; on the GPU warmed up (every shader compiled
+ * by a first pass) unless `warm` is false, with the kernels chosen on an earlier visit, or
+ * tuned now where `tune` is 'now'. Returns { engine, net, kernels } (kernels: null untuned).
+ */
+async function buildOn(engine, { bytes, name, labels }, { warm = true, tune = 'later', onProgress = () => {} } = {}) {
+  const net = await oneAtATime(engine, () => engine.load(name, bytes, labels));
+  if (net.backend() !== 'gpu') return { engine, net, kernels: null };
+  if (warm) {
+    onProgress({ phase: 'compile' });
+    const side = JSON.parse(net.stats()).inputSize;
+    net.texture(side, side);
+    await net.run();
   }
-}
-
-/** The CPU engine: on every core in a worker where the page is cross-origin isolated. */
-async function openCpu(threads) {
-  const count = Math.min(threads ?? navigator.hardwareConcurrency ?? 1, 16);
-  if (count > 1 && self.crossOriginIsolated) {
-    try {
-      return await startThreadedCpu(count, true);
-    } catch (e) {
-      console.info('wasm threads are not available here; the CPU backend runs on one thread:', e.message);
-    }
+  let kernels = restoreKernels(engine, net);
+  if (!kernels && tune === 'now') {
+    onProgress({ phase: 'tune' });
+    kernels = await tuneKernels(engine, net);
   }
-  return cpuEngine();
+  return { engine, net, kernels };
 }
 
-/** The faster of two classifiers, timed on a drawn picture; the other is freed. */
-async function faster(gpuEngine, cpu, onGpu, onCpu) {
-  const canvas = new OffscreenCanvas(640, 480);
-  const g = canvas.getContext('2d');
-  g.fillStyle = '#e9c46a';
-  g.fillRect(0, 0, 640, 480);
-  g.fillStyle = '#2a9d8f';
-  g.fillRect(160, 120, 320, 240);
-  const bitmap = await createImageBitmap(canvas);
-  const time = async (engine, classifier) => {
-    const times = [];
-    for (let i = 0; i <= CHOICE_RUNS; i++) {
-      const t0 = performance.now();
-      await runOn(engine, classifier, bitmap);
-      if (i > 0) times.push(performance.now() - t0);
-    }
-    return times.sort((a, b) => a - b)[Math.floor(times.length / 2)];
-  };
-  const [gpuMs, cpuMs] = [await time(gpuEngine, onGpu), await time(cpu, onCpu)];
-  bitmap.close();
-  const gpuWins = gpuMs <= cpuMs;
-  (gpuWins ? onCpu : onGpu).free();
-  const why = `measured faster (GPU ${gpuMs.toFixed(0)} ms, CPU ${cpuMs.toFixed(0)} ms)`;
-  return gpuWins ? { engine: gpuEngine, classifier: onGpu, why } : { engine: cpu, classifier: onCpu, why };
+const building = new WeakMap(); // engine -> its last build
+
+/** Runs `work` (a build on `engine`) after the builds asked of it before: one at a time each. */
+function oneAtATime(engine, work) {
+  const run = (building.get(engine) ?? Promise.resolve()).then(work);
+  building.set(engine, run.catch(() => {}));
+  return run;
 }
 
-/** Hands `bitmap` to the classifier and runs it: the parsed result. */
-async function runOn(engine, classifier, bitmap) {
-  if (classifier.backend() === 'gpu') {
-    const texture = classifier.texture(bitmap.width, bitmap.height);
-    engine.device().queue.copyExternalImageToTexture({ source: bitmap }, { texture }, [bitmap.width, bitmap.height]);
-  } else {
-    const canvas = new OffscreenCanvas(bitmap.width, bitmap.height);
-    const g = canvas.getContext('2d', { willReadFrequently: true });
-    g.drawImage(bitmap, 0, 0);
-    classifier.setImage(g.getImageData(0, 0, bitmap.width, bitmap.height).data, bitmap.width, bitmap.height);
+const choiceKey = (gpu, model) => `inception.backend.${adapterName(gpu)}.${model}`;
+
+/** The faster of a GPU and a CPU time, remembered under `key` with both figures. */
+function decide(gpuMs, cpuMs, key) {
+  const name = cpuMs < gpuMs ? 'cpu' : 'gpu';
+  const figures = `GPU ${gpuMs.toFixed(0)} ms, CPU ${cpuMs.toFixed(0)} ms per image`;
+  const choice = { name, reason: `measured faster here (${figures})`, gpuMs, cpuMs };
+  if (key) localStorage.setItem(key, JSON.stringify(choice));
+  return choice;
+}
+
+/** Median milliseconds of CHOICE_RUNS passes of `net` on the probe picture. */
+async function timed(engine, net) {
+  const bitmap = await probePicture();
+  try { return await timePasses(engine, net, bitmap, CHOICE_RUNS); } finally { bitmap.close(); }
+}
+
+/**
+ * The network on the backend to use here: the one asked for; the CPU without a GPU; else
+ * the faster of both, measured once per adapter and model (with `start: 'fast'` the CPU
+ * runs meanwhile and improve() measures). Returns buildOn's object with `choice` ({ name,
+ * reason, gpuMs, cpuMs }) and `later` (what improve() has to do).
+ */
+async function choose(source, { backend = 'auto', start = 'measured', autotune = true, threads, relaxed, onProgress }) {
+  const tune = !autotune ? 'off' : start === 'fast' ? 'later' : 'now';
+  const build = (engine, options) => buildOn(engine, source, { onProgress, tune, ...options });
+  const { engine: gpu, why } = backend === 'cpu' ? { engine: null } : await gpuEngineShared();
+  const cpu = backend === 'gpu' ? null : await cpuEngineShared({ threads, relaxed });
+  const untuned = (built) => (built.net.backend() === 'gpu' && !built.kernels && tune === 'later' ? { tune: true } : null);
+  if (!gpu || !cpu) {
+    const built = await build(gpu ?? cpu);
+    const reason = backend !== 'auto' ? 'asked for' : `no WebGPU adapter: ${why}`;
+    return { ...built, choice: { name: built.net.backend(), reason }, later: untuned(built) };
   }
-  return JSON.parse(await classifier.run());
+  const key = source.name && choiceKey(gpu, source.name);
+  const saved = key && JSON.parse(localStorage.getItem(key) ?? 'null');
+  if (saved?.name === 'gpu' || saved?.name === 'cpu') {
+    const built = await build(saved.name === 'gpu' ? gpu : cpu);
+    return { ...built, choice: { ...saved, reason: `${saved.reason}, measured on an earlier visit` }, later: untuned(built) };
+  }
+  if (start === 'fast') {
+    // the CPU is ready in a moment: it runs the first frames while improve() measures the GPU
+    const built = await build(cpu);
+    return { ...built, choice: { name: 'cpu', reason: 'the GPU is being measured meanwhile' }, later: { measure: key } };
+  }
+  const onCpu = await build(cpu);
+  const onGpu = await build(gpu, { tune: 'off' });
+  onProgress?.({ phase: 'measure' });
+  let gpuMs = await timed(gpu, onGpu.net);
+  const cpuMs = await timed(cpu, onCpu.net);
+  if (gpuMs < TUNING_COULD_WIN * cpuMs && !onGpu.kernels && autotune) {
+    onProgress?.({ phase: 'tune' });
+    onGpu.kernels = await tuneKernels(gpu, onGpu.net);
+    gpuMs = await timed(gpu, onGpu.net);
+  }
+  const choice = decide(gpuMs, cpuMs, key);
+  const [chosen, other] = choice.name === 'gpu' ? [onGpu, onCpu] : [onCpu, onGpu];
+  other.net.free();
+  return { ...chosen, choice, later: null };
 }
 
 /**
@@ -133,66 +219,290 @@ export function heatmap(cam, size = 224) {
   return new ImageData(camHeatmap(Float32Array.from(cam.values), cam.width, cam.height, size), size, size);
 }
 
-class Classifier {
-  #engine;
-  #classifier;
-  #others;
-  #queue = Promise.resolve();
-  #cams = false;
-  #resize;
+/** Whether `engine`'s device is lost now or within a moment (a failed pass may come first). */
+function lostWithin(engine, ms) {
+  if (!engine.device) return false;
+  const moment = new Promise((resolve) => setTimeout(() => resolve(false), ms));
+  return Promise.race([engine.device().lost.then(() => true), moment]);
+}
 
-  constructor({ engine, classifier, why }, precision, others) {
-    this.#engine = engine;
-    this.#classifier = classifier;
-    this.#others = others;
-    const stats = JSON.parse(classifier.stats());
-    this.backend = stats.backend;
-    this.backendReason = why;
-    this.model = stats.model;
-    this.title = stats.title;
-    this.classes = stats.classes;
-    this.inputSize = stats.inputSize;
-    this.#resize = stats.resize;
-    this.precision = precision;
+class Classifier extends EventTarget {
+  #engine; // what the network runs on
+  #net; // the network (a wasm object, or the CPU worker's handle)
+  #stats;
+  #source; // { bytes, name, labels }: to build again (the other backend, a new device)
+  #options;
+  #choice;
+  #kernels;
+  #later; // what improve() has to do: { measure: key } or { tune: true }
+  #queue = Promise.resolve(); // calls on the network, one at a time
+  #inflight = new Set(); // GPU passes submitted and not yet read back
+  #cams = false;
+  #closed = false;
+  /** The last pass's { ms, uploadMs, gpuMs } (gpuMs where the GPU has timestamp queries). */
+  lastPass = null;
+
+  constructor({ engine, net, kernels, choice, later }, source, options) {
+    super();
+    this.#source = source;
+    this.#options = options;
+    this.#choice = choice;
+    this.#later = later;
+    this.precision = source.precision;
+    this.#adopt({ engine, net, kernels });
   }
 
-  /**
-   * The top-5 of an image, video frame, canvas, ImageBitmap, ImageData or Blob; with
-   * `cams`, each with its activation map and the crop it lies over (see api.d.ts).
-   */
-  classify(source, { cams = false } = {}) {
-    const run = this.#queue.then(async () => {
-      if (!this.#classifier) throw new Error('this classifier was closed');
-      if (cams !== this.#cams) {
-        await this.#classifier.setCams(cams);
-        this.#cams = cams;
-      }
-      const decoded = source instanceof ImageBitmap ? source : await createImageBitmap(source);
-      const [width, height] = [decoded.width, decoded.height];
-      const gpu = this.#classifier.backend() === 'gpu';
-      const bitmap = await fitWithin(decoded, maxSide(this.#classifier, gpu && this.#engine.device()));
-      if (bitmap !== decoded && decoded !== source) decoded.close();
-      try {
-        const { top } = await runOn(this.#engine, this.#classifier, bitmap);
-        if (!cams) return top;
-        // the crop in the source's pixels (a source scaled down to fit was classified smaller)
-        const scale = width / bitmap.width;
-        const crop = [...cropRegion(this.inputSize, this.#resize, bitmap.width, bitmap.height)].map((v) => v * scale);
-        return top.map((t) => ({ ...t, crop }));
-      } finally {
-        if (bitmap !== source) bitmap.close();
-      }
+  #adopt({ engine, net, kernels }) {
+    [this.#engine, this.#net, this.#kernels] = [engine, net, kernels];
+    this.#stats = JSON.parse(net.stats());
+    if (net.backend() === 'gpu') engine.device().lost.then((info) => { if (this.#engine === engine) this.#recover(info); });
+  }
+
+  get backend() { return this.#stats.backend; }
+  /** Why this backend, in words: "asked for", "no WebGPU adapter: ...", or both measured figures. */
+  get backendReason() { return this.#choice.reason; }
+  /** { name, reason, gpuMs, cpuMs }: the backend choice with its figures where measured. */
+  get choice() { return { ...this.#choice }; }
+  get model() { return this.#stats.model; }
+  get title() { return this.#stats.title; }
+  get classes() { return this.#stats.classes; }
+  get inputSize() { return this.#stats.inputSize; }
+  /** The network's figures (multiply-adds, tensors, memory...): the engine's stats(). */
+  get stats() { return this.#stats; }
+  /** What runs it, in words: the GPU adapter, or the CPU with its threads and SIMD. */
+  get device() { return adapterName(this.#engine); }
+  /** The GPU kernels' tile counts and tuning time ({ tiles, tuneMs }), null before tuning. */
+  get kernels() { return this.#kernels; }
+  /** Passes worth keeping in flight: 2 on a hardware GPU, 1 where the page's cores compute. */
+  get framesInFlight() { return this.backend === 'gpu' && !isSoftware(this.#engine) ? 2 : 1; }
+  /** The longest image side the backend takes: larger ones are scaled down first. */
+  get maxSide() { return maxSide(this.#net, this.#engine.device?.()); }
+
+  /** The crop the network sees of a `width` x `height` image: [x, y, width, height]. */
+  crop(width, height) {
+    return [...cropRegion(this.inputSize, this.#stats.resize, width, height)];
+  }
+
+  /** Runs `work` after the calls before it. */
+  #turn(work) {
+    const run = this.#queue.then(() => {
+      if (this.#closed) throw new Error('this classifier was closed');
+      return work();
     });
     this.#queue = run.catch(() => {});
     return run;
   }
 
-  /** Frees the network (GPU buffers, wasm memory, the CPU worker). */
+  /** Runs `work` after the calls before it and once their passes are read back. */
+  #exclusive(work) {
+    return this.#turn(async () => {
+      await Promise.allSettled(this.#inflight);
+      return work();
+    });
+  }
+
+  /**
+   * The top-5 of an image, video frame, canvas, ImageBitmap, ImageData or Blob; with
+   * `cams`, each with its activation map and the crop it lies over (see api.d.ts). On the GPU
+   * the next call's image is handed over while this one's result is read back.
+   */
+  classify(source, { cams = false } = {}) {
+    const engine = this.#engine;
+    const submitted = this.#turn(() => this.#submit(source, cams));
+    return submitted.then(({ result }) => result).catch(async (e) => {
+      if (await lostWithin(engine, 500)) e.deviceLost = true; // recovery is under way (see devicelost)
+      throw e;
+    });
+  }
+
+  async #submit(source, cams) {
+    if (cams !== this.#cams) {
+      await this.#net.setCams(cams);
+      this.#cams = cams;
+    }
+    const t0 = performance.now();
+    const opened = []; // bitmaps made here, closed once the image is handed over
+    const open = async (from) => { opened.push(await createImageBitmap(from)); return opened.at(-1); };
+    let image = source instanceof Blob ? await open(source) : source;
+    const [width, height] = sizeOf(image);
+    let [w, h] = [width, height];
+    try {
+      if (!width || !height) throw new Error('the image has no pixels (a video before its first frame, or an image not yet loaded)');
+      if (Math.max(width, height) > this.maxSide) {
+        const whole = image instanceof ImageBitmap ? image : await open(image);
+        image = await fitWithin(whole, this.maxSide);
+        if (image !== whole) opened.push(image);
+        [w, h] = sizeOf(image);
+      }
+      await upload(this.#engine, this.#net, image, w, h);
+    } finally {
+      opened.forEach((bitmap) => bitmap.close());
+    }
+    const uploadMs = performance.now() - t0;
+    // the crop in the source's pixels (a source scaled down to fit was classified smaller)
+    const crop = cams ? this.crop(w, h).map((v) => (v * width) / w) : null;
+    const gpu = this.#net.backend() === 'gpu';
+    const pass = this.#net.run(); // on the GPU submitted when it returns: the texture may be refilled
+    const result = pass.then((json) => {
+      const { top, gpuMs } = JSON.parse(json);
+      this.lastPass = { ms: performance.now() - t0, uploadMs, gpuMs: gpuMs ?? null };
+      return crop ? top.map((t) => ({ ...t, crop })) : top;
+    });
+    if (!gpu) await result.catch(() => {});
+    this.#inflight.add(result);
+    result.catch(() => {}).finally(() => this.#inflight.delete(result));
+    return { result };
+  }
+
+  /**
+   * Work that makes later passes faster, done a step at a time with `between()` awaited
+   * between steps (a page passes "until the next camera frame is shown"; default the next
+   * paint): with `start: 'fast'`, the GPU built and measured against the CPU (and the
+   * classifier moved to it if faster: a 'backendchange' event); the GPU's kernels tuned.
+   * Resolves when there is nothing left to do.
+   */
+  async improve({ between = nextPaint } = {}) {
+    const later = this.#later;
+    this.#later = null;
+    if (!later || this.#closed) return;
+    if (later.measure !== undefined) await this.#measure(later.measure, between);
+    else if (later.tune) await this.#tune(between);
+  }
+
+  async #tune(between) {
+    const net = this.#net;
+    const step = (work) => this.#exclusive(() => {
+      if (this.#net !== net) throw new Error('the network was replaced');
+      return work();
+    });
+    this.#kernels = (await tuneKernels(this.#engine, net, { step, between })) ?? this.#kernels;
+  }
+
+  async #measure(key, between) {
+    const cpuNet = this.#net;
+    const replaced = () => this.#closed || this.#net !== cpuNet;
+    const { engine: gpu, why } = await gpuEngineShared();
+    if (!gpu) {
+      this.#choice = { name: 'cpu', reason: `no WebGPU adapter: ${why}` };
+      return this.dispatchEvent(new Event('backendchange'));
+    }
+    const built = await this.#exclusive(() => (replaced() ? null : buildOn(gpu, this.#source, { tune: 'off' })))
+      .catch((e) => {
+        console.info('the GPU could not be measured; the CPU runs on:', e.message);
+        this.#choice = { name: 'cpu', reason: `the GPU failed to build (${e.message})` };
+        return null;
+      });
+    if (!built) return this.dispatchEvent(new Event('backendchange'));
+    const time = (engine, net) => this.#exclusive(() => timed(engine, net));
+    try {
+      await between();
+      let gpuMs = await time(gpu, built.net);
+      await between();
+      const cpuMs = await time(this.#engine, cpuNet);
+      if (gpuMs < TUNING_COULD_WIN * cpuMs && !built.kernels && this.#options.autotune !== false && !replaced()) {
+        built.kernels = await tuneKernels(gpu, built.net, { step: (work) => this.#exclusive(work), between });
+        gpuMs = await time(gpu, built.net);
+      }
+      await this.#exclusive(async () => {
+        if (replaced()) return built.net.free();
+        this.#choice = decide(gpuMs, cpuMs, key);
+        if (this.#choice.name !== 'gpu') return built.net.free();
+        await this.#install(built);
+        cpuNet.free();
+      });
+    } catch (e) {
+      if (this.#closed) return;
+      console.info('the GPU measurement failed; the CPU runs on:', e.message);
+      if (this.#net !== built.net) built.net.free();
+      this.#choice = { name: 'cpu', reason: `the GPU measurement failed (${e.message})` };
+    }
+    if (!this.#closed) this.dispatchEvent(new Event('backendchange'));
+  }
+
+  /** Makes `built` the network that runs, with the activation maps as they were. */
+  async #install(built) {
+    this.#adopt(built);
+    if (this.#cams) await built.net.setCams(true);
+  }
+
+  /** The GPU device was lost: the network is built again on a new one (or on the CPU). */
+  #recover(info) {
+    const dead = this.#engine;
+    deviceLost(dead);
+    forgetGpu(dead);
+    if (this.#closed) return;
+    const t0 = performance.now();
+    losses = [...losses.filter((t) => t0 - t < LOSS_WINDOW_MS), t0];
+    const toCpu = losses.length >= LOSSES_BEFORE_CPU;
+    const count = losses.length;
+    const recovered = this.#exclusive(async () => {
+      const next = toCpu ? await cpuEngineShared(this.#options) : (await gpuEngineShared()).engine;
+      if (!next) throw new Error((await gpuEngineShared()).why);
+      // (no warm-up pass: the next frame compiles the shaders as it would, and is shown about a
+      // second sooner: 1.9 s of the 4.3 s to the first frame here on SwiftShader)
+      const built = await buildOn(next, this.#source, { warm: false, tune: 'off' });
+      try {
+        this.#net.free();
+        dead.free();
+      } catch { /* their device is gone */ }
+      await this.#install(built);
+      this.#choice = toCpu
+        ? { name: 'cpu', reason: `the GPU was lost ${count} times within a minute` }
+        : { ...this.#choice, reason: `${this.#choice.reason.replace(/; rebuilt after a lost device$/, '')}; rebuilt after a lost device` };
+      this.dispatchEvent(new Event('backendchange'));
+      return { seconds: (performance.now() - t0) / 1000 };
+    });
+    recovered.catch(() => {});
+    const { reason, message } = info;
+    this.dispatchEvent(new CustomEvent('devicelost', { detail: { reason, message, losses: count, toCpu, recovered } }));
+  }
+
+  /** The network's graph in parts, blocks and branches, with shapes, parameters and multiply-adds. */
+  architecture() {
+    return this.#turn(async () => JSON.parse(await this.#net.architecture()));
+  }
+
+  /** Each layer's time in one pass on the last image ({ layer, kernel, ms, multiplyAdds, nodes }). */
+  profile() {
+    return this.#exclusive(async () => JSON.parse(await this.#net.profile()));
+  }
+
+  /** A tensor of the last image's pass (by the architecture's `tensor` ids), channel-major. */
+  activation(tensor) {
+    return this.#exclusive(() => this.#net.activation(tensor));
+  }
+
+  /** `runs` passes on the last image: their milliseconds (GPU timestamps where there are). */
+  passes(runs) {
+    return this.#exclusive(async () => {
+      const ms = [];
+      let gpu = true;
+      for (let i = 0; i < runs; i++) {
+        const t0 = performance.now();
+        const { gpuMs } = JSON.parse(await this.#net.run());
+        gpu &&= gpuMs != null;
+        ms.push(gpuMs ?? performance.now() - t0);
+      }
+      return { ms, timed: gpu ? 'GPU timestamps' : 'CPU clock' };
+    });
+  }
+
+  /** The memory held: this module's wasm memory, the CPU worker's, the live GPU objects. */
+  memory() {
+    return this.#exclusive(async () => {
+      const main = JSON.parse(memoryReport());
+      const cpu = await cpuEngineShared(this.#options);
+      const worker = cpu.memoryReport ? JSON.parse(await cpu.memoryReport()) : null;
+      return { wasmBytes: main.wasmBytes, workerWasmBytes: worker?.wasmBytes ?? null, gpuObjects: main.gpu };
+    });
+  }
+
+  /** Frees the network (GPU buffers, wasm memory); later calls reject. */
   close() {
-    this.#queue.then(() => {
-      this.#classifier?.free();
-      this.#classifier = null;
-      for (const engine of [this.#engine, ...this.#others]) engine.close?.();
+    this.#turn(async () => {
+      await Promise.allSettled(this.#inflight);
+      this.#closed = true;
+      this.#net.free();
     });
   }
 }

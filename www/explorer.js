@@ -4,7 +4,7 @@
 // profiler (GPU timestamps, or CPU timing) and, for the selected block, the strongest
 // feature maps of each branch on the current frame. A closed panel costs nothing: nothing
 // is profiled or read back then.
-import { featureMapTiles } from './pkg/inception.js';
+import { featureMapTiles } from './api.js';
 
 const MAPS_PER_BRANCH = 4; // feature maps shown per branch
 // Between refreshes, so that camera frames keep flowing: at least this long, and twice as
@@ -49,7 +49,7 @@ export class Explorer {
     this.#root.hidden = false;
     if (classifier !== this.#classifier) {
       this.#classifier = classifier;
-      this.#arch = JSON.parse(await classifier.architecture());
+      this.#arch = await classifier.architecture();
       this.#macs = null;
       this.#selected = null;
       this.#render();
@@ -89,18 +89,12 @@ export class Explorer {
     try {
       const measured = await this.#exclusive(async () => {
         if (classifier !== this.#classifier) return null;
-        const passes = [];
-        let pass;
-        for (let i = 0; i < PASSES_TIMED; i++) {
-          const t0 = performance.now();
-          pass = JSON.parse(await classifier.run());
-          passes.push(pass.gpuMs ?? performance.now() - t0);
-        }
-        const passMs = passes.sort((x, y) => x - y)[PASSES_TIMED >> 1];
-        const rows = JSON.parse(await classifier.profile());
+        const { ms: passes, timed } = await classifier.passes(PASSES_TIMED);
+        const passMs = [...passes].sort((x, y) => x - y)[PASSES_TIMED >> 1];
+        const rows = await classifier.profile();
         const block = this.#selected;
         const values = block ? await classifier.activation(block.tensor) : null;
-        return { passMs, passes, rows, block, values, timed: pass.gpuMs != null ? 'GPU timestamps' : 'CPU clock' };
+        return { passMs, passes, rows, block, values, timed };
       });
       if (measured && this.#open) this.#show(measured);
     } catch (e) {

@@ -8,7 +8,7 @@
 // this layer taken out of the page between frames without maps 1.06; kept and hidden by
 // `visibility` 0.99-1.04 (on SwiftShader the browser composites on the same two cores as
 // the network runs on).
-import { camHeatmap, cropRegion } from './pkg/inception.js';
+import { heatmap } from './api.js';
 
 // The map's resolution over the crop: 8 pixels a cell of GoogLeNet's 7x7 map, resampled as
 // `inception classify --cam-out` does; the browser's scaling to the screen is bilinear too.
@@ -30,18 +30,18 @@ export class Overlay {
 
   /**
    * Draws over `shown` (the <video> or <canvas> element showing the image, `object-fit:
-   * contain`) the crop a network with input `crop` (and shorter side resized to `resize`)
-   * takes of its `width` x `height` image, and `cam` ({width, height, values}, a raw map of
-   * `run`'s result, or null) over it; `label` names the class of the map.
+   * contain`) the `crop` ([x, y, width, height]) the network takes of its `width` x `height`
+   * image, and `cam` (a prediction's activation map, or null) over it; `label` names the
+   * class of the map.
    */
   draw(frame) {
     this.#last = frame;
-    const { shown, width, height, crop, resize, cam, label } = frame;
+    const { shown, width, height, crop, cam, label } = frame;
     const [boxW, boxH] = [shown.clientWidth, shown.clientHeight];
     // object-fit: contain: the image scaled to fit, centred
     const scale = Math.min(boxW / width, boxH / height);
     const [left, top] = [(boxW - width * scale) / 2, (boxH - height * scale) / 2];
-    const [x, y, w, h] = cropRegion(crop, resize, width, height);
+    const [x, y, w, h] = crop;
     const rect = [left + x * scale, top + y * scale, w * scale, h * scale];
     const geometry = [boxW, boxH, left, top, ...rect, window.devicePixelRatio].join();
     if (geometry !== this.#drawn) this.#drawShade(boxW, boxH, [left, top, width * scale, height * scale], rect);
@@ -52,8 +52,7 @@ export class Overlay {
     heat.hidden = false;
     heat.style.visibility = cam ? 'visible' : 'hidden';
     if (cam) {
-      const rgba = camHeatmap(Float32Array.from(cam.values), cam.width, cam.height, HEAT_SIDE);
-      heat.getContext('2d').putImageData(new ImageData(rgba, HEAT_SIDE, HEAT_SIDE), 0, 0);
+      heat.getContext('2d').putImageData(heatmap(cam, HEAT_SIDE), 0, 0);
       Object.assign(heat.style, {
         left: `${rect[0]}px`, top: `${rect[1]}px`, width: `${rect[2]}px`, height: `${rect[3]}px`, opacity: this.opacity,
       });

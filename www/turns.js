@@ -23,15 +23,15 @@ export class Turns {
   }
 
   /**
-   * Takes a camera frame: `take()` uploads and submits it and returns the promise of its
-   * result shown. The turn ends once that result is shown or, `pipelined`, once the
-   * previous frame's is (two frames in flight). Rejects as the frame (or, pipelined, the
-   * previous one) fails.
+   * Takes a camera frame: `take()` hands it to the classifier and returns [the promise of
+   * its result shown] (in an array: a promise itself would be waited for). The turn ends
+   * once that result is shown or, `pipelined`, once the previous frame's is (two frames in
+   * flight). Rejects as the frame (or, pipelined, the previous one) fails.
    */
   async frame(take, pipelined) {
     const previous = this.#inflight;
     this.#frame = (async () => {
-      const shown = await take();
+      const [shown] = await take();
       this.#inflight = shown;
       await (pipelined ? previous : shown);
     })();
