@@ -51,13 +51,12 @@ export async function ready({ backend = 'auto', threads, relaxed, onProgress = (
   if (!['auto', 'gpu', 'cpu'].includes(backend)) throw new TypeError(`backend is 'auto', 'gpu' or 'cpu', not ${backend}`);
   await compile();
   onProgress({ phase: 'engine' });
-  const cpu = cpuEngineShared({ threads, relaxed }).then((engine) => {
-    onProgress({ phase: 'cpu' });
-    return engine;
-  });
+  // the CPU first, then the GPU: opened side by side they take turns on the same cores, and
+  // the CPU that runs a first visit's first frames is ready later
+  await cpuEngineShared({ threads, relaxed });
+  onProgress({ phase: 'cpu' });
   const { engine, why } = backend === 'cpu' ? { engine: null, why: 'the CPU was asked for' } : await gpuEngineShared();
   if (engine) onProgress({ phase: 'gpu' });
-  await cpu;
   if (!engine && backend === 'gpu') {
     throw Object.assign(failure('webgpu', `The GPU backend was asked for, but ${why}. Use a current Chrome, Edge or ` +
       'Safari (or Firefox with WebGPU enabled) on a secure (https) page.'), { why });
