@@ -14,14 +14,19 @@
 // Everything is fetched relative to this file, so the folder `cargo xtask dist` writes can
 // be served anywhere (or published to npm as it is: it has a package.json).
 
-import { camHeatmap, cropRegion, featureMapTiles, memoryReport } from './pkg/inception.js';
-import { compile, networks, cpuEngineShared, gpuEngineShared, forgetGpu, threadedBuild, adapterName } from './engines.js';
+import { compile, wasm, networks, cpuEngineShared, gpuEngineShared, forgetGpu, wasmBuilds, adapterName } from './engines.js';
 import { upload, sizeOf, probePicture, timePasses, isSoftware, deviceLost } from './frames.js';
 import { restoreKernels, tuneKernels } from './kernels.js';
 import { siteModels, downloadWeights, download, forgetWeights } from './weights.js';
 import { fitWithin, maxSide } from './images.js';
 
-export { featureMapTiles, threadedBuild };
+export { wasmBuilds };
+
+/**
+ * The `perBranch` strongest feature maps (by energy) of each channel range of a C x H x W
+ * tensor, as one RGBA atlas: `ranges` holds (first channel, channels) pairs, a row of tiles each.
+ */
+export const featureMapTiles = (values, c, h, w, ranges, perBranch) => wasm().featureMapTiles(values, c, h, w, ranges, perBranch);
 
 const here = new URL('./', import.meta.url);
 // Passes timed per backend when measuring both (after a warm-up pass each).
@@ -49,7 +54,7 @@ const nextPaint = () => new Promise((resolve) => requestAnimationFrame(() => set
  */
 export async function ready({ backend = 'auto', threads, relaxed, onProgress = () => {} } = {}) {
   if (!['auto', 'gpu', 'cpu'].includes(backend)) throw new TypeError(`backend is 'auto', 'gpu' or 'cpu', not ${backend}`);
-  await compile();
+  await compile({ threads, relaxed });
   onProgress({ phase: 'engine' });
   // the CPU first, then the GPU: opened side by side they take turns on the same cores, and
   // the CPU that runs a first visit's first frames is ready later
@@ -215,7 +220,7 @@ async function choose(source, { backend = 'auto', start = 'measured', autotune =
  * normalised, in "jet" colours with an alpha rising with the activation.
  */
 export function heatmap(cam, size = 224) {
-  return new ImageData(camHeatmap(Float32Array.from(cam.values), cam.width, cam.height, size), size, size);
+  return new ImageData(wasm().camHeatmap(Float32Array.from(cam.values), cam.width, cam.height, size), size, size);
 }
 
 /** Whether `engine`'s device is lost now or within a moment (a failed pass may come first). */
@@ -279,7 +284,7 @@ class Classifier extends EventTarget {
 
   /** The crop the network sees of a `width` x `height` image: [x, y, width, height]. */
   crop(width, height) {
-    return [...cropRegion(this.inputSize, this.#stats.resize, width, height)];
+    return [...wasm().cropRegion(this.inputSize, this.#stats.resize, width, height)];
   }
 
   /** Runs `work` after the calls before it. */
@@ -489,7 +494,7 @@ class Classifier extends EventTarget {
   /** The memory held: this module's wasm memory, the CPU worker's, the live GPU objects. */
   memory() {
     return this.#exclusive(async () => {
-      const main = JSON.parse(memoryReport());
+      const main = JSON.parse(wasm().memoryReport());
       const cpu = await cpuEngineShared(this.#options);
       const worker = cpu.memoryReport ? JSON.parse(await cpu.memoryReport()) : null;
       return { wasmBytes: main.wasmBytes, workerWasmBytes: worker?.wasmBytes ?? null, gpuObjects: main.gpu };

@@ -14,7 +14,7 @@
 // after W more (default 50) past the start-up work and reports the memory held before and
 // after (JS heap, wasm memory, live GPU objects).
 
-import { ready, load, threadedBuild } from './api.js';
+import { ready, load, wasmBuilds } from './api.js';
 import { keepForOffline } from './offline.js';
 import { fileProblem, fitWithin } from './images.js';
 import { siteModels } from './weights.js';
@@ -228,7 +228,7 @@ function afterFirstPrediction() {
   const clf = state.classifier;
   if (state.improved.has(clf)) return;
   state.improved.add(clf);
-  threadedBuild().then(keepForOffline); // (once registered, the service worker stays)
+  keepForOffline(wasmBuilds()); // (once registered, the service worker stays)
   clf.improve({ between: aFrameShown })
     .catch((e) => console.info('background measuring stopped:', e.message))
     .finally(() => {
@@ -643,7 +643,7 @@ async function afterLoad() {
   document.body.dataset.state = 'ready';
   setStatus(null);
   await startCamera();
-  if (!state.running) threadedBuild().then(keepForOffline); // no camera: no first frame to wait for
+  if (!state.running) keepForOffline(wasmBuilds()); // no camera: no first frame to wait for
   const soak = Number(params.get('soak'));
   if (soak > 0 && !state.soaking) {
     state.soaking = true;

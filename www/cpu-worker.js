@@ -5,7 +5,7 @@
 // workers may (and the page stays responsive while a frame is classified).
 //
 // Messages in: {id, op, args}; out: {id, result} or {id, error: {name, message}}.
-//   start {threads, relaxed}        -> the engine in words
+//   start {threads, dir}            -> the engine in words (dir: the threads build to run)
 //   load {model, bytes, labels}     -> {handle, stats}
 //   run {handle, rgba, width, height} -> the classification JSON
 //   setCams {handle, on}            (activation maps in each run's result)
@@ -20,8 +20,9 @@ const classifiers = new Map();
 let next = 1;
 
 const ops = {
-  async start({ threads, relaxed }) {
-    const pkg = await import(relaxed ? './pkg-threads-relaxed/inception.js' : './pkg-threads/inception.js');
+  async start({ threads, dir }) {
+    if (!['pkg-threads/', 'pkg-threads-relaxed/'].includes(dir)) throw new Error(`no threads build ${dir}`);
+    const pkg = await import(`./${dir}inception.js`);
     await pkg.default();
     // wasm-bindgen-rayon starts its threads from blob: URLs; a policy that forbids them
     // blocks them without an error, but with this event

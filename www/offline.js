@@ -22,12 +22,12 @@ navigator.serviceWorker?.getRegistration().then((registration) => {
 
 let registered = null;
 
-/** Registers the service worker; `threadedDir` is the wasm-threads build in use, if any. */
-export function keepForOffline(threadedDir) {
+/** Registers the service worker; `builds` are the wasm builds the page runs ('pkg/'...). */
+export function keepForOffline(builds) {
   if (!('serviceWorker' in navigator)) return null;
   registered ??= navigator.serviceWorker.register('sw.js').then(async () => {
     const ready = await navigator.serviceWorker.ready;
-    if (threadedDir) ready.active?.postMessage({ keep: [threadedDir] });
+    ready.active?.postMessage({ keep: builds });
   }).catch((e) => console.info('no offline copy of the page:', e.message));
   return registered;
 }

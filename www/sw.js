@@ -10,8 +10,9 @@
 const BUILD = 'dev';
 // the files every visit needs (paths relative to this script)
 const SHELL = [];
-// the wasm-threads builds, of which a page uses one at most: cached when the page says which
-const THREADED = {};
+// the engine's wasm builds (pkg/, pkg-threads/, pkg-threads-relaxed/), of which a page runs
+// one (two where an isolated page's threads are blocked): cached when the page says which
+const BUILDS = {};
 
 const PREFIX = 'inception-shell-';
 const CACHE = PREFIX + BUILD;
@@ -33,8 +34,8 @@ async function cacheFiles(paths) {
 
 self.addEventListener('install', (event) => {
   event.waitUntil((async () => {
-    const threaded = (await keptDirs()).flatMap((dir) => THREADED[dir] ?? []);
-    await cacheFiles([...SHELL, ...threaded]);
+    const builds = (await keptDirs()).flatMap((dir) => BUILDS[dir] ?? []);
+    await cacheFiles([...SHELL, ...builds]);
     await self.skipWaiting();
   })());
 });
@@ -53,11 +54,11 @@ self.addEventListener('message', (event) => {
   // waiting when the old one was busy as it installed, skipWaiting at install notwithstanding
   // (the browser test new_build_takes_over timed out so in 7 of 8 runs); asking again activates it
   if (event.data?.skipWaiting) return void self.skipWaiting();
-  // {keep: ['pkg-threads-relaxed/']}: the threaded build this page runs
-  const dirs = (event.data?.keep ?? []).filter((dir) => dir in THREADED);
+  // {keep: ['pkg-threads-relaxed/']}: the builds this page runs
+  const dirs = (event.data?.keep ?? []).filter((dir) => dir in BUILDS);
   if (!dirs.length) return;
   event.waitUntil((async () => {
-    await cacheFiles(dirs.flatMap((dir) => THREADED[dir]));
+    await cacheFiles(dirs.flatMap((dir) => BUILDS[dir]));
     const kept = [...new Set([...(await keptDirs()), ...dirs])];
     await (await caches.open(KEPT)).put(scoped('kept.json'), new Response(JSON.stringify(kept)));
   })());

@@ -24,10 +24,10 @@ export function hasRelaxedSimd() {
 const START_TIMEOUT_MS = 15_000;
 
 /**
- * Starts the worker and its `threads` threads, on the relaxed-SIMD build where `relaxed`
- * and the browser has it; rejects if this browser cannot.
+ * Starts the worker and its `threads` threads on the threads build in `dir` ('pkg-threads/'
+ * or 'pkg-threads-relaxed/'); rejects if this browser cannot.
  */
-export async function startThreadedCpu(threads, relaxed) {
+export async function startThreadedCpu(threads, dir) {
   const worker = new Worker(new URL('./cpu-worker.js', import.meta.url), { type: 'module' });
   const pending = new Map();
   let next = 1;
@@ -47,13 +47,12 @@ export async function startThreadedCpu(threads, relaxed) {
     pending.set(id, { resolve, reject });
     worker.postMessage({ id, op, args }, transfer);
   });
-  const withRelaxed = relaxed && hasRelaxedSimd();
   let timer;
   const startedInTime = new Promise((_, reject) => {
     timer = setTimeout(() => reject(new Error(`its ${threads} threads did not start within ${START_TIMEOUT_MS / 1000} s ` +
       "(a Content-Security-Policy without blob: in worker-src blocks them)")), START_TIMEOUT_MS);
   });
-  const description = await Promise.race([call('start', { threads, relaxed: withRelaxed }), startedInTime])
+  const description = await Promise.race([call('start', { threads, dir }), startedInTime])
     .catch((e) => { worker.terminate(); throw e; })
     .finally(() => clearTimeout(timer));
 
@@ -79,7 +78,6 @@ export async function startThreadedCpu(threads, relaxed) {
 
   return {
     threaded: true,
-    dir: withRelaxed ? 'pkg-threads-relaxed/' : 'pkg-threads/', // the build the worker loaded
     describe: () => description,
     close: () => worker.terminate(),
     memoryReport: () => call('memory'), // the worker's module (its wasm memory is the pool's)

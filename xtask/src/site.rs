@@ -162,7 +162,7 @@ fn write_package_json(out: &Path) -> Result<(), String> {
 }
 
 /// sw.js with this build's id (a hash of every file it serves) and file lists: the shell,
-/// and the wasm-threads builds apart (a page uses at most one of them).
+/// and the wasm builds apart (a page runs one of them, cached once it says which).
 fn write_service_worker(out: &Path) -> Result<(), String> {
     let mut files = Vec::new();
     list_files(out, out, &mut files)?;
@@ -175,9 +175,9 @@ fn write_service_worker(out: &Path) -> Result<(), String> {
         hash = fnv1a64_from(hash, &bytes);
     }
     let quoted = |list: Vec<&String>| list.iter().map(|f| format!("'{f}'")).collect::<Vec<_>>().join(", ");
-    let threaded_dirs = ["pkg-threads/", "pkg-threads-relaxed/"];
-    let shell = quoted(files.iter().filter(|f| !threaded_dirs.iter().any(|d| f.starts_with(d))).collect());
-    let threaded = threaded_dirs
+    let build_dirs = ["pkg/", "pkg-threads/", "pkg-threads-relaxed/"];
+    let shell = quoted(files.iter().filter(|f| !build_dirs.iter().any(|d| f.starts_with(d))).collect());
+    let builds = build_dirs
         .iter()
         .map(|d| format!("'{d}': [{}]", quoted(files.iter().filter(|f| f.starts_with(d)).collect())))
         .collect::<Vec<_>>()
@@ -186,8 +186,8 @@ fn write_service_worker(out: &Path) -> Result<(), String> {
     let replaced = template
         .replacen("const BUILD = 'dev';", &format!("const BUILD = '{hash:016x}';"), 1)
         .replacen("const SHELL = [];", &format!("const SHELL = [{shell}];"), 1)
-        .replacen("const THREADED = {};", &format!("const THREADED = {{{threaded}}};"), 1);
-    if replaced.contains("const BUILD = 'dev';") || replaced.contains("const SHELL = [];") {
+        .replacen("const BUILDS = {};", &format!("const BUILDS = {{{builds}}};"), 1);
+    if ["const BUILD = 'dev';", "const SHELL = [];", "const BUILDS = {};"].iter().any(|line| replaced.contains(line)) {
         return Err("www/sw.js no longer has the lines dist fills in".into());
     }
     std::fs::write(out.join("sw.js"), replaced).map_err(|e| e.to_string())
