@@ -152,13 +152,13 @@ export function ready(options?: Pick<LoadOptions, 'backend' | 'threads' | 'relax
 export function featureMapTiles(values: Float32Array, channels: number, height: number, width: number,
   ranges: Uint32Array, perBranch: number): Uint8ClampedArray;
 
-/** The wasm-threads build the CPU engine loaded (e.g. "pkg-threads/"), or null: what an
- *  offline copy of the page must keep. */
-export function threadedBuild(): Promise<string | null>;
+/** The wasm builds this page loaded (e.g. ["pkg-threads-relaxed/"]: one, the threads build,
+ *  where the page is cross-origin isolated): what an offline copy of the page must keep. */
+export function wasmBuilds(): string[];
 
 /** An activation map as `size` x `size` pixels (default 224) to draw over the prediction's
  *  crop: resampled smoothly, normalised, "jet" colours with alpha rising with the activation. */
-export function heatmap(cam: ActivationMap, size?: number): ImageData;
+export function heatmap(cam: ActivationMap, size?: number): ImageData; // (after load() or ready())
 
 /** Downloads (or reads from the cache) the weights, builds the network, picks the backend.
  *  Rejects with `kind` 'weights' (a file that fits no network, with why), 'engine' or 'webgpu'. */

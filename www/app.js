@@ -2,7 +2,8 @@
 // GPU (WebGPU) or the CPU (WebAssembly SIMD), whichever measured faster on this device;
 // without WebGPU on the CPU at once. This module is the page's wiring: the models and
 // their loading, the camera loop, images, and the result on screen; the camera, the
-// overlay, the explorer, the messages and the measuring modes are modules of their own.
+// overlay, the top-5 list, the explorer, the messages and the measuring modes are modules
+// of their own.
 // Every URL is relative, so the folder works from any static host and any sub-path.
 //
 // Query parameters: ?bench=N[&warmup=W][&layers=1][&cam=1] runs the benchmark instead of
@@ -25,6 +26,7 @@ import { setStatus, showMessage, clearMessage } from './messages.js';
 import { Turns } from './turns.js';
 import { openCamera, cameras, listCameras } from './camera.js';
 import { runBenchmark, runSoak } from './bench.js';
+import { showTop, clearTop, markMapped, pickedClass } from './results.js';
 
 const $ = (id) => document.getElementById(id);
 const params = new URLSearchParams(location.search);
@@ -51,7 +53,6 @@ const state = {
   frameWaiters: [], // background work waiting for the next camera prediction (aFrameShown)
   starting: null, // the site model's first load (download and build)
   facing: 'environment',
-  frameTimes: [],
   soaking: false, // the soak mode (?soak=N) is under way or done
   hiddenPause: false, // the camera loop stopped because the tab is hidden; resumes when shown
   cameraGone: false, // the camera's track ended (unplugged, permission withdrawn): waiting for one
@@ -255,11 +256,10 @@ async function classify(source, width, height, shown = $('still')) {
 
 /** Empties the result panel, so that an earlier image's top-5 is not taken for a new one's. */
 function clearResult() {
-  $('top5').replaceChildren();
+  clearTop();
   state.overlay.clear();
   state.smoother.reset();
   state.lastShown = null;
-  for (const id of ['fps', 'ms', 'gpu-ms']) $(id).textContent = '–';
   $('still').hidden = true;
   delete document.body.dataset.source;
 }
@@ -276,34 +276,9 @@ function showResult(result, gpuMs, ms, source, image) {
   const now = performance.now();
   if (source !== 'camera' || !state.smooth) state.smoother.reset();
   const top = source === 'camera' && state.smooth ? state.smoother.add(result, now) : result;
-  const list = $('top5');
-  list.replaceChildren(...top.map(({ index, label, probability }) => {
-    const li = document.createElement('li');
-    li.dataset.index = index;
-    li.tabIndex = 0;
-    li.title = 'Show where the network sees this class';
-    li.dataset.probability = probability;
-    const name = document.createElement('span');
-    name.className = 'label';
-    name.textContent = label;
-    const pct = document.createElement('span');
-    pct.className = 'pct';
-    pct.textContent = `${(100 * probability).toFixed(1)}%`;
-    const bar = document.createElement('span');
-    bar.className = 'bar';
-    bar.style.setProperty('--p', probability);
-    li.append(name, pct, bar);
-    return li;
-  }));
+  showTop(top, ms, gpuMs, now);
   state.lastShown = { top, image };
   drawOverlay();
-  // Frames per second over the last few frames (slow adapters take seconds per frame).
-  state.frameTimes = state.frameTimes.concat(now).slice(-6);
-  const seconds = (now - state.frameTimes[0]) / 1000;
-  $('fps').textContent = state.frameTimes.length > 1 ? ((state.frameTimes.length - 1) / seconds).toFixed(1) : '–';
-  $('ms').textContent = ms.toFixed(0);
-  $('gpu-ms-wrap').hidden = gpuMs == null;
-  if (gpuMs != null) $('gpu-ms').textContent = gpuMs.toFixed(0);
 }
 
 /**
@@ -314,7 +289,7 @@ function drawOverlay() {
   const { top, image } = state.lastShown ?? {};
   if (!image || !state.classifier) return;
   const chosen = state.cams ? top.find((t) => t.index === state.camClass && t.cam) ?? top.find((t) => t.cam) : null;
-  for (const li of $('top5').children) li.classList.toggle('cam-shown', Number(li.dataset.index) === chosen?.index);
+  markMapped(chosen?.index ?? null);
   const crop = state.classifier.crop(image.width, image.height);
   state.overlay.draw({ ...image, crop, cam: chosen?.cam ?? null, label: chosen?.label ?? '' });
 }
@@ -340,10 +315,9 @@ async function setCams(on) {
 
 /** A tap on a top-5 entry: its activation map is drawn (turned on if it was off). */
 function pickCam(event) {
-  const li = event.target.closest('#top5 li');
-  if (!li || (event.type === 'keydown' && event.key !== 'Enter' && event.key !== ' ')) return;
-  event.preventDefault();
-  state.camClass = Number(li.dataset.index);
+  const index = pickedClass(event);
+  if (index == null) return;
+  state.camClass = index;
   setCams(true);
 }
 
