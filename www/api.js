@@ -15,8 +15,9 @@
 // be served anywhere (or published to npm as it is: it has a package.json).
 
 import { compile, wasm, networks, cpuEngineShared, gpuEngineShared, forgetGpu, wasmBuilds, adapterName } from './engines.js';
-import { upload, sizeOf, probePicture, timePasses, isSoftware, deviceLost } from './frames.js';
-import { restoreKernels, tuneKernels } from './kernels.js';
+import { upload, sizeOf, isSoftware, deviceLost } from './frames.js';
+import { tuneKernels } from './kernels.js';
+import { buildOn, choose, decide, timed, TUNING_COULD_WIN } from './choice.js';
 import { siteModels, downloadWeights, download, forgetWeights } from './weights.js';
 import { fitWithin, maxSide } from './images.js';
 
@@ -29,12 +30,6 @@ export { wasmBuilds };
 export const featureMapTiles = (values, c, h, w, ranges, perBranch) => wasm().featureMapTiles(values, c, h, w, ranges, perBranch);
 
 const here = new URL('./', import.meta.url);
-// Passes timed per backend when measuring both (after a warm-up pass each).
-const CHOICE_RUNS = 3;
-// The GPU is tuned before the choice only if, untuned, it is within this factor of the CPU
-// (a margin, not a measurement of every adapter: on llvmpipe the autotuned pass took 206-240
-// ms against 236 ms untuned).
-const TUNING_COULD_WIN = 2;
 // Drivers reset, laptops switch GPUs, phones reclaim a background tab's GPU: a classifier
 // builds its network again on a new device. A GPU lost this many times within
 // LOSS_WINDOW_MS is given up for the CPU rather than recovered in a loop.
@@ -120,98 +115,6 @@ async function weightsOf(model, weights, onProgress) {
     throw new TypeError('weights is a URL, a Blob, an ArrayBuffer or a Uint8Array');
   }
   return { bytes, name: model ?? null, title: null, precision: null };
-}
-
-/**
- * The network built on `engine` from `source`; on the GPU warmed up (every shader compiled
- * by a first pass) unless `warm` is false, with the kernels chosen on an earlier visit, or
- * tuned now where `tune` is 'now'. Returns { engine, net, kernels } (kernels: null untuned).
- */
-async function buildOn(engine, { bytes, name, labels }, { warm = true, tune = 'later', onProgress = () => {} } = {}) {
-  const net = await oneAtATime(engine, () => engine.load(name, bytes, labels));
-  if (net.backend() !== 'gpu') return { engine, net, kernels: null };
-  if (warm) {
-    onProgress({ phase: 'compile' });
-    const side = JSON.parse(net.stats()).inputSize;
-    net.texture(side, side);
-    await net.run();
-  }
-  let kernels = restoreKernels(engine, net);
-  if (!kernels && tune === 'now') {
-    onProgress({ phase: 'tune' });
-    kernels = await tuneKernels(engine, net);
-  }
-  return { engine, net, kernels };
-}
-
-const building = new WeakMap(); // engine -> its last build
-
-/** Runs `work` (a build on `engine`) after the builds asked of it before: one at a time each. */
-function oneAtATime(engine, work) {
-  const run = (building.get(engine) ?? Promise.resolve()).then(work);
-  building.set(engine, run.catch(() => {}));
-  return run;
-}
-
-const choiceKey = (gpu, model) => `inception.backend.${adapterName(gpu)}.${model}`;
-
-/** The faster of a GPU and a CPU time, remembered under `key` with both figures. */
-function decide(gpuMs, cpuMs, key) {
-  const name = cpuMs < gpuMs ? 'cpu' : 'gpu';
-  const figures = `GPU ${gpuMs.toFixed(0)} ms, CPU ${cpuMs.toFixed(0)} ms per image`;
-  const choice = { name, reason: `measured faster here (${figures})`, gpuMs, cpuMs };
-  if (key) localStorage.setItem(key, JSON.stringify(choice));
-  return choice;
-}
-
-/** Median milliseconds of CHOICE_RUNS passes of `net` on the probe picture. */
-async function timed(engine, net) {
-  const bitmap = await probePicture();
-  try { return await timePasses(engine, net, bitmap, CHOICE_RUNS); } finally { bitmap.close(); }
-}
-
-/**
- * The network on the backend to use here: the one asked for; the CPU without a GPU; else
- * the faster of both, measured once per adapter and model (with `start: 'fast'` the CPU
- * runs meanwhile and improve() measures). Returns buildOn's object with `choice` ({ name,
- * reason, gpuMs, cpuMs }) and `later` (what improve() has to do).
- */
-async function choose(source, { backend = 'auto', start = 'measured', autotune = true, threads, relaxed, onProgress }) {
-  const tune = !autotune ? 'off' : start === 'fast' ? 'later' : 'now';
-  const build = (engine, options) => buildOn(engine, source, { onProgress, tune, ...options });
-  const { engine: gpu, why } = backend === 'cpu' ? { engine: null } : await gpuEngineShared();
-  const cpu = backend === 'gpu' ? null : await cpuEngineShared({ threads, relaxed });
-  const untuned = (built) => (built.net.backend() === 'gpu' && !built.kernels && tune === 'later' ? { tune: true } : null);
-  if (!gpu || !cpu) {
-    const built = await build(gpu ?? cpu);
-    const reason = backend !== 'auto' ? 'asked for' : `no WebGPU adapter: ${why}`;
-    return { ...built, choice: { name: built.net.backend(), reason }, later: untuned(built) };
-  }
-  const key = source.name && choiceKey(gpu, source.name);
-  const saved = key && JSON.parse(localStorage.getItem(key) ?? 'null');
-  if (saved?.name === 'gpu' || saved?.name === 'cpu') {
-    const built = await build(saved.name === 'gpu' ? gpu : cpu);
-    return { ...built, choice: { ...saved, reason: `${saved.reason}, measured on an earlier visit` }, later: untuned(built) };
-  }
-  if (start === 'fast') {
-    // the CPU is ready in a moment: it runs the first frames while improve() measures the GPU
-    const built = await build(cpu);
-    return { ...built, choice: { name: 'cpu', reason: 'the GPU is being measured meanwhile' }, later: { measure: key } };
-  }
-  const onCpu = await build(cpu);
-  const onGpu = await build(gpu, { tune: 'off' });
-  onProgress?.({ phase: 'measure' });
-  let gpuMs = await timed(gpu, onGpu.net);
-  const cpuMs = await timed(cpu, onCpu.net);
-  if (gpuMs < TUNING_COULD_WIN * cpuMs && !onGpu.kernels && autotune) {
-    onProgress?.({ phase: 'tune' });
-    onGpu.kernels = await tuneKernels(gpu, onGpu.net);
-    gpuMs = await timed(gpu, onGpu.net);
-  }
-  const choice = decide(gpuMs, cpuMs, key);
-  const [chosen, other] = choice.name === 'gpu' ? [onGpu, onCpu] : [onCpu, onGpu];
-  other.net.free();
-  return { ...chosen, choice, later: null };
 }
 
 /**
