@@ -318,9 +318,9 @@ class Classifier extends EventTarget {
         cpuNet.free();
       });
     } catch (e) {
+      if (this.#net !== built.net) built.net.free(); // (a classifier closed meanwhile: not installed)
       if (this.#closed) return;
       console.info('the GPU measurement failed; the CPU runs on:', e.message);
-      if (this.#net !== built.net) built.net.free();
       this.#choice = { name: 'cpu', reason: `the GPU measurement failed (${e.message})` };
     }
     if (!this.#closed) this.dispatchEvent(new Event('backendchange'));
