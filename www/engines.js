@@ -7,7 +7,8 @@
 // One wasm build per page: pkg/ where the page is not isolated; where it is, the threads
 // build the CPU worker runs (pkg-threads/, or pkg-threads-relaxed/ where the browser has
 // relaxed SIMD) serves the page's own thread too (the GPU engine, the activation maps), so
-// that an isolated page downloads one module (1.19 MB) instead of two (0.92 MB more).
+// that an isolated page downloads one module (1.31 MB) instead of two (1.03 MB more; 357 KB
+// gzipped: a first visit sent 6.53 MB instead of 6.90 with `bench-web --first-visit`).
 
 import { startThreadedCpu, hasRelaxedSimd } from './threaded-cpu.js';
 
