@@ -17,7 +17,7 @@
 import { compile, wasm, networks, cpuEngineShared, gpuEngineShared, forgetGpu, wasmBuilds, adapterName } from './engines.js';
 import { upload, sizeOf, isSoftware, deviceLost } from './frames.js';
 import { tuneKernels } from './kernels.js';
-import { buildOn, choose, decide, timed, TUNING_COULD_WIN } from './choice.js';
+import { buildOn, choose, measureBoth } from './choice.js';
 import { siteModels, downloadWeights, download, forgetWeights } from './weights.js';
 import { fitWithin, maxSide } from './images.js';
 
@@ -38,6 +38,7 @@ const LOSS_WINDOW_MS = 60_000;
 let losses = []; // when GPU devices were lost (performance.now()), for the whole page
 
 const failure = (kind, message) => Object.assign(new Error(message), { kind });
+
 const nextPaint = () => new Promise((resolve) => requestAnimationFrame(() => setTimeout(resolve, 0)));
 
 /**
@@ -300,20 +301,18 @@ class Classifier extends EventTarget {
         return null;
       });
     if (!built) return this.dispatchEvent(new Event('backendchange'));
-    const time = (engine, net) => this.#exclusive(() => timed(engine, net));
+    // each timing and tuning step with the network to itself, between frames
+    const step = (work) => this.#exclusive(() => {
+      if (replaced()) throw new Error('the classifier was replaced');
+      return work();
+    });
     try {
-      await between();
-      let gpuMs = await time(gpu, built.net);
-      await between();
-      const cpuMs = await time(this.#engine, cpuNet);
-      if (gpuMs < TUNING_COULD_WIN * cpuMs && !built.kernels && this.#options.autotune !== false && !replaced()) {
-        built.kernels = await tuneKernels(gpu, built.net, { step: (work) => this.#exclusive(work), between });
-        gpuMs = await time(gpu, built.net);
-      }
+      const onCpu = { engine: this.#engine, net: cpuNet };
+      const choice = await measureBoth(built, onCpu, key, { autotune: this.#options.autotune !== false, step, between });
       await this.#exclusive(async () => {
         if (replaced()) return built.net.free();
-        this.#choice = decide(gpuMs, cpuMs, key);
-        if (this.#choice.name !== 'gpu') return built.net.free();
+        this.#choice = choice;
+        if (choice.name !== 'gpu') return built.net.free();
         await this.#install(built);
         cpuNet.free();
       });

@@ -12,7 +12,7 @@ const CHOICE_RUNS = 3;
 // The GPU is tuned before the choice only if, untuned, it is within this factor of the CPU
 // (a margin, not a measurement of every adapter: on llvmpipe the autotuned pass took 206-240
 // ms against 236 ms untuned).
-export const TUNING_COULD_WIN = 2;
+const TUNING_COULD_WIN = 2;
 
 /**
  * The network built on `engine` from `source`; on the GPU warmed up (every shader compiled
@@ -47,8 +47,30 @@ function oneAtATime(engine, work) {
 
 const choiceKey = (gpu, model) => `inception.backend.${adapterName(gpu)}.${model}`;
 
+/**
+ * Times `onGpu` against `onCpu` (buildOn's objects) and returns the choice, remembered under
+ * `key`; the GPU is tuned first (then timed again) where tuning could make it the faster.
+ * Each timing, and each tuning step, runs through `step(work)` (a classifier's: the network
+ * to itself); with `between`, that is awaited between them and the kernels are tuned a
+ * candidate at a time (improve()), else at once (load()).
+ */
+export async function measureBoth(onGpu, onCpu, key, { autotune = true, step = (work) => work(), between = null, onProgress = () => {} } = {}) {
+  const time = ({ engine, net }) => step(() => timed(engine, net));
+  onProgress({ phase: 'measure' });
+  await between?.();
+  let gpuMs = await time(onGpu);
+  await between?.();
+  const cpuMs = await time(onCpu);
+  if (gpuMs < TUNING_COULD_WIN * cpuMs && !onGpu.kernels && autotune) {
+    onProgress({ phase: 'tune' });
+    onGpu.kernels = await tuneKernels(onGpu.engine, onGpu.net, { step, between });
+    gpuMs = await time(onGpu);
+  }
+  return decide(gpuMs, cpuMs, key);
+}
+
 /** The faster of a GPU and a CPU time, remembered under `key` with both figures. */
-export function decide(gpuMs, cpuMs, key) {
+function decide(gpuMs, cpuMs, key) {
   const name = cpuMs < gpuMs ? 'cpu' : 'gpu';
   const figures = `GPU ${gpuMs.toFixed(0)} ms, CPU ${cpuMs.toFixed(0)} ms per image`;
   const choice = { name, reason: `measured faster here (${figures})`, gpuMs, cpuMs };
@@ -57,7 +79,7 @@ export function decide(gpuMs, cpuMs, key) {
 }
 
 /** Median milliseconds of CHOICE_RUNS passes of `net` on the probe picture. */
-export async function timed(engine, net) {
+async function timed(engine, net) {
   const bitmap = await probePicture();
   try { return await timePasses(engine, net, bitmap, CHOICE_RUNS); } finally { bitmap.close(); }
 }
@@ -68,7 +90,7 @@ export async function timed(engine, net) {
  * runs meanwhile and improve() measures). Returns buildOn's object with `choice` ({ name,
  * reason, gpuMs, cpuMs }) and `later` (what improve() has to do).
  */
-export async function choose(source, { backend = 'auto', start = 'measured', autotune = true, threads, relaxed, onProgress }) {
+export async function choose(source, { backend = 'auto', start = 'measured', autotune = true, threads, relaxed, onProgress = () => {} }) {
   const tune = !autotune ? 'off' : start === 'fast' ? 'later' : 'now';
   const build = (engine, options) => buildOn(engine, source, { onProgress, tune, ...options });
   const { engine: gpu, why } = backend === 'cpu' ? { engine: null } : await gpuEngineShared();
@@ -92,15 +114,7 @@ export async function choose(source, { backend = 'auto', start = 'measured', aut
   }
   const onCpu = await build(cpu);
   const onGpu = await build(gpu, { tune: 'off' });
-  onProgress?.({ phase: 'measure' });
-  let gpuMs = await timed(gpu, onGpu.net);
-  const cpuMs = await timed(cpu, onCpu.net);
-  if (gpuMs < TUNING_COULD_WIN * cpuMs && !onGpu.kernels && autotune) {
-    onProgress?.({ phase: 'tune' });
-    onGpu.kernels = await tuneKernels(gpu, onGpu.net);
-    gpuMs = await timed(gpu, onGpu.net);
-  }
-  const choice = decide(gpuMs, cpuMs, key);
+  const choice = await measureBoth(onGpu, onCpu, key, { autotune, onProgress });
   const [chosen, other] = choice.name === 'gpu' ? [onGpu, onCpu] : [onCpu, onGpu];
   other.net.free();
   return { ...chosen, choice, later: null };
