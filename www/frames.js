@@ -6,8 +6,19 @@ import { adapterName } from './engines.js';
 // Copying straight from a <video> element is the fast path, but on some adapters it loses
 // the whole device (SwiftShader does). Software adapters, and adapters on which an attempt
 // ended in a lost device (remembered per adapter), go through createImageBitmap.
+// Decided once per engine (not read from localStorage each frame): 'bitmap', 'untried' or 'ok'.
 const videoCopyKey = (engine) => `inception.video-copy.${adapterName(engine)}`;
-const noVideoCopy = new WeakSet(); // GPU engines that copy video through a bitmap
+const videoCopy = new WeakMap(); // GPU engine -> { key, state }
+
+function videoCopyOf(engine) {
+  if (!videoCopy.has(engine)) {
+    const key = videoCopyKey(engine);
+    const saved = localStorage.getItem(key);
+    const state = isSoftware(engine) || saved === 'broken' ? 'bitmap' : saved === 'ok' ? 'ok' : 'untried';
+    videoCopy.set(engine, { key, state });
+  }
+  return videoCopy.get(engine);
+}
 
 /** Whether `engine`'s adapter is a software one (SwiftShader, WARP, llvmpipe). */
 export const isSoftware = (engine) => engine.device().adapterInfo?.isFallbackAdapter === true;
@@ -46,25 +57,21 @@ export async function upload(engine, net, source, width, height) {
   const device = engine.device();
   const texture = net.texture(width, height);
   const copy = (src) => device.queue.copyExternalImageToTexture({ source: src }, { texture }, [width, height]);
-  if (source instanceof HTMLVideoElement && !noVideoCopy.has(engine)) {
-    const key = videoCopyKey(engine);
-    if (isSoftware(engine) || localStorage.getItem(key) === 'broken') {
-      noVideoCopy.add(engine);
-    } else {
-      const first = localStorage.getItem(key) !== 'ok';
-      if (first) localStorage.setItem(key, 'trying');
-      device.pushErrorScope('validation');
-      let thrown = null;
-      try { copy(source); } catch (e) { thrown = e; }
-      const error = await device.popErrorScope();
-      if (!thrown && !error) {
-        if (first) localStorage.setItem(key, 'ok');
-        return;
-      }
-      localStorage.setItem(key, 'broken');
-      noVideoCopy.add(engine);
-      console.info('copying video frames through createImageBitmap:', (thrown || error).message);
+  const direct = source instanceof HTMLVideoElement ? videoCopyOf(engine) : null;
+  if (direct && direct.state !== 'bitmap') {
+    if (direct.state === 'untried') localStorage.setItem(direct.key, 'trying');
+    device.pushErrorScope('validation');
+    let thrown = null;
+    try { copy(source); } catch (e) { thrown = e; }
+    const error = await device.popErrorScope();
+    if (!thrown && !error) {
+      if (direct.state === 'untried') localStorage.setItem(direct.key, 'ok');
+      direct.state = 'ok';
+      return;
     }
+    localStorage.setItem(direct.key, 'broken');
+    direct.state = 'bitmap';
+    console.info('copying video frames through createImageBitmap:', (thrown || error).message);
   }
   if (source instanceof HTMLVideoElement) {
     const bitmap = await createImageBitmap(source);
