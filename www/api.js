@@ -14,7 +14,7 @@
 // Everything is fetched relative to this file, so the folder `cargo xtask dist` writes can
 // be served anywhere (or published to npm as it is: it has a package.json).
 
-import { compile, wasm, networks, cpuEngineShared, gpuEngineShared, forgetGpu, wasmBuilds, adapterName } from './engines.js';
+import { compile, wasm, failure, networks, cpuEngineShared, gpuEngineShared, forgetGpu, wasmBuilds, adapterName } from './engines.js';
 import { upload, sizeOf, isSoftware, deviceLost } from './frames.js';
 import { tuneKernels } from './kernels.js';
 import { buildOn, choose, measureBoth } from './choice.js';
@@ -36,8 +36,6 @@ const here = new URL('./', import.meta.url);
 const LOSSES_BEFORE_CPU = 3;
 const LOSS_WINDOW_MS = 60_000;
 let losses = []; // when GPU devices were lost (performance.now()), for the whole page
-
-const failure = (kind, message) => Object.assign(new Error(message), { kind });
 
 const nextPaint = () => new Promise((resolve) => requestAnimationFrame(() => setTimeout(resolve, 0)));
 
@@ -403,12 +401,11 @@ class Classifier extends EventTarget {
     });
   }
 
-  /** Frees the network (GPU buffers, wasm memory); later calls reject. */
+  /** Frees the network (GPU buffers, wasm memory) once its passes are done; later calls reject. */
   close() {
-    this.#turn(async () => {
-      await Promise.allSettled(this.#inflight);
+    this.#exclusive(() => {
       this.#closed = true;
       this.#net.free();
-    });
+    }).catch(() => {}); // (closed already)
   }
 }

@@ -17,7 +17,8 @@ let cpu = null; // the CPU engine's promise
 let gpu = null; // the GPU engine's promise: { engine } or { engine: null, why }
 let gpuOpen = null; // the engine it resolved to
 
-const failure = (kind, message) => Object.assign(new Error(message), { kind });
+/** An Error with `kind` ('engine', 'webgpu', 'weights'): what pages tell the user by. */
+export const failure = (kind, message) => Object.assign(new Error(message), { kind });
 
 /**
  * Compiles the page's wasm module (once; `threads` and `relaxed` as for the CPU engine
