@@ -5,8 +5,7 @@
 //! `strongest_channels` and `feature_map_rgba` show a branch's output as small images.
 
 use crate::error::Error;
-use crate::graph::{Graph, Op, TensorId};
-use crate::ops::Shape;
+use crate::graph::{Graph, Op, Shape, TensorId};
 
 /// A part of the network in execution order.
 #[derive(Clone, Debug, PartialEq)]
@@ -127,7 +126,7 @@ fn common_stem(graph: &Graph, nodes: std::ops::RangeInclusive<usize>) -> String 
 
 /// What a node computes, in a few words: "conv 3x3", "conv 1x7 /2", "max pool 3x3 /2".
 pub fn describe(op: &Op) -> String {
-    let window = |w: &crate::ops::Window| {
+    let window = |w: &crate::graph::Window| {
         let stride = if w.stride == (1, 1) { String::new() } else { format!(" /{}", w.stride.0) };
         format!("{}x{}{stride}", w.kernel.0, w.kernel.1)
     };

@@ -4,9 +4,12 @@
 
 use crate::cpu::{CpuNetwork, CpuOptions};
 use crate::error::Error;
+use crate::gpu::Gpu;
 use crate::graph::Graph;
-use crate::network::{LayerTime, Options, Output, Stats};
-use crate::{Gpu, Model, Network};
+use crate::models::Model;
+use crate::network::Network;
+use crate::network::Options;
+use crate::plan::{LayerTime, Output, Stats};
 
 /// Where a network runs.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

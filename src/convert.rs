@@ -4,10 +4,9 @@
 //! network's name, its class count, the storage and optionally its class names in the metadata.
 
 use crate::error::WeightsError;
-use crate::models::Variant;
-use crate::ops::conv2d::Precision;
-use crate::tensors::Tensors;
-use crate::weights::{read_tensors, Model};
+use crate::models::{Model, Variant};
+use crate::tensors::{int8_scale_name, Precision, Tensors};
+use crate::weights::read_tensors;
 use safetensors::{tensor::TensorView, Dtype};
 use std::collections::HashMap;
 
@@ -32,11 +31,6 @@ impl Storage {
             Storage::Int8 => "int8",
         }
     }
-}
-
-/// The name of the per-output-channel scales of an int8 tensor.
-pub fn int8_scale_name(tensor: &str) -> String {
-    format!("{tensor}.int8_scale")
 }
 
 /// What a conversion produced.

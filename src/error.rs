@@ -1,6 +1,5 @@
 //! Errors that reach users: each says what was wrong and with what.
 
-use crate::models::Variant;
 use std::fmt;
 
 #[derive(Debug, Clone, PartialEq)]
@@ -30,11 +29,14 @@ pub enum WeightsError {
     /// The tensors match none of the networks (the first few names are kept).
     Unrecognised {
         first: Vec<String>,
+        /// The networks the engine runs, by name.
+        known: Vec<&'static str>,
     },
     /// The file holds weights of another network than the one asked for.
+    /// The names are the models' (`Variant::name`), so that this layer knows no model types.
     WrongVariant {
-        expected: Variant,
-        found: Variant,
+        expected: &'static str,
+        found: &'static str,
     },
     Missing {
         tensor: String,
@@ -94,10 +96,10 @@ impl fmt::Display for WeightsError {
                  but it has {file_bytes}"
             ),
             WeightsError::Checkpoint(m) => write!(f, "not a readable PyTorch checkpoint: {m}"),
-            WeightsError::Unrecognised { first } => write!(
+            WeightsError::Unrecognised { first, known } => write!(
                 f,
                 "these are not the weights of any network this engine runs ({}); the file's tensors begin with {}",
-                Variant::ALL.map(|v| v.name()).join(", "),
+                known.join(", "),
                 if first.is_empty() { "nothing: it holds no tensors".into() } else { first.join(", ") }
             ),
             WeightsError::WrongVariant { expected, found } => {

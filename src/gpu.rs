@@ -1,7 +1,7 @@
 //! The GPU context: one wgpu device and queue, shared by every network loaded on it.
 
+use crate::error::Error;
 use crate::gpu_objects;
-use crate::Error;
 use std::sync::{Arc, Mutex};
 
 /// A wgpu device with the facts about it the engine needs.

@@ -29,10 +29,10 @@ pub fn choose(
     given: Option<Vec<String>>,
     embedded: Option<Vec<String>>,
     num_classes: u32,
-) -> Result<Vec<String>, crate::WeightsError> {
+) -> Result<Vec<String>, crate::error::WeightsError> {
     match given.or(embedded) {
         Some(list) if list.len() != num_classes as usize => {
-            Err(crate::WeightsError::Labels { found: list.len(), classes: num_classes })
+            Err(crate::error::WeightsError::Labels { found: list.len(), classes: num_classes })
         }
         Some(list) => Ok(list),
         None => Ok(for_classes(num_classes)),

@@ -17,7 +17,6 @@
 //! The same code runs natively (Vulkan, Metal, DX12) and in the browser (WebGPU).
 
 pub mod architecture;
-pub mod arena;
 pub mod backend;
 pub mod clock;
 pub mod convert;
@@ -31,6 +30,8 @@ pub mod labels;
 pub mod models;
 pub mod network;
 pub mod ops;
+pub mod parallel;
+pub mod plan;
 pub mod prediction;
 pub mod pth;
 pub mod reference;
@@ -41,10 +42,10 @@ pub mod weights;
 pub use cpu::{CpuNetwork, CpuOptions};
 pub use error::{Error, WeightsError};
 pub use gpu::Gpu;
-pub use models::Variant;
-pub use network::{Network, Output};
+pub use models::{Model, Variant};
+pub use network::Network;
+pub use plan::Output;
 pub use prediction::{Classification, Prediction};
-pub use weights::Model;
 
 #[cfg(target_arch = "wasm32")]
 mod wasm;

@@ -23,7 +23,8 @@ mod cli {
     use inception::backend::{self, Backend, Choice, Engine};
     use inception::convert::Storage;
     use inception::network::{ConvKernel, Options};
-    use inception::ops::conv2d::Precision;
+    use inception::tensors::Precision;
+
     use inception::{labels, Classification, CpuOptions, Error, Gpu, Model, Variant};
     use std::path::{Path, PathBuf};
     use std::time::Instant;
@@ -487,7 +488,7 @@ usage:
         dir: &Path,
         path: &Path,
         img: &image::RgbaImage,
-        spec: &inception::ops::preprocess::InputSpec,
+        spec: &inception::graph::InputSpec,
         classification: &Classification,
     ) -> Result<(), Error> {
         const OPACITY: f32 = 0.6;
@@ -656,7 +657,7 @@ usage:
     /// The per-layer table: median milliseconds of each layer over `runs` passes (on the
     /// GPU each timed alone with timestamp queries, on the CPU in a pass).
     async fn per_layer(engine: &mut Engine, runs: usize) -> Result<(), Error> {
-        let mut samples: Vec<Vec<inception::network::LayerTime>> = Vec::new();
+        let mut samples: Vec<Vec<inception::plan::LayerTime>> = Vec::new();
         for _ in 0..runs {
             samples.push(engine.profile().await?);
         }
@@ -676,7 +677,7 @@ usage:
             } else {
                 format!("{:>9}", "-")
             };
-            let kernel = layer.kernel.map_or("-".to_string(), |k| k.to_string());
+            let kernel = layer.kernel.as_deref().unwrap_or("-");
             println!("{:<28} {:9.3} {:6.1}% {gflops}  {kernel}", layer.label, ms, 100.0 * ms / total);
         }
         println!("{:<28} {:9.3}", "sum", total);

@@ -2,7 +2,7 @@
 //! wasm API's `run`, and so the page.
 
 use crate::heatmap::ActivationMap;
-use crate::network::Output;
+use crate::plan::Output;
 
 /// One ranked class.
 #[derive(Clone, Debug, PartialEq)]

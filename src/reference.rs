@@ -2,9 +2,9 @@
 //! (f64 accumulation), and independent of the scheduler's buffer placement. Tests use it
 //! as the ground truth for graphs PyTorch has no golden file for.
 
-use crate::graph::Op;
-use crate::ops::{conv2d, linear, lrn, pool, Tensor, TensorMut};
-use crate::weights::Model;
+use crate::graph::{Op, Tensor, TensorMut};
+use crate::models::Model;
+use crate::ops::{conv2d, linear, lrn, pool};
 
 /// Every tensor of the graph for the given preprocessed input (CHW); the last is the logits.
 pub fn forward(model: &Model, input: &[f32]) -> Vec<Vec<f32>> {

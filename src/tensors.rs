@@ -3,7 +3,6 @@
 //! in the file's bytes where it can (contiguous tensors) and is copied only where it must
 //! be (views with strides, which only `.pth` files have).
 
-use crate::convert::int8_scale_name;
 use crate::error::WeightsError;
 use safetensors::Dtype;
 use std::borrow::Cow;
@@ -100,5 +99,45 @@ impl<'a> Tensors<'a> {
             });
         }
         Ok(())
+    }
+}
+
+/// The name of the per-output-channel scales of an int8 tensor.
+pub fn int8_scale_name(tensor: &str) -> String {
+    format!("{tensor}.int8_scale")
+}
+
+/// How convolution weights are stored on the GPU. Float16 halves their size and the
+/// bandwidth the convolutions spend on them, where the adapter has `shader-f16`; sums
+/// stay float32.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Precision {
+    F32,
+    F16,
+}
+
+impl Precision {
+    /// Bytes per stored weight.
+    pub fn weight_bytes(self) -> u64 {
+        match self {
+            Precision::F32 => 4,
+            Precision::F16 => 2,
+        }
+    }
+
+    /// The packed weights as the GPU buffer holds them.
+    pub fn bytes(self, packed: &[f32]) -> Vec<u8> {
+        match self {
+            Precision::F32 => bytemuck::cast_slice(packed).to_vec(),
+            Precision::F16 => packed.iter().flat_map(|v| half::f16::from_f32(*v).to_le_bytes()).collect(),
+        }
+    }
+
+    /// `weights` rounded as this precision stores them (for CPU twins and tolerances).
+    pub fn round(self, weights: &[f32]) -> Vec<f32> {
+        match self {
+            Precision::F32 => weights.to_vec(),
+            Precision::F16 => weights.iter().map(|v| half::f16::from_f32(*v).to_f32()).collect(),
+        }
     }
 }

@@ -68,7 +68,7 @@ pub fn memory_report() -> String {
 /// where the page outlines the crop and lays the activation maps.
 #[wasm_bindgen(js_name = cropRegion)]
 pub fn crop_region(crop: u32, resize: u32, width: u32, height: u32) -> Vec<f32> {
-    crate::ops::preprocess::Geometry::centre_crop(crop, resize, width, height).source_rect(crop).to_vec()
+    crate::graph::Geometry::centre_crop(crop, resize, width, height).source_rect(crop).to_vec()
 }
 
 /// `camHeatmap(values, width, height, size)`: a raw activation map (a `cam` of `run`'s
@@ -97,7 +97,7 @@ pub fn feature_map_tiles(
     ranges: &[u32],
     count: u32,
 ) -> Result<Clamped<Vec<u8>>, JsValue> {
-    let shape = crate::ops::Shape::new(c, h, w);
+    let shape = crate::graph::Shape::new(c, h, w);
     let ranges: Vec<(u32, u32)> = ranges.chunks(2).filter(|r| r.len() == 2).map(|r| (r[0], r[1])).collect();
     crate::architecture::feature_map_atlas(values, shape, &ranges, count).map(Clamped).map_err(js_error)
 }
@@ -126,7 +126,7 @@ pub fn cpu_engine() -> Engine {
 /// The CPU backend in words: "WebAssembly simd128, 1 thread".
 fn describe_cpu() -> String {
     let kernel = crate::cpu::microkernel::best();
-    let threads = crate::cpu::threads::count();
+    let threads = crate::parallel::count();
     format!("WebAssembly {}, {threads} thread{}", kernel.name, if threads == 1 { "" } else { "s" })
 }
 
@@ -315,7 +315,7 @@ impl Classifier {
             let rows: Vec<_> = layers
                 .iter()
                 .map(|l| {
-                    let kernel = l.kernel.map(|k| k.to_string());
+                    let kernel = l.kernel.clone();
                     serde_json::json!({"layer": l.label, "nodes": l.nodes, "ms": l.ms, "multiplyAdds": l.multiply_adds, "kernel": kernel})
                 })
                 .collect();

@@ -1,11 +1,10 @@
-//! Loading a model's parameters from a weights file (safetensors or a PyTorch checkpoint):
-//! every tensor the graph needs must
-//! be there with the right shape and a float dtype; nothing else may be there but what the
-//! variant knowingly ignores. Batch norm is folded into the convolutions here.
+//! A graph's parameters from a weights file (safetensors or a PyTorch checkpoint): every
+//! tensor the graph needs must be there with the right shape and a float dtype; nothing
+//! else may be there but what the model knowingly ignores. Batch norm is folded into the
+//! convolutions here. Which graph a file is for is the models' business (`models::Model`).
 
 use crate::error::WeightsError;
 use crate::graph::{Graph, Op};
-use crate::models::Variant;
 use crate::tensors::{RawTensor, Tensors};
 use safetensors::SafeTensors;
 use std::borrow::Cow;
@@ -17,45 +16,6 @@ use std::collections::{HashMap, HashSet};
 pub struct LayerParams {
     pub weight: Vec<f32>,
     pub bias: Vec<f32>,
-}
-
-/// A network ready to run: its graph and the parameters of each node (conv and linear
-/// nodes have `Some`).
-pub struct Model {
-    pub variant: Variant,
-    pub graph: Graph,
-    pub params: Vec<Option<LayerParams>>,
-}
-
-impl Model {
-    /// Reads a weights file: safetensors, or a PyTorch checkpoint (`torch.save`, zip or
-    /// legacy format). With `variant` `None` the network is recognised from the tensor
-    /// names; the class count always comes from the classifier.
-    pub fn load(bytes: &[u8], variant: Option<Variant>) -> Result<Model, WeightsError> {
-        Model::from_tensors(&read_tensors(bytes)?, variant)
-    }
-
-    /// [`Model::load`] for a safetensors file made for `variant`.
-    pub fn from_safetensors(variant: Variant, bytes: &[u8]) -> Result<Model, WeightsError> {
-        Model::load(bytes, Some(variant))
-    }
-
-    pub fn from_tensors(file: &Tensors, variant: Option<Variant>) -> Result<Model, WeightsError> {
-        let found = Variant::detect(file);
-        let variant = match (variant, found) {
-            (Some(expected), Some(found)) if expected != found => return Err(WeightsError::WrongVariant { expected, found }),
-            (Some(v), _) | (None, Some(v)) => v,
-            (None, None) => return Err(WeightsError::Unrecognised { first: file.names().take(3).map(String::from).collect() }),
-        };
-        let num_classes = match file.get(variant.classifier_weight()) {
-            Some(t) if t.shape.len() == 2 && t.shape[0] > 0 => t.shape[0] as u32,
-            _ => 1000, // the checks below then report what is wrong with it
-        };
-        let graph = variant.graph(num_classes);
-        let tensors = validated_tensors(variant, &graph, file)?;
-        let params = fold(&graph, &tensors)?;
-        Ok(Model { variant, graph, params })
-    }
 }
 
 /// The tensors of a weights file, in whichever format it is, with DataParallel's
@@ -118,11 +78,22 @@ fn check_not_truncated(bytes: &[u8]) -> Result<(), WeightsError> {
     }
 }
 
-fn validated_tensors(variant: Variant, graph: &Graph, file: &Tensors) -> Result<HashMap<String, Vec<f32>>, WeightsError> {
+/// Each node's parameters for `graph` from `file` (conv and linear nodes have `Some`),
+/// checked and with batch norm folded; tensors `is_ignored` accepts may be in the file
+/// unused (auxiliary heads, batch-norm counters).
+pub fn bind(graph: &Graph, file: &Tensors, is_ignored: impl Fn(&str) -> bool) -> Result<Vec<Option<LayerParams>>, WeightsError> {
+    fold(graph, &validated_tensors(graph, file, is_ignored)?)
+}
+
+fn validated_tensors(
+    graph: &Graph,
+    file: &Tensors,
+    is_ignored: impl Fn(&str) -> bool,
+) -> Result<HashMap<String, Vec<f32>>, WeightsError> {
     let expected = graph.parameters();
     let expected_names: HashSet<&str> = expected.iter().map(|(n, _)| n.as_str()).collect();
     for (name, tensor) in &file.map {
-        if !expected_names.contains(name.as_str()) && !variant.is_ignored(name) {
+        if !expected_names.contains(name.as_str()) && !is_ignored(name) {
             return Err(WeightsError::Unexpected { tensor: name.clone(), shape: tensor.shape.clone() });
         }
     }

@@ -65,7 +65,7 @@ fn bvlc_with_float16_weights_keeps_the_top5() {
         println!("SKIPPED {test}: this adapter has no shader-f16");
         return;
     }
-    let options = Options { precision: inception::ops::conv2d::Precision::F16, ..Options::default() };
+    let options = Options { precision: inception::tensors::Precision::F16, ..Options::default() };
     let Some(net) = load(test, options) else { return };
     check_crops(Engine::Gpu(net), 2e-3, " (float16 weights)");
 }
@@ -89,7 +89,7 @@ fn check_crops(mut net: Engine, tolerance: f32, what: &str) {
         assert_eq!(top_classes(&out.top), want_top5, "{name}: top-5");
         assert!(d.max_abs <= tolerance * range, "{name}: logit {} off by {}", d.worst, d.max_abs);
         // the probabilities are the softmax of those logits
-        let p = inception::ops::softmax_topk::cpu(&want_logits, 5);
+        let p = inception::plan::top_k(&want_logits, 5);
         for ((_, got), (_, want)) in out.top.iter().zip(&p) {
             assert!((got - want).abs() < 1e-3 + tolerance, "{name}: probability {got} vs {want}");
         }

@@ -7,9 +7,10 @@ mod common;
 
 use common::{diff, gpu, real_weights, shared};
 use inception::backend::{Backend, Engine};
+use inception::graph::Tensor;
 use inception::heatmap::ActivationMap;
 use inception::network::Options;
-use inception::ops::{cam, Tensor};
+use inception::ops::cam;
 use inception::{CpuOptions, Model, Network, Variant};
 
 const WEIGHTS: &str = "bvlc_googlenet.safetensors";

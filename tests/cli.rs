@@ -9,6 +9,13 @@ fn inception(args: &[&str]) -> (bool, String, String) {
     (out.status.success(), String::from_utf8_lossy(&out.stdout).into(), String::from_utf8_lossy(&out.stderr).into())
 }
 
+/// `inception classify --json ARGS`, which must succeed: its document.
+fn classify_json(args: &[&str]) -> serde_json::Value {
+    let (ok, stdout, stderr) = inception(&[&["classify", "--json"], args].concat());
+    assert!(ok, "{args:?}: {stderr}");
+    serde_json::from_str(&stdout).unwrap()
+}
+
 fn shared(path: &str) -> String {
     common::shared().join(path).display().to_string()
 }
@@ -227,10 +234,7 @@ fn classify_honours_exif_orientation() {
     std::fs::write(&turned, with_exif_orientation(&jpeg, 8)).unwrap();
     std::fs::write(&plain, &jpeg).unwrap();
     let top = |file: &std::path::Path| {
-        let (ok, stdout, stderr) =
-            inception(&["classify", "--json", "--backend", "cpu", "--model", "bvlc", &file.display().to_string()]);
-        assert!(ok, "{stderr}");
-        let doc: serde_json::Value = serde_json::from_str(&stdout).unwrap();
+        let doc = classify_json(&["--backend", "cpu", "--model", "bvlc", &file.display().to_string()]);
         doc[0]["top"][0]["index"].as_u64().unwrap()
     };
     let (with_exif, without) = (top(&turned), top(&plain));
@@ -265,11 +269,7 @@ fn truncated_jpegs_are_refused_and_tiffs_read() {
     pixels.save(&png).unwrap();
     pixels.save(&tiff).unwrap();
     let json = |file: &std::path::Path| {
-        let (ok, stdout, stderr) =
-            inception(&["classify", "--json", "--backend", "cpu", "--weights", &weights, &file.display().to_string()]);
-        assert!(ok, "{stderr}");
-        let doc: serde_json::Value = serde_json::from_str(&stdout).unwrap();
-        doc[0]["top"].clone()
+        classify_json(&["--backend", "cpu", "--weights", &weights, &file.display().to_string()])[0]["top"].clone()
     };
     assert_eq!(json(&tiff), json(&png), "a TIFF and a PNG of the same pixels");
     std::fs::remove_dir_all(&dir).unwrap();
@@ -285,18 +285,8 @@ fn images_wider_than_a_texture_are_classified_on_the_gpu_too() {
     let wide = dir.join("wide.png");
     image::RgbaImage::from_raw(20000, 300, inception::synthetic::image(20000, 300)).unwrap().save(&wide).unwrap();
     let top = |backend: &str| {
-        let args = [
-            "classify",
-            "--json",
-            "--backend",
-            backend,
-            "--weights",
-            &weights.display().to_string(),
-            &wide.display().to_string(),
-        ];
-        let (ok, stdout, stderr) = inception(&args);
-        assert!(ok, "{backend}: {stderr}");
-        let doc: serde_json::Value = serde_json::from_str(&stdout).unwrap();
+        let doc =
+            classify_json(&["--backend", backend, "--weights", &weights.display().to_string(), &wide.display().to_string()]);
         doc[0]["top"]
             .as_array()
             .unwrap()

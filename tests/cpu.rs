@@ -9,14 +9,15 @@ use common::cases::conv;
 use common::{assert_all_close, diff, random, synthetic_model};
 use inception::cpu::microkernel::{self, MicroKernel};
 use inception::cpu::winograd::Winograd;
-use inception::cpu::{conv2d as fast_conv, linear as fast_linear, lrn as fast_lrn, pool as fast_pool, preprocess as fast_pre};
+use inception::cpu::{conv2d as fast_conv, linear as fast_linear, lrn as fast_lrn, pool as fast_pool};
 use inception::cpu::{CpuCall, CpuLayer};
-use inception::ops::conv2d::{self, Conv2dSpec};
-use inception::ops::linear::{self, LinearSpec};
-use inception::ops::lrn::{self, LrnSpec};
-use inception::ops::pool::{self, PoolSpec};
-use inception::ops::preprocess::{self, InputSpec};
-use inception::ops::{Shape, Tensor, TensorMut};
+use inception::graph::{Conv2dSpec, InputSpec, LinearSpec, LrnSpec, PoolSpec, Shape, Tensor, TensorMut};
+use inception::ops::conv2d;
+use inception::ops::linear;
+use inception::ops::lrn;
+use inception::ops::pool;
+use inception::ops::preprocess;
+
 use inception::weights::LayerParams;
 use inception::{synthetic, CpuNetwork, CpuOptions, Variant};
 
@@ -171,7 +172,7 @@ fn preprocess_matches_cpu_twin() {
         let rgba: Vec<u8> = synthetic::image(w, h);
         let want = preprocess::cpu(&s, &rgba, w, h);
         let mut got = vec![0.0; want.len()];
-        fast_pre::run(&s, &rgba, w, h, &mut got);
+        inception::plan::input::run(&s, &rgba, w, h, &mut got);
         assert_all_close(&format!("preprocess {w}x{h} to {}", s.crop), &got, &want, 2e-5, 1e-5);
     }
 }

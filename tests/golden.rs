@@ -8,7 +8,8 @@ mod common;
 use common::{diff, golden_doc, gpu, top_classes, torch_checkpoint};
 use inception::backend::{Backend, Engine};
 use inception::network::Options;
-use inception::ops::conv2d::Precision;
+use inception::tensors::Precision;
+
 use inception::{synthetic, CpuOptions, Model, Network, Variant};
 use serde_json::Value;
 

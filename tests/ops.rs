@@ -5,24 +5,25 @@ mod common;
 
 use common::cases::conv;
 use common::{assert_all_close, gpu, random};
+use inception::graph::{Conv2dSpec, InputSpec, LinearSpec, LrnSpec, PoolSpec, Shape, Tensor, TensorMut};
 use inception::ops::cam;
-use inception::ops::conv2d::{self, Conv2dSpec};
-use inception::ops::linear::{self, LinearSpec};
-use inception::ops::lrn::{self, LrnSpec};
-use inception::ops::pool::{self, PoolSpec};
-use inception::ops::preprocess::{self, InputSpec};
-use inception::ops::{softmax_topk, Call, Context, Dispatch, Shape, Tensor, TensorMut, View};
+use inception::ops::conv2d;
+use inception::ops::linear;
+use inception::ops::lrn;
+use inception::ops::pool;
+use inception::ops::preprocess;
+use inception::ops::{softmax_topk, Call, Context, Dispatch, View};
 use std::sync::OnceLock;
 
 fn ctx() -> &'static Context {
     static K: OnceLock<Context> = OnceLock::new();
-    K.get_or_init(|| Context::new(gpu(), conv2d::Precision::F32).unwrap())
+    K.get_or_init(|| Context::new(gpu(), inception::tensors::Precision::F32).unwrap())
 }
 
 /// A context storing convolution weights as float16, where the adapter has shader-f16.
 fn half_ctx() -> Option<&'static Context> {
     static K: OnceLock<Option<Context>> = OnceLock::new();
-    K.get_or_init(|| gpu().has_f16().then(|| Context::new(gpu(), conv2d::Precision::F16).unwrap())).as_ref()
+    K.get_or_init(|| gpu().has_f16().then(|| Context::new(gpu(), inception::tensors::Precision::F16).unwrap())).as_ref()
 }
 
 fn view(buffer: &wgpu::Buffer, c_offset: u32) -> View<'_> {
@@ -276,7 +277,7 @@ fn softmax_topk_matches_cpu() {
     for (n, k, scale) in [(1000, 5, 8.0), (10, 5, 3.0), (3, 3, 1.0), (777, 32, 20.0)] {
         let logits: Vec<f32> = random(&format!("logits {n}"), n).iter().map(|v| v * scale).collect();
         let got = topk_gpu(&logits, k);
-        let want = softmax_topk::cpu(&logits, k as usize);
+        let want = inception::plan::top_k(&logits, k as usize);
         assert_eq!(common::top_classes(&got), common::top_classes(&want), "n {n} k {k}");
         let (g, w): (Vec<f32>, Vec<f32>) = got.iter().zip(&want).map(|(g, w)| (g.1, w.1)).unzip();
         assert_all_close(&format!("softmax n {n}"), &g, &w, 1e-6, 1e-4);

@@ -193,6 +193,10 @@ impl P {
         self.int(numel).op(b"tQ").int(offset).ints(size).ints(stride);
         self.op(&[0x89]).global("collections", "OrderedDict").op(b")RtR")
     }
+    /// The persistent id `('storage', torch.FloatStorage, key, 'cpu', numel)`, loaded.
+    fn float_storage(&mut self, key: &str, numel: i128) -> &mut P {
+        self.op(b"(").str("storage").global("torch", "FloatStorage").str(key).str("cpu").int(numel).op(b"NtQ")
+    }
     fn stop(&mut self) -> Vec<u8> {
         self.op(b".");
         std::mem::take(&mut self.0)
@@ -360,26 +364,16 @@ fn hand_made_checkpoints_read() {
         .op(b"}(")
         .str("old")
         .global("torch", "FloatTensor")
-        .op(b")\x81((")
-        .str("storage")
-        .global("torch", "FloatStorage")
-        .str("0")
-        .str("cpu")
-        .int(6)
-        .op(b"NtQ")
+        .op(b")\x81(")
+        .float_storage("0", 6)
         .int(2)
         .ints(&[2, 2])
         .ints(&[1, 2])
         .op(b"tb")
         .str("v1")
         .global("torch._utils", "_rebuild_tensor")
-        .op(b"((")
-        .str("storage")
-        .global("torch", "FloatStorage")
-        .str("0")
-        .str("cpu")
-        .int(6)
-        .op(b"NtQ")
+        .op(b"(")
+        .float_storage("0", 6)
         .int(0)
         .ints(&[3])
         .ints(&[2])

@@ -14,7 +14,8 @@
 //! right, so this is what lets the fuzzer explore the header and the tensor table.
 #![no_main]
 
-use inception::weights::{read_tensors, Model};
+use inception::weights::read_tensors;
+use inception::Model;
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {

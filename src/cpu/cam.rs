@@ -3,8 +3,8 @@
 //! planes, a plane at a time, which the compiler vectorises. 5 x 1024 x 49 multiply-adds
 //! for GoogLeNet: well under a millisecond, so on one thread.
 
+use crate::graph::{Shape, Tensor};
 use crate::heatmap::ActivationMap;
-use crate::ops::{Shape, Tensor};
 
 /// The map of each of `classes` from feature maps of `shape` and the classifier's
 /// row-major (classes, channels) `weights`.

@@ -6,8 +6,8 @@
 use super::gemm::{self, PackB, PackedA, Rows};
 use super::microkernel::MicroKernel;
 use super::{CpuCall, CpuLayer};
-use crate::ops::conv2d::Conv2dSpec;
-use crate::ops::{Shape, Window};
+use crate::graph::{Conv2dSpec, Shape, Window};
+
 use crate::weights::LayerParams;
 use std::ops::Range;
 

@@ -9,7 +9,7 @@
 //! the same order whatever the task split, so results do not depend on the thread count.
 
 use super::microkernel::{MicroKernel, Tile};
-use super::threads;
+use crate::parallel;
 use std::cell::RefCell;
 use std::ops::Range;
 
@@ -123,15 +123,15 @@ pub fn gemm_batch<B: PackB>(
     // repack B per group, splitting the pixels re-reads the smaller A (GoogLeNet's 5x5s on
     // 14x14: 0.26 -> 0.21 ms natively; its 7x7 layers, where A is larger, lost so).
     let pixel_panels = n.div_ceil(kernel.nr);
-    let per_thread = (2 * threads::count()).div_ceil(a.len());
+    let per_thread = (2 * parallel::count()).div_ceil(a.len());
     let block = if m < n { (pixel_panels / per_thread).clamp(1, PANELS_PER_BLOCK) } else { PANELS_PER_BLOCK } * kernel.nr;
     let blocks = n.div_ceil(block);
     let panels = m.div_ceil(kernel.mr);
     // Few pixel blocks (the 7x7 and 14x14 layers): split the output channels too.
-    let groups = panels.min((2 * threads::count()).div_ceil(blocks * a.len())).max(1);
+    let groups = panels.min((2 * parallel::count()).div_ceil(blocks * a.len())).max(1);
     let panels_per_group = panels.div_ceil(groups);
     let c = SharedOut(c.as_mut_ptr());
-    threads::for_each(a.len() * blocks * groups, |task| {
+    parallel::for_each(a.len() * blocks * groups, |task| {
         let (problem, task) = (task / (blocks * groups), task % (blocks * groups));
         let (block_index, group) = (task / groups, task % groups);
         let pixels = block_index * block..(block_index * block + block).min(n);

@@ -1,8 +1,10 @@
 //! A fully connected layer on the CPU: one dot product per output, 16 independent sums
 //! each (so the compiler vectorises them), a block of outputs per task.
 
-use super::{threads, CpuCall, CpuLayer};
-use crate::ops::linear::LinearSpec;
+use super::{CpuCall, CpuLayer};
+use crate::graph::LinearSpec;
+use crate::parallel::{self, Disjoint};
+
 use crate::weights::LayerParams;
 
 pub struct Linear {
@@ -24,8 +26,8 @@ impl CpuLayer for Linear {
         let n = call.input_shape.elements();
         let x = &call.input.data[call.input.c_offset as usize * call.input_shape.pixels() as usize..][..n];
         let outputs = self.spec.out_features as usize;
-        let blocks = super::Disjoint::new(&mut call.output.data[..outputs], OUTPUTS_PER_TASK);
-        threads::for_each(outputs.div_ceil(OUTPUTS_PER_TASK), |block| {
+        let blocks = Disjoint::new(&mut call.output.data[..outputs], OUTPUTS_PER_TASK);
+        parallel::for_each(outputs.div_ceil(OUTPUTS_PER_TASK), |block| {
             // SAFETY: each task writes its own block.
             let out = unsafe { blocks.get(block) };
             for (i, y) in out.iter_mut().enumerate() {

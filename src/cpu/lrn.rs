@@ -1,7 +1,8 @@
 //! Local response normalisation across channels on the CPU, a channel per task, in f32.
 
-use super::{threads, CpuCall, CpuLayer};
-use crate::ops::lrn::LrnSpec;
+use super::{CpuCall, CpuLayer};
+use crate::graph::LrnSpec;
+use crate::parallel::{self, Disjoint};
 
 pub struct Lrn(pub LrnSpec);
 
@@ -12,10 +13,10 @@ impl CpuLayer for Lrn {
         assert!(call.input.c_offset == 0 && call.output.c_offset == 0, "LRN works on whole tensors");
         let pixels = shape.pixels() as usize;
         let input = &call.input.data[..shape.elements()];
-        let channels = super::Disjoint::new(&mut call.output.data[..shape.elements()], pixels);
+        let channels = Disjoint::new(&mut call.output.data[..shape.elements()], pixels);
         let (lo, hi) = ((spec.size as usize - 1) / 2, spec.size as usize / 2);
         let scale = spec.alpha / spec.size as f32;
-        threads::for_each(shape.c as usize, |c| {
+        parallel::for_each(shape.c as usize, |c| {
             // SAFETY: each task writes its own channel.
             let out = unsafe { channels.get(c) };
             let window = c.saturating_sub(lo)..(c + hi + 1).min(shape.c as usize);

@@ -12,18 +12,15 @@ pub mod linear;
 pub mod lrn;
 pub mod microkernel;
 pub mod pool;
-pub mod preprocess;
-pub mod threads;
 pub mod winograd;
 
 use crate::error::Error;
-use crate::graph::{Graph, Op};
+use crate::graph::{Graph, Op, Shape, Tensor, TensorMut};
 use crate::heatmap::ActivationMap;
-use crate::network::layers::{steps, Step};
-use crate::network::placement::Placement;
-use crate::network::{LayerTime, Output, Place, Stats, TOP_K};
-use crate::ops::{softmax_topk, Shape, Tensor, TensorMut};
-use crate::weights::{LayerParams, Model};
+use crate::models::Model;
+use crate::parallel;
+use crate::plan::{no_cams, producer_of, steps, top_k, LayerTime, Output, Place, Placement, Stats, Step, TOP_K};
+use crate::weights::LayerParams;
 use microkernel::MicroKernel;
 
 /// What a CPU layer is given per pass: its input and the slice it writes.
@@ -125,7 +122,7 @@ impl CpuNetwork {
     }
 
     pub fn threads(&self) -> usize {
-        self.install(threads::count)
+        self.install(parallel::count)
     }
 
     /// Runs `f` on this network's threads.
@@ -144,7 +141,7 @@ impl CpuNetwork {
         }
         let mut input = self.input.take().unwrap_or_else(|| vec![0.0; self.graph.shapes[self.graph.input].elements()]);
         let spec = self.graph.input_spec;
-        self.install(|| preprocess::run(&spec, rgba, width, height, &mut input));
+        self.install(|| crate::plan::input::run(&spec, rgba, width, height, &mut input));
         self.input = Some(input);
         Ok(())
     }
@@ -156,7 +153,7 @@ impl CpuNetwork {
             self.run_step(i);
         }
         let logits = self.tensor(self.graph.output);
-        let top = softmax_topk::cpu(logits, TOP_K as usize);
+        let top = top_k(logits, TOP_K as usize);
         let logits = with_logits.then(|| logits.to_vec());
         let cams = self.cams.then(|| self.cams_of(&top));
         Ok(Output { top, logits, gpu_ms: None, cams })
@@ -166,7 +163,7 @@ impl CpuNetwork {
     /// (`Output::cams`), as `Network::set_cams`.
     pub fn set_cams(&mut self, on: bool) -> Result<(), Error> {
         if on && self.graph.cam_source().is_none() {
-            return Err(crate::network::no_cams());
+            return Err(no_cams());
         }
         self.cams = on;
         Ok(())
@@ -204,7 +201,7 @@ impl CpuNetwork {
         }
         if self.cams {
             let start = crate::clock::now_ms();
-            let top = softmax_topk::cpu(self.tensor(self.graph.output), TOP_K as usize);
+            let top = top_k(self.tensor(self.graph.output), TOP_K as usize);
             let maps = self.cams_of(&top);
             let ms = crate::clock::now_ms() - start;
             let multiply_adds =
@@ -217,7 +214,7 @@ impl CpuNetwork {
     /// The values of `tensor` (C x H x W) on the current image, as
     /// `Network::read_activation`: the pass run up to the node that produces it.
     pub fn read_activation(&mut self, tensor: usize) -> Result<Vec<f32>, Error> {
-        let producer = crate::network::producer_of(&self.graph, tensor)?;
+        let producer = producer_of(&self.graph, tensor)?;
         self.place_input()?;
         for i in 0..self.steps.len() {
             if self.steps[i].nodes[0] > producer {
@@ -290,43 +287,5 @@ fn cpu_layer(label: &str, op: &Op, input: Shape, params: Option<&LayerParams>, k
         Op::Pool(spec) => Box::new(pool::Pool(*spec)),
         Op::Lrn(spec) => Box::new(lrn::Lrn(*spec)),
         Op::Concat => unreachable!("concatenations are not layers"),
-    }
-}
-
-/// A mutable slice that parallel tasks write in disjoint chunks of `chunk` values.
-pub(crate) struct Disjoint<'a> {
-    data: *mut f32,
-    len: usize,
-    chunk: usize,
-    _slice: std::marker::PhantomData<&'a mut [f32]>,
-}
-
-unsafe impl Sync for Disjoint<'_> {}
-
-impl<'a> Disjoint<'a> {
-    pub fn new(data: &'a mut [f32], chunk: usize) -> Disjoint<'a> {
-        Disjoint { data: data.as_mut_ptr(), len: data.len(), chunk, _slice: std::marker::PhantomData }
-    }
-
-    /// Chunk `i` (the last may be shorter).
-    ///
-    /// # Safety
-    /// No two live references may be to the same chunk.
-    #[allow(clippy::mut_from_ref, reason = "disjoint chunks of one exclusive borrow, one per task")]
-    pub unsafe fn get(&self, i: usize) -> &mut [f32] {
-        let start = (i * self.chunk).min(self.len);
-        let end = (start + self.chunk).min(self.len);
-        std::slice::from_raw_parts_mut(self.data.add(start), end - start)
-    }
-
-    /// `len` values from `start`, for tasks whose parts are not whole chunks (Winograd's
-    /// input transform writes runs of a channel's tiles at a stride).
-    ///
-    /// # Safety
-    /// The run must lie inside the slice, and no two live references may overlap.
-    #[allow(clippy::mut_from_ref, reason = "disjoint runs of one exclusive borrow, one per task")]
-    pub unsafe fn range(&self, start: usize, len: usize) -> &mut [f32] {
-        assert!(start + len <= self.len, "a run outside the slice");
-        std::slice::from_raw_parts_mut(self.data.add(start), len)
     }
 }

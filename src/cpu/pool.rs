@@ -7,9 +7,9 @@
 //! Per-row loops over 14-pixel rows cost 0.5 ms a layer here; the flat passes a tenth of
 //! that. Other pools reduce each output row input row by input row, a channel per task.
 
-use super::{threads, CpuCall, CpuLayer, Disjoint};
-use crate::ops::pool::{PoolMode, PoolSpec};
-use crate::ops::Window;
+use super::{CpuCall, CpuLayer};
+use crate::graph::{PoolMode, PoolSpec, Window};
+use crate::parallel::{self, Disjoint};
 
 pub struct Pool(pub PoolSpec);
 
@@ -40,7 +40,7 @@ impl Pool {
         let blocks = Disjoint::new(output, PLANES_PER_TASK * plane);
         let max = spec.mode == PoolMode::Max;
         let op = move |a: f32, b: f32| if max { a.max(b) } else { a + b };
-        threads::for_each((shape.c as usize).div_ceil(PLANES_PER_TASK), |block| {
+        parallel::for_each((shape.c as usize).div_ceil(PLANES_PER_TASK), |block| {
             // SAFETY: each task writes its own planes.
             let out = unsafe { blocks.get(block) };
             let x = &input[block * PLANES_PER_TASK * plane..][..out.len()];
@@ -89,7 +89,7 @@ impl Pool {
         };
         let columns: Vec<_> = (0..out.w as i64).map(|ox| span(ox, iw, kernel.1, stride.1, pad.1)).collect();
         let channels = Disjoint::new(output, out_plane);
-        threads::for_each(shape.c as usize, |c| {
+        parallel::for_each(shape.c as usize, |c| {
             let x = &input[c * plane..(c + 1) * plane];
             // SAFETY: each task writes its own channel.
             let y = unsafe { channels.get(c) };

@@ -7,10 +7,12 @@
 
 use super::gemm::{self, PackedA, Rows};
 use super::microkernel::MicroKernel;
-use super::{threads, CpuCall, CpuLayer, Disjoint};
-use crate::ops::conv2d::Conv2dSpec;
-use crate::ops::winograd::{self as ops_winograd, Size};
-use crate::ops::{Shape, Window};
+use super::{CpuCall, CpuLayer};
+use crate::graph::{Conv2dSpec, Shape, Window};
+use crate::parallel::{self, Disjoint};
+
+use crate::plan::winograd::{self as plan_winograd, Size};
+
 use crate::weights::LayerParams;
 use std::sync::Mutex;
 
@@ -43,7 +45,7 @@ impl Winograd {
         let mut u = vec![vec![0.0f32; m * c]; TILE * TILE];
         for o in 0..m {
             for ci in 0..c {
-                let transformed = ops_winograd::transform_weights(Size::F4, &params.weight[(o * c + ci) * 9..][..9]);
+                let transformed = plan_winograd::transform_weights(Size::F4, &params.weight[(o * c + ci) * 9..][..9]);
                 for (position, value) in transformed.into_iter().enumerate() {
                     u[position][o * c + ci] = value;
                 }
@@ -127,7 +129,7 @@ fn transform_input(x: &[f32], input: Shape, window: Window, (rows, cols): (usize
     let (py, px) = (window.pad.0 as isize, window.pad.1 as isize);
     let plane = (h * w) as usize;
     let v = Disjoint::new(v, 1);
-    threads::for_each(c, |ci| {
+    parallel::for_each(c, |ci| {
         let channel = &x[ci * plane..(ci + 1) * plane];
         let at =
             |y: isize, x: isize| if (0..h).contains(&y) && (0..w).contains(&x) { channel[(y * w + x) as usize] } else { 0.0 };
@@ -166,7 +168,7 @@ fn transform_output(products: &[f32], bias: &[f32], relu: bool, out: Shape, (row
     let (m, t) = (out.c as usize, rows * cols);
     let (h, w) = (out.h as usize, out.w as usize);
     let channels = Disjoint::new(y, h * w);
-    threads::for_each(m, |o| {
+    parallel::for_each(m, |o| {
         // SAFETY: each task writes its own channel.
         let plane = unsafe { channels.get(o) };
         for ty in 0..rows {

@@ -2,13 +2,9 @@
 //! are data: layer names, normalisation, pool rounding, the third
 //! branch's kernel, and the input.
 
-use crate::graph::{BatchNorm, ConvParams, Graph, LinearParams, TensorId};
-use crate::ops::conv2d::Conv2dSpec;
-use crate::ops::linear::LinearSpec;
-use crate::ops::lrn::LrnSpec;
-use crate::ops::pool::PoolSpec;
-use crate::ops::preprocess::InputSpec;
-use crate::ops::Window;
+use crate::graph::{
+    BatchNorm, Conv2dSpec, ConvParams, Graph, InputSpec, LinearParams, LinearSpec, LrnSpec, PoolSpec, TensorId, Window,
+};
 
 /// (in_c, out_1x1, red_3x3, out_3x3, red_5x5, out_5x5, out_pool_proj) per block, with the
 /// block's id; a max pool precedes 4a and 5a. The same numbers as the paper's table 1.

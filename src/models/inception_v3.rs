@@ -3,12 +3,7 @@
 //! torchvision's tensor names. Every convolution is torchvision's `BasicConv2d`: no bias,
 //! batch norm (eps 1e-3), ReLU. The blocks are named as in torchvision (InceptionA..E).
 
-use crate::graph::{BatchNorm, ConvParams, Graph, LinearParams, TensorId};
-use crate::ops::conv2d::Conv2dSpec;
-use crate::ops::linear::LinearSpec;
-use crate::ops::pool::PoolSpec;
-use crate::ops::preprocess::InputSpec;
-use crate::ops::Window;
+use crate::graph::{BatchNorm, Conv2dSpec, ConvParams, Graph, InputSpec, LinearParams, LinearSpec, PoolSpec, TensorId, Window};
 
 /// torchvision's weights expect a 299x299 crop of the image resized to 342, normalised
 /// with the ImageNet mean and std; `transform_input=True` (set for those weights) then turns

@@ -2,11 +2,14 @@
 
 pub mod googlenet;
 pub mod inception_v3;
+mod model;
 pub mod registry;
 
+pub use model::Model;
+
+use crate::error::Error;
 use crate::graph::Graph;
 use crate::tensors::Tensors;
-use crate::Error;
 use googlenet::GoogLeNet;
 use registry::ModelInfo;
 

@@ -1,15 +1,16 @@
 //! The scheduler's list of layers: each a node of the graph (or sibling convolutions
 //! merged into one), uploaded through its op's module, with its recorded dispatches.
 
-use super::placement::{label_of, sibling_groups, Memory, Place};
+use super::memory::Memory;
 use crate::error::Error;
-use crate::graph::{Graph, Op};
+use crate::graph::{Op, Shape};
+use crate::models::Model;
 use crate::ops::convolution::{ConvKernel, ConvLayer};
 use crate::ops::lrn::LrnLayer;
 use crate::ops::pool::PoolLayer;
-use crate::ops::{linear, Call, Context, Dispatch, GpuLayer, Shape, Shared};
-use crate::weights::{LayerParams, Model};
-use std::borrow::Cow;
+use crate::ops::{linear, Call, Context, Dispatch, GpuLayer, Shared};
+use crate::plan::{steps, Place};
+use crate::weights::LayerParams;
 
 /// One step of the forward pass.
 pub struct Layer {
@@ -44,46 +45,6 @@ impl Layer {
         };
         self.dispatches = self.op.record(ctx, &call, shared);
     }
-}
-
-/// One step of the forward pass as the graph and the placement describe it, before any
-/// backend holds it: what both the GPU layers and the CPU backend's are built from.
-pub(crate) struct Step<'m> {
-    pub label: String,
-    pub nodes: Vec<usize>,
-    pub multiply_adds: u64,
-    pub input_shape: Shape,
-    pub input: Place,
-    pub output: Place,
-    pub op: Cow<'m, Op>,
-    pub params: Option<Cow<'m, LayerParams>>,
-}
-
-/// The steps of `model` in execution order. Concatenations are free (their inputs write
-/// into their slices) and sibling 1x1 convolutions become one step.
-pub(crate) fn steps<'m>(model: &'m Model, places: &[Place]) -> Vec<Step<'m>> {
-    let graph = &model.graph;
-    let groups = sibling_groups(graph, places);
-    let mut steps = Vec::new();
-    for (i, node) in graph.nodes.iter().enumerate() {
-        if groups[i].is_empty() || matches!(node.op, Op::Concat) {
-            continue; // merged into an earlier sibling, or free
-        }
-        let (input, output) = (places[node.inputs[0]], places[node.output]);
-        assert_ne!(input.slot, output.slot, "{}: reads and writes one buffer", node.name);
-        let (op, params) = merge_siblings(model, &groups[i]);
-        steps.push(Step {
-            label: label_of(graph, &groups[i]),
-            nodes: groups[i].clone(),
-            multiply_adds: groups[i].iter().map(|&j| graph.node_multiply_adds(&graph.nodes[j])).sum(),
-            input_shape: graph.shapes[node.inputs[0]],
-            input,
-            output,
-            op,
-            params,
-        });
-    }
-    steps
 }
 
 /// The layers of `model` in execution order, their parameters uploaded but nothing
@@ -124,24 +85,4 @@ fn gpu_layer(
         Op::Lrn(spec) => Box::new(LrnLayer(*spec)),
         Op::Concat => unreachable!("concatenations are not layers"),
     })
-}
-
-/// The op and parameters of a group of nodes: a node's own (borrowed), or sibling
-/// convolutions as one whose output channels follow each other (weights are (out, in, kh,
-/// kw): concatenated on out).
-fn merge_siblings<'m>(model: &'m Model, group: &[usize]) -> (Cow<'m, Op>, Option<Cow<'m, LayerParams>>) {
-    let graph: &Graph = &model.graph;
-    let (op, params) = (&graph.nodes[group[0]].op, model.params[group[0]].as_ref());
-    if group.len() == 1 {
-        return (Cow::Borrowed(op), params.map(Cow::Borrowed));
-    }
-    let (mut op, mut params) = (op.clone(), params.expect("conv parameters").clone());
-    for &j in &group[1..] {
-        let Op::Conv2d { spec, .. } = &mut op else { unreachable!("siblings are convolutions") };
-        let sibling = model.params[j].as_ref().expect("conv parameters");
-        params.weight.extend_from_slice(&sibling.weight);
-        params.bias.extend_from_slice(&sibling.bias);
-        spec.out_c += graph.shapes[graph.nodes[j].output].c;
-    }
-    (Cow::Owned(op), Some(Cow::Owned(params)))
 }

@@ -7,25 +7,23 @@ use crate::error::Error;
 use crate::gpu::{ErrorLog, Gpu};
 use crate::gpu_objects;
 use crate::graph::{Graph, TensorId};
-use crate::ops::conv2d::{self, Precision};
+use crate::models::Model;
+use crate::ops::conv2d::{self};
 use crate::ops::{preprocess, winograd, Context, Dispatch, Shared};
-use crate::weights::Model;
+use crate::plan::{no_cams, producer_of, Output, Stats};
+use crate::tensors::Precision;
 
 pub(crate) mod layers;
-pub(crate) mod placement;
+mod memory;
 mod readback;
 mod tuning;
 
 pub use crate::ops::convolution::ConvKernel;
 pub use layers::Layer;
-use placement::Memory;
-pub use placement::Place;
+use memory::Memory;
 use readback::Readback;
-pub use readback::{Output, Ticket};
-pub use tuning::{KernelChoice, LayerTime, Tuning};
-
-/// How many classes a forward pass ranks.
-pub const TOP_K: u32 = 5;
+pub use readback::Ticket;
+pub use tuning::{KernelChoice, Tuning};
 
 #[derive(Clone, Copy, Debug)]
 pub struct Options {
@@ -49,15 +47,6 @@ impl Options {
         let precision = if gpu.has_f16() { Precision::F16 } else { Precision::F32 };
         Options { precision, ..Options::default() }
     }
-}
-
-/// Sizes of what a network holds on the GPU.
-#[derive(Clone, Copy, Debug)]
-pub struct Stats {
-    pub weight_bytes: u64,
-    pub activation_bytes: u64,
-    pub dispatches: usize,
-    pub multiply_adds: u64,
 }
 
 pub struct Network {
@@ -190,7 +179,7 @@ impl Network {
         if width.max(height) > self.max_texture_side {
             let spec = &self.graph.input_spec;
             let mut input = vec![0.0; spec.output_shape().elements()];
-            crate::cpu::preprocess::run(spec, rgba, width, height, &mut input);
+            crate::plan::input::run(spec, rgba, width, height, &mut input);
             self.staged_input = Some(input);
             return Ok(());
         }
@@ -343,16 +332,4 @@ fn winograd_scratch(ctx: &Context, layers: &[Layer]) -> Result<Option<winograd::
     let widest = layers.iter().filter_map(|l| l.op.tuning()).map(|c| conv2d::padded_out_c(c.spec.out_c)).max().unwrap_or(16);
     let zero_bias = ctx.storage("zero bias", &vec![0u8; 4 * widest as usize])?;
     Ok(Some(winograd::Scratch { v: buffer("winograd V", v_bytes), m: buffer("winograd M", m_bytes), zero_bias }))
-}
-
-/// The node that produces `tensor`, or why there is none.
-pub(crate) fn producer_of(graph: &Graph, tensor: TensorId) -> Result<usize, Error> {
-    graph.nodes.iter().position(|n| n.output == tensor).ok_or_else(|| Error::Usage(format!("no layer computes tensor {tensor}")))
-}
-
-/// Why a network has no class activation maps.
-pub(crate) fn no_cams() -> Error {
-    Error::Usage(
-        "class activation maps need a network that ends in global average pooling and one linear layer, as GoogLeNet and Inception v3 do".into(),
-    )
 }

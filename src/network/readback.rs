@@ -4,32 +4,19 @@
 //! buffers used in turn so that a pass can be submitted while the previous one's result
 //! is still being read (the page overlaps camera frames so).
 
-use super::placement::Memory;
-use super::TOP_K;
+use super::memory::Memory;
 use crate::error::Error;
 use crate::gpu::{map_read, Gpu};
 use crate::gpu_objects;
-use crate::graph::Graph;
+use crate::graph::{Graph, Shape};
 use crate::heatmap::ActivationMap;
-use crate::ops::{cam, softmax_topk, Context, Dispatch, Shape};
+use crate::ops::{cam, softmax_topk, Context, Dispatch};
+use crate::plan::{Output, TOP_K};
 use std::cell::Cell;
 
 // Byte offsets of the parts of the staging buffer that one readback maps.
 const STAGING_TIMESTAMPS: u64 = 256;
 const STAGING_LOGITS: u64 = 512;
-
-/// The result of one forward pass.
-#[derive(Clone, Debug)]
-pub struct Output {
-    /// (class index, probability), most probable first.
-    pub top: Vec<(usize, f32)>,
-    pub logits: Option<Vec<f32>>,
-    /// GPU time of the pass, where the adapter has timestamp queries.
-    pub gpu_ms: Option<f64>,
-    /// The class activation map of each class of `top`, over the last feature maps'
-    /// grid (7 x 7 for GoogLeNet), when the pass computed them.
-    pub cams: Option<Vec<ActivationMap>>,
-}
 
 /// Which readback buffer a submitted pass writes to.
 #[derive(Clone, Copy, Debug)]

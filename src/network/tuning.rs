@@ -8,18 +8,7 @@ use crate::gpu_objects;
 use crate::ops::conv2d::{DEFAULT_TILE, TILES, WORKGROUP_TILE};
 use crate::ops::convolution::{ConvKernel, ConvLayer};
 use crate::ops::{winograd, Dispatch};
-
-/// GPU time of one layer (or of preprocessing, or of top-k).
-#[derive(Clone, Debug)]
-pub struct LayerTime {
-    pub label: String,
-    /// The graph nodes it computes; none for preprocessing, top-k and activation maps.
-    pub nodes: Vec<usize>,
-    pub ms: f64,
-    pub multiply_adds: u64,
-    /// The kernel, for convolutions.
-    pub kernel: Option<ConvKernel>,
-}
+use crate::plan::LayerTime;
 
 /// An autotune under way (see [`Network::start_tuning`]): the candidate kernels, and the
 /// time of every layer with each candidate timed so far (`None` where it does not apply).
@@ -203,7 +192,7 @@ impl Network {
             .map(|(i, step)| LayerTime {
                 label: step.label.to_string(),
                 nodes: step.nodes.to_vec(),
-                kernel: step.kernel,
+                kernel: step.kernel.map(|k| k.to_string()),
                 ms: ticks[2 * i + 1].wrapping_sub(ticks[2 * i]) as f64 * period as f64 / 1e6,
                 multiply_adds: step.multiply_adds,
             })

@@ -3,7 +3,8 @@
 //! average pooling and one linear layer (GoogLeNet, Inception v3). Biases are left out:
 //! they shift a map by a constant, which its normalisation removes.
 
-use super::{interface, Context, Dispatch, Shape, Tensor, Variant, View};
+use super::{interface, Context, Dispatch, Variant, View};
+use crate::graph::{Shape, Tensor};
 
 interface! {
     "cam", include_str!("../../shaders/cam.wgsl"),

@@ -1,21 +1,8 @@
 //! 2-D convolution with bias and optional ReLU (`shaders/conv2d.wgsl`).
 
-use super::{interface, Call, Context, Dispatch, Kernel, Shape, Tensor, TensorMut, Variant as ShaderVariant, Window};
-
-/// The geometry of a convolution layer.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub struct Conv2dSpec {
-    pub out_c: u32,
-    pub window: Window,
-    pub relu: bool,
-}
-
-impl Conv2dSpec {
-    pub fn output_shape(&self, input: Shape) -> Shape {
-        let (h, w) = self.window.output_size(input, false);
-        Shape::new(self.out_c, h, w)
-    }
-}
+use super::{interface, Call, Context, Dispatch, Kernel, Variant as ShaderVariant};
+use crate::graph::{Conv2dSpec, Shape, Tensor, TensorMut, Window};
+use crate::tensors::Precision;
 
 /// A register tile of the shader: output pixels by output channels per invocation.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -54,41 +41,6 @@ pub struct Variant {
     pub contiguous: bool,
     /// Weights stored as float16 (see [`Precision`]).
     pub half: bool,
-}
-
-/// How convolution weights are stored on the GPU. Float16 halves their size and the
-/// bandwidth the convolutions spend on them, where the adapter has `shader-f16`; sums
-/// stay float32.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub enum Precision {
-    F32,
-    F16,
-}
-
-impl Precision {
-    /// Bytes per stored weight.
-    pub fn weight_bytes(self) -> u64 {
-        match self {
-            Precision::F32 => 4,
-            Precision::F16 => 2,
-        }
-    }
-
-    /// The packed weights as the GPU buffer holds them.
-    pub fn bytes(self, packed: &[f32]) -> Vec<u8> {
-        match self {
-            Precision::F32 => bytemuck::cast_slice(packed).to_vec(),
-            Precision::F16 => packed.iter().flat_map(|v| half::f16::from_f32(*v).to_le_bytes()).collect(),
-        }
-    }
-
-    /// `weights` rounded as this precision stores them (for CPU twins and tolerances).
-    pub fn round(self, weights: &[f32]) -> Vec<f32> {
-        match self {
-            Precision::F32 => weights.to_vec(),
-            Precision::F16 => weights.iter().map(|v| half::f16::from_f32(*v).to_f32()).collect(),
-        }
-    }
 }
 
 impl Variant {

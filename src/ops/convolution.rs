@@ -3,10 +3,11 @@
 //! applies. The scheduler picks one ([`ConvKernel`]), by default or by measuring, and
 //! frees the weights of the others once the choice is final.
 
-use super::conv2d::{self, Batch, Conv2dSpec, Gemm, Tile, DEFAULT_TILE, TILES};
-use super::{winograd, Call, Context, Dispatch, GpuLayer, Shape, Shared};
+use super::conv2d::{self, Batch, Gemm, Tile, DEFAULT_TILE, TILES};
+use super::{winograd, Call, Context, Dispatch, GpuLayer, Shared};
 use crate::error::Error;
 use crate::gpu_objects;
+use crate::graph::{Conv2dSpec, Shape};
 use crate::weights::LayerParams;
 
 /// How a convolution is computed: the direct implicit GEMM, or Winograd F(2x2, 3x3) or

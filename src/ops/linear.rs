@@ -3,13 +3,8 @@
 use super::{interface, Call, Context, Dispatch, GpuLayer, Shared, Variant};
 use crate::error::Error;
 use crate::gpu_objects;
+use crate::graph::LinearSpec;
 use crate::weights::LayerParams;
-
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct LinearSpec {
-    pub out_features: u32,
-    pub relu: bool,
-}
 
 interface! {
     "linear", include_str!("../../shaders/linear.wgsl"),

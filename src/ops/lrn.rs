@@ -1,14 +1,7 @@
 //! Local response normalisation across channels (`shaders/lrn.wgsl`).
 
-use super::{interface, Call, Context, Dispatch, GpuLayer, Shape, Shared, Variant};
-
-#[derive(Clone, Copy, Debug, PartialEq)]
-pub struct LrnSpec {
-    pub size: u32,
-    pub alpha: f32,
-    pub beta: f32,
-    pub k: f32,
-}
+use super::{interface, Call, Context, Dispatch, GpuLayer, Shared, Variant};
+use crate::graph::{LrnSpec, Shape};
 
 interface! {
     "lrn", include_str!("../../shaders/lrn.wgsl"),

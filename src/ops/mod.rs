@@ -19,16 +19,15 @@ pub mod softmax_topk;
 pub mod winograd;
 
 mod shader;
-mod window;
 
 pub use shader::{Entry, Field, Shader, Variant, WgslType};
-pub use window::Window;
 
 use crate::error::Error;
 use crate::gpu::Gpu;
 use crate::gpu_objects;
+use crate::graph::Shape;
+use crate::tensors::Precision;
 use bytemuck::Pod;
-use conv2d::Precision;
 use std::collections::HashMap;
 use std::sync::Mutex;
 
@@ -173,32 +172,6 @@ impl Dispatch {
     }
 }
 
-/// A CHW tensor shape (batch 1).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub struct Shape {
-    pub c: u32,
-    pub h: u32,
-    pub w: u32,
-}
-
-impl Shape {
-    pub const fn new(c: u32, h: u32, w: u32) -> Shape {
-        Shape { c, h, w }
-    }
-    pub fn pixels(&self) -> u32 {
-        self.h * self.w
-    }
-    pub fn elements(&self) -> usize {
-        (self.c * self.h * self.w) as usize
-    }
-}
-
-impl std::fmt::Display for Shape {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{}x{}x{}", self.c, self.h, self.w)
-    }
-}
-
 /// Where an op reads or writes a tensor on the GPU: a buffer and the first channel of the
 /// tensor's slice inside it.
 #[derive(Clone, Copy)]
@@ -313,29 +286,3 @@ macro_rules! interface {
     };
 }
 pub(crate) use interface;
-
-/// The CPU twins' [`View`]: a tensor's values and the first channel of the slice read.
-#[derive(Clone, Copy)]
-pub struct Tensor<'a> {
-    pub data: &'a [f32],
-    pub c_offset: u32,
-}
-
-/// The slice a CPU twin writes: from channel `c_offset` of `data`.
-pub struct TensorMut<'a> {
-    pub data: &'a mut [f32],
-    pub c_offset: u32,
-}
-
-impl<'a> Tensor<'a> {
-    /// A whole tensor.
-    pub fn whole(data: &'a [f32]) -> Tensor<'a> {
-        Tensor { data, c_offset: 0 }
-    }
-}
-
-impl<'a> TensorMut<'a> {
-    pub fn whole(data: &'a mut [f32]) -> TensorMut<'a> {
-        TensorMut { data, c_offset: 0 }
-    }
-}

@@ -1,44 +1,7 @@
 //! Max and average pooling, including global average pooling (`shaders/pool.wgsl`).
 
-use super::{
-    interface, Call, Context, Dispatch, GpuLayer, Kernel, Shape, Shared, Tensor, TensorMut, Variant as ShaderVariant, Window,
-};
-
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum PoolMode {
-    /// Positions outside the input are ignored.
-    Max,
-    /// Average with padding counted in the divisor (PyTorch's `count_include_pad=True`).
-    Average,
-}
-
-/// The geometry of a pooling layer, with PyTorch's and Caffe's output-size rounding.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct PoolSpec {
-    pub mode: PoolMode,
-    pub window: Window,
-    /// Round the output size up (ceil mode) instead of down.
-    pub ceil: bool,
-}
-
-impl PoolSpec {
-    pub fn max(kernel: u32, stride: u32, pad: u32, ceil: bool) -> PoolSpec {
-        PoolSpec { mode: PoolMode::Max, window: Window::square(kernel, stride, pad), ceil }
-    }
-    pub fn average(kernel: u32, stride: u32, pad: u32, ceil: bool) -> PoolSpec {
-        PoolSpec { mode: PoolMode::Average, ..PoolSpec::max(kernel, stride, pad, ceil) }
-    }
-    /// Average over the whole plane: one value per channel.
-    pub fn global_average(input: Shape) -> PoolSpec {
-        let window = Window { kernel: (input.h, input.w), stride: (1, 1), pad: (0, 0) };
-        PoolSpec { mode: PoolMode::Average, window, ceil: false }
-    }
-
-    pub fn output_shape(&self, input: Shape) -> Shape {
-        let (h, w) = self.window.output_size(input, self.ceil);
-        Shape::new(input.c, h, w)
-    }
-}
+use super::{interface, Call, Context, Dispatch, GpuLayer, Kernel, Shared, Variant as ShaderVariant};
+use crate::graph::{PoolMode, PoolSpec, Shape, Tensor, TensorMut, Window};
 
 interface! {
     "pool", include_str!("../../shaders/pool.wgsl"),

@@ -37,13 +37,3 @@ pub fn decode(bytes: &[u8], k: u32) -> Vec<(usize, f32)> {
     let words: &[u32] = bytemuck::cast_slice(&bytes[..result_size(k) as usize]);
     words.chunks_exact(2).map(|pair| (pair[0] as usize, f32::from_bits(pair[1]))).collect()
 }
-
-/// CPU twin: softmax probabilities of the top `k` logits, ties to the lower index.
-pub fn cpu(logits: &[f32], k: usize) -> Vec<(usize, f32)> {
-    let max = logits.iter().copied().fold(f32::MIN, f32::max);
-    let sum: f64 = logits.iter().map(|&x| ((x - max) as f64).exp()).sum();
-    let mut order: Vec<usize> = (0..logits.len()).collect();
-    order.sort_by(|&a, &b| logits[b].total_cmp(&logits[a]).then(a.cmp(&b)));
-    order.truncate(k);
-    order.into_iter().map(|i| (i, (((logits[i] - max) as f64).exp() / sum) as f32)).collect()
-}

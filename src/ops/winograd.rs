@@ -5,55 +5,13 @@
 //! position) are the convolution shader, batched. The result equals [`super::conv2d`]'s up
 //! to rounding, so `conv2d::cpu` is the CPU twin.
 
-use super::conv2d::{self, Batch, Conv2dSpec, Gemm, Tile};
-use super::{interface, Call, Context, Dispatch, Shape, Variant, View, Window};
+use super::conv2d::{self, Batch, Gemm, Tile};
+use super::{interface, Call, Context, Dispatch, Variant, View};
 use crate::gpu_objects;
+use crate::graph::{Conv2dSpec, Shape, Window};
+pub use crate::plan::winograd::{applies, transform_weights, Size};
 
 const WORKGROUP_SIZE: u32 = SHADER.constant(0);
-
-/// Output tile side: F(2x2, 3x3) or F(4x4, 3x3).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub enum Size {
-    F2,
-    F4,
-}
-
-impl Size {
-    pub const ALL: [Size; 2] = [Size::F2, Size::F4];
-
-    /// Output pixels per tile side.
-    pub fn m(self) -> u32 {
-        match self {
-            Size::F2 => 2,
-            Size::F4 => 4,
-        }
-    }
-
-    /// Positions of a transformed tile: (m + 2)^2, one GEMM each.
-    pub fn positions(self) -> u32 {
-        (self.m() + 2) * (self.m() + 2)
-    }
-
-    /// The weight transform matrix G ((m + 2) x 3).
-    fn g(self) -> Vec<[f64; 3]> {
-        match self {
-            Size::F2 => vec![[1.0, 0.0, 0.0], [0.5, 0.5, 0.5], [0.5, -0.5, 0.5], [0.0, 0.0, 1.0]],
-            Size::F4 => vec![
-                [1.0 / 4.0, 0.0, 0.0],
-                [-1.0 / 6.0, -1.0 / 6.0, -1.0 / 6.0],
-                [-1.0 / 6.0, 1.0 / 6.0, -1.0 / 6.0],
-                [1.0 / 24.0, 1.0 / 12.0, 1.0 / 6.0],
-                [1.0 / 24.0, -1.0 / 12.0, 1.0 / 6.0],
-                [0.0, 0.0, 1.0],
-            ],
-        }
-    }
-}
-
-/// Whether a convolution can use this algorithm.
-pub fn applies(spec: &Conv2dSpec) -> bool {
-    spec.window == Window::square(3, 1, 1) || spec.window == Window::square(3, 1, 0)
-}
 
 /// Output tiles per row, and in all.
 fn tiles(shape: Shape, size: Size) -> (u32, u32) {
@@ -90,26 +48,6 @@ pub fn pack(spec: &Conv2dSpec, in_c: u32, weights: &[f32], size: Size) -> Vec<f3
         }
     }
     packed
-}
-
-/// U = G g Gᵀ of one 3x3 kernel `g` (row-major), computed in f64: the (m + 2)^2 values,
-/// row-major. The CPU backend's Winograd (`cpu::winograd`) transforms its weights so too.
-pub fn transform_weights(size: Size, g: &[f32]) -> Vec<f32> {
-    let g_matrix = size.g();
-    let side = g_matrix.len();
-    let mut u = vec![0.0f32; side * side];
-    for i in 0..side {
-        for j in 0..side {
-            let mut sum = 0.0;
-            for a in 0..3 {
-                for b in 0..3 {
-                    sum += g_matrix[i][a] * g[a * 3 + b] as f64 * g_matrix[j][b];
-                }
-            }
-            u[i * side + j] = sum as f32;
-        }
-    }
-    u
 }
 
 interface! {

@@ -1,9 +1,7 @@
 //! The layer shapes both the shader tests (tests/ops.rs) and the CPU backend's kernel
 //! tests (tests/cpu.rs) run: one list, so both backends meet the same edges.
 
-use inception::ops::conv2d::Conv2dSpec;
-use inception::ops::pool::PoolSpec;
-use inception::ops::{Shape, Window};
+use inception::graph::{Conv2dSpec, PoolSpec, Shape, Window};
 
 pub fn conv(out_c: u32, kernel: (u32, u32), stride: u32, pad: (u32, u32), relu: bool) -> Conv2dSpec {
     Conv2dSpec { out_c, window: Window { kernel, stride: (stride, stride), pad }, relu }

@@ -3,7 +3,7 @@
 
 use crate::precision::Precision;
 use crate::server::Server;
-use crate::{root, run, site, Options};
+use crate::{root, run, site, stdout_of, Options};
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
@@ -208,29 +208,27 @@ fn odd_images_natively(inception: &Path, weights: &Path, dir: &Path) -> Result<P
 
 /// `inception classify --json ARGS IMAGE` written to `out`.
 fn native_json(inception: &Path, args: &[&std::ffi::OsStr], image: &Path, out: &Path) -> Result<PathBuf, String> {
-    let result = Command::new(inception)
-        .args(["classify", "--json"])
-        .args(args)
-        .arg(image)
-        .output()
-        .map_err(|e| format!("cannot run the native program: {e}"))?;
-    if !result.status.success() {
-        return Err(format!("native classify failed: {}", String::from_utf8_lossy(&result.stderr)));
-    }
-    std::fs::write(out, &result.stdout).map_err(|e| e.to_string())?;
+    let json = stdout_of(Command::new(inception).args(["classify", "--json"]).args(args).arg(image))?;
+    std::fs::write(out, json).map_err(|e| e.to_string())?;
     Ok(out.to_path_buf())
 }
 
-/// `cargo xtask bench-web`: the page's benchmark mode in headless Chromium, and with
-/// `--peer` ONNX Runtime Web's WebGPU figure on the same network right after it.
-pub fn bench_web(options: &Options) -> Result<(), String> {
+/// The site a benchmark serves, built into `work/site`, and the browser scripts' folder.
+fn bench_site(options: &Options, work: &str) -> Result<(PathBuf, PathBuf), String> {
     let dirs = options.weight_dirs();
     if dirs.is_empty() {
         return Err("bench-web needs weights: --weights DIR, INCEPTION_WEIGHTS, or cargo xtask fetch-weights".into());
     }
     let scripts = prerequisites()?;
-    let work = root().join("target/web-bench");
+    let work = root().join(work);
     site::build(&work.join("site"), &dirs, options.precision, &options.check_photos())?;
+    Ok((work, scripts))
+}
+
+/// `cargo xtask bench-web`: the page's benchmark mode in headless Chromium, and with
+/// `--peer` ONNX Runtime Web's WebGPU figure on the same network right after it.
+pub fn bench_web(options: &Options) -> Result<(), String> {
+    let (work, scripts) = bench_site(options, "target/web-bench")?;
     let server = Server::start(&work.join("site"), 0)?;
     let out = work.join("inception.json");
     let mut query = match options.soak {
@@ -289,13 +287,7 @@ pub fn bench_web(options: &Options) -> Result<(), String> {
 /// browser profile: cold (empty), warm, offline; each the time to the first prediction shown,
 /// the bytes the server sent during it and the page's timeline, as one JSON object.
 pub fn first_visit(options: &Options) -> Result<(), String> {
-    let dirs = options.weight_dirs();
-    if dirs.is_empty() {
-        return Err("bench-web needs weights: --weights DIR, INCEPTION_WEIGHTS, or cargo xtask fetch-weights".into());
-    }
-    let scripts = prerequisites()?;
-    let work = root().join("target/web-first-visit");
-    site::build(&work.join("site"), &dirs, options.precision, &options.check_photos())?;
+    let (work, scripts) = bench_site(options, "target/web-first-visit")?;
     let (y4m, frame) = (work.join("tiger_cat.y4m"), work.join("tiger_cat.frame.png"));
     fake_camera(&root().join("../shared/images/tiger_cat.jpg"), &y4m, &frame)?;
     let server = Server::start(&work.join("site"), 0)?;

@@ -209,6 +209,16 @@ pub fn run(command: &mut Command) -> Result<(), String> {
     }
 }
 
+/// What `command` printed on stdout, where it succeeded; its stderr in the error where not.
+pub fn stdout_of(command: &mut Command) -> Result<Vec<u8>, String> {
+    let program = command.get_program().to_string_lossy().into_owned();
+    let output = command.output().map_err(|e| format!("cannot run {program}: {e}"))?;
+    if !output.status.success() {
+        return Err(format!("{program} failed: {}", String::from_utf8_lossy(&output.stderr)));
+    }
+    Ok(output.stdout)
+}
+
 pub fn cargo() -> Command {
     let mut c = Command::new(env!("CARGO"));
     c.current_dir(root());
@@ -251,8 +261,11 @@ fn test(extra: &[String]) -> Result<(), String> {
     // Formatting and lints are part of the tests, so CI enforces them.
     run(cargo().args(["fmt", "--all", "--check"]))?;
     run(cargo().args(["clippy", "--workspace", "--all-targets", "--", "-D", "warnings"]))?;
-    // The library must keep building for the browser.
-    run(cargo().args(["build", "--lib", "--release", "--target", "wasm32-unknown-unknown"]))?;
+    // The library's browser side (wasm.rs and every cfg(target_arch = "wasm32") edge) must
+    // be as clean; the browser tests below build it for real.
+    run(cargo()
+        .args(["clippy", "--lib", "--target", "wasm32-unknown-unknown", "--", "-D", "warnings"])
+        .env("RUSTFLAGS", "-C target-feature=+simd128,+relaxed-simd"))?;
     // xtask's own tests (fetch-weights up to the network), in the profile xtask runs in.
     run(cargo().args(["test", "--package", "xtask"]))?;
     let mut args = vec!["test", "--release", "--package", "inception-webgpu"];

@@ -3,7 +3,7 @@
 //! The conversions and the predictions come from the native program (`inception convert`,
 //! `inception classify --backend cpu --json`), so the check runs the engine the page runs.
 
-use crate::{cargo, root, run};
+use crate::{cargo, root, run, stdout_of};
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
@@ -108,16 +108,10 @@ fn convert(file: &Path, model: &str, precision: Precision, scratch: &Path) -> Re
 
 /// Each photo's logits, on the CPU backend.
 fn predictions(weights: &Path, photos: &[PathBuf]) -> Result<Vec<Vec<f64>>, String> {
-    let output = Command::new(program()?)
-        .args(["classify", "--backend", "cpu", "--json", "--weights"])
-        .arg(weights)
-        .args(photos)
-        .output()
-        .map_err(|e| format!("cannot run inception: {e}"))?;
-    if !output.status.success() {
-        return Err(format!("inception classify failed: {}", String::from_utf8_lossy(&output.stderr)));
-    }
-    let json: serde_json::Value = serde_json::from_slice(&output.stdout).map_err(|e| e.to_string())?;
+    let stdout = stdout_of(
+        Command::new(program()?).args(["classify", "--backend", "cpu", "--json", "--weights"]).arg(weights).args(photos),
+    )?;
+    let json: serde_json::Value = serde_json::from_slice(&stdout).map_err(|e| e.to_string())?;
     let results = json.as_array().ok_or("inception classify --json printed no list")?;
     results
         .iter()

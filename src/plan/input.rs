@@ -1,11 +1,12 @@
-//! From RGBA8 pixels to the network's input tensor on the CPU: the same antialiased
+//! From RGBA8 pixels to the network's input tensor on the host (the CPU backend's every
+//! frame, and photos larger than the GPU's textures): the same antialiased
 //! resize, centre crop and scaling as `shaders/preprocess.wgsl` (and its twin
 //! `ops::preprocess::cpu`), done separably (each kept source row filtered horizontally
 //! once, then the columns vertically), rows spread over the threads, so a 12-megapixel
 //! photo takes milliseconds.
 
-use super::{threads, Disjoint};
-use crate::ops::preprocess::InputSpec;
+use crate::graph::InputSpec;
+use crate::parallel::{self, Disjoint};
 
 /// The source taps of one output coordinate and their (unnormalised) weights.
 struct Taps {
@@ -38,7 +39,7 @@ pub fn run(spec: &InputSpec, rgba: &[u8], width: u32, height: u32, out: &mut [f3
     let (top, bottom) = (rows[0].first, rows.iter().map(|t| t.first + t.weights.len()).max().unwrap_or(0));
     let mut horizontal = vec![0.0f32; (bottom - top) * n * 3];
     let filtered = Disjoint::new(&mut horizontal, n * 3);
-    threads::for_each(bottom - top, |r| {
+    parallel::for_each(bottom - top, |r| {
         let y = top + r;
         let row = &rgba[4 * y * width as usize..4 * (y + 1) * width as usize];
         // SAFETY: each task writes its own source row's sums.
@@ -60,7 +61,7 @@ pub fn run(spec: &InputSpec, rgba: &[u8], width: u32, height: u32, out: &mut [f3
     let (red, rest) = out[..3 * plane].split_at_mut(plane);
     let (green, blue) = rest.split_at_mut(plane);
     let planes = [Disjoint::new(red, n), Disjoint::new(green, n), Disjoint::new(blue, n)];
-    threads::for_each(n, |oy| {
+    parallel::for_each(n, |oy| {
         let t = &rows[oy];
         let row_weight: f32 = t.weights.iter().sum();
         // SAFETY: each task writes its own output row of each plane.

@@ -2,12 +2,13 @@
 //! layer's parameters are found in a weights file. Models are built by plain Rust functions
 //! (see `models`), and the scheduler turns a graph into GPU dispatches.
 
-use crate::ops::conv2d::Conv2dSpec;
-use crate::ops::linear::LinearSpec;
-use crate::ops::lrn::LrnSpec;
-use crate::ops::pool::PoolSpec;
-use crate::ops::preprocess::InputSpec;
-use crate::ops::Shape;
+mod shape;
+mod spec;
+mod window;
+
+pub use shape::{Shape, Tensor, TensorMut};
+pub use spec::{Conv2dSpec, Geometry, InputSpec, LinearSpec, LrnSpec, PoolMode, PoolSpec};
+pub use window::Window;
 
 /// Index of a tensor in [`Graph::shapes`].
 pub type TensorId = usize;

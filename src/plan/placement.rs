@@ -1,12 +1,10 @@
 //! Where tensors live: concatenations resolved into channel slices of shared roots, the
-//! lifetime of each root, the activation buffers (one per arena slot), and which sibling
-//! convolutions run as one.
+//! lifetime of each root, the slots (one per arena slot: a GPU buffer or a CPU vector),
+//! and which sibling convolutions run as one.
 
-use crate::arena::{Arena, Lifetime};
+use super::arena::{Arena, Lifetime};
 use crate::error::Error;
-use crate::gpu_objects;
 use crate::graph::{Graph, Op, TensorId};
-use crate::ops::View;
 
 /// Where a tensor lives: its buffer (`slot`; before the arena, the number of its storage
 /// root) and the first channel of its slice there.
@@ -18,7 +16,7 @@ pub struct Place {
 
 /// Where every tensor of a graph lives, whatever the backend: its place, and the bytes of
 /// each slot (a GPU buffer, or a CPU vector).
-pub(crate) struct Placement {
+pub struct Placement {
     pub places: Vec<Place>,
     pub slot_bytes: Vec<u64>,
 }
@@ -41,48 +39,9 @@ impl Placement {
     }
 }
 
-/// The activation buffers of a network on the GPU and the place of every tensor of its graph.
-pub(super) struct Memory {
-    pub places: Vec<Place>,
-    pub buffers: Vec<gpu_objects::Buffer>,
-    pub bytes: u64,
-}
-
-impl Memory {
-    /// Plans the buffers (see [`Placement::plan`]) and creates them.
-    pub fn plan(device: &wgpu::Device, graph: &Graph, reuse: bool) -> Result<Memory, Error> {
-        let placement = Placement::plan(graph, reuse)?;
-        let max_binding = device.limits().max_storage_buffer_binding_size;
-        if let Some(&big) = placement.slot_bytes.iter().max().filter(|&&b| b > max_binding) {
-            return Err(Error::Gpu(format!(
-                "an activation needs a {big}-byte buffer; this adapter binds at most {max_binding} bytes"
-            )));
-        }
-        let buffers = placement.slot_bytes.iter().enumerate().map(|(i, &size)| {
-            gpu_objects::buffer(
-                device,
-                &wgpu::BufferDescriptor {
-                    label: Some(&format!("activations {i}")),
-                    size,
-                    // (COPY_DST: an image resized on the CPU is written into the input's buffer)
-                    usage: wgpu::BufferUsages::STORAGE | wgpu::BufferUsages::COPY_SRC | wgpu::BufferUsages::COPY_DST,
-                    mapped_at_creation: false,
-                },
-            )
-        });
-        let bytes = placement.bytes();
-        Ok(Memory { buffers: buffers.collect(), places: placement.places, bytes })
-    }
-
-    pub fn view(&self, tensor: TensorId) -> View<'_> {
-        let place = self.places[tensor];
-        View { buffer: &self.buffers[place.slot], c_offset: place.channel_offset }
-    }
-}
-
 /// "inception_3a/3x3_reduce + 5x5_reduce": the names of the nodes a layer computes, the
 /// block's prefix written once.
-pub(super) fn label_of(graph: &Graph, group: &[usize]) -> String {
+pub fn label_of(graph: &Graph, group: &[usize]) -> String {
     let first = &graph.nodes[group[0]].name;
     let prefix = &first[..first.rfind(['/', '.']).map_or(0, |i| i + 1)];
     let rest = group[1..].iter().map(|&j| graph.nodes[j].name.strip_prefix(prefix).unwrap_or(&graph.nodes[j].name));
@@ -93,7 +52,7 @@ pub(super) fn label_of(graph: &Graph, group: &[usize]) -> String {
 /// padding, same ReLU) that follow it reading the same tensor and writing the next channels
 /// of the same buffer, which become one GEMM (`Graph::siblings` arranges that); empty for a
 /// node merged so into an earlier one.
-pub(super) fn sibling_groups(graph: &Graph, places: &[Place]) -> Vec<Vec<usize>> {
+pub fn sibling_groups(graph: &Graph, places: &[Place]) -> Vec<Vec<usize>> {
     let pointwise = |i: usize| match &graph.nodes[i].op {
         Op::Conv2d { spec, .. } if spec.window.is_pointwise() => Some(spec.relu),
         _ => None,
