@@ -19,7 +19,7 @@ use crate::graph::{Graph, Op, Shape, Tensor, TensorMut};
 use crate::heatmap::ActivationMap;
 use crate::models::Model;
 use crate::parallel;
-use crate::plan::{no_cams, producer_of, steps, top_k, LayerTime, Output, Place, Placement, Stats, Step, TOP_K};
+use crate::plan::{no_cams, producer_of, steps, top_k, LayerTime, Output, Place, Placement, Stats, Step, Work, TOP_K};
 use crate::weights::LayerParams;
 use microkernel::MicroKernel;
 
@@ -55,16 +55,7 @@ pub struct CpuOptions {
 }
 
 /// One step of the forward pass on the CPU.
-pub struct CpuStep {
-    pub label: String,
-    /// The graph nodes it computes (several for merged siblings).
-    pub nodes: Vec<usize>,
-    pub multiply_adds: u64,
-    pub input_shape: Shape,
-    pub input: Place,
-    pub output: Place,
-    pub op: Box<dyn CpuLayer>,
-}
+pub type CpuStep = Step<Box<dyn CpuLayer>>;
 
 pub struct CpuNetwork {
     graph: Graph,
@@ -262,16 +253,8 @@ fn thread_pool(threads: Option<usize>) -> Result<rayon::ThreadPool, Error> {
         .map_err(|e| Error::Usage(format!("cannot start {threads} threads: {e}")))
 }
 
-fn cpu_step(step: Step, kernel: MicroKernel) -> CpuStep {
-    CpuStep {
-        op: cpu_layer(&step.label, &step.op, step.input_shape, step.params.as_deref(), kernel),
-        label: step.label,
-        nodes: step.nodes,
-        multiply_adds: step.multiply_adds,
-        input_shape: step.input_shape,
-        input: step.input,
-        output: step.output,
-    }
+fn cpu_step(step: Step<Work>, kernel: MicroKernel) -> CpuStep {
+    step.map(|step, work| cpu_layer(&step.label, &work.op, step.input_shape, work.params.as_deref(), kernel))
 }
 
 /// Each layer type's CPU layer: the one place that maps graph ops to them (the GPU's twin

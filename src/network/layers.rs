@@ -9,28 +9,23 @@ use crate::ops::convolution::{ConvKernel, ConvLayer};
 use crate::ops::lrn::LrnLayer;
 use crate::ops::pool::PoolLayer;
 use crate::ops::{linear, Call, Context, Dispatch, GpuLayer, Shared};
-use crate::plan::{steps, Place};
+use crate::plan::{steps, Place, Step, Work};
 use crate::weights::LayerParams;
 
-/// One step of the forward pass.
-pub struct Layer {
-    /// What it computes: node names, siblings joined ("inception_3a/3x3_reduce + 5x5_reduce").
-    pub label: String,
-    /// The graph nodes it computes (several for merged siblings).
-    pub nodes: Vec<usize>,
-    pub multiply_adds: u64,
-    pub input_shape: Shape,
-    pub input: Place,
-    pub output: Place,
-    pub op: Box<dyn GpuLayer>,
+/// One step of the forward pass on the GPU.
+pub type Layer = Step<GpuOp>;
+
+/// What computes a step on the GPU: its layer (parameters uploaded) and its dispatches.
+pub struct GpuOp {
+    pub layer: Box<dyn GpuLayer>,
     /// Recorded once its kernel is known (a Winograd convolution has three).
     pub dispatches: Vec<Dispatch>,
 }
 
-impl Layer {
+impl Step<GpuOp> {
     /// The convolution kernel, for layers that have a choice.
     pub fn kernel(&self) -> Option<ConvKernel> {
-        self.op.tuning().map(ConvLayer::kernel)
+        self.op.layer.tuning().map(ConvLayer::kernel)
     }
 
     /// Records the layer's dispatches again (after a change of kernel).
@@ -43,27 +38,18 @@ impl Layer {
             input: view(self.input),
             output: view(self.output),
         };
-        self.dispatches = self.op.record(ctx, &call, shared);
+        self.op.dispatches = self.op.layer.record(ctx, &call, shared);
     }
 }
 
 /// The layers of `model` in execution order, their parameters uploaded but nothing
 /// recorded yet.
 pub(super) fn upload(ctx: &Context, model: &Model, memory: &Memory) -> Result<Vec<Layer>, Error> {
-    let mut layers = Vec::new();
-    for step in steps(model, &memory.places) {
-        layers.push(Layer {
-            op: gpu_layer(ctx, &step.label, &step.op, step.input_shape, step.params.as_deref())?,
-            multiply_adds: step.multiply_adds,
-            label: step.label,
-            nodes: step.nodes,
-            input_shape: step.input_shape,
-            input: step.input,
-            output: step.output,
-            dispatches: Vec::new(),
-        });
-    }
-    Ok(layers)
+    let upload = |step: &Step<()>, work: Work| {
+        let layer = gpu_layer(ctx, &step.label, &work.op, step.input_shape, work.params.as_deref())?;
+        Ok(GpuOp { layer, dispatches: Vec::new() })
+    };
+    steps(model, &memory.places).into_iter().map(|step| step.try_map(upload)).collect()
 }
 
 /// Each layer type's upload through its own module: the one place that maps graph ops

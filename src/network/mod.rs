@@ -19,7 +19,7 @@ mod readback;
 mod tuning;
 
 pub use crate::ops::convolution::ConvKernel;
-pub use layers::Layer;
+pub use layers::{GpuOp, Layer};
 use memory::Memory;
 use readback::Readback;
 pub use readback::Ticket;
@@ -82,11 +82,11 @@ impl Network {
         let layers = layers::upload(&ctx, model, &memory)?;
         let shared = Shared { winograd: winograd_scratch(&ctx, &layers)? };
         // (the classifier is the last layer; its matrix is what activation maps weigh with)
-        let classifier_weights = layers.last().and_then(|l| l.op.weight_matrix());
+        let classifier_weights = layers.last().and_then(|l| l.op.layer.weight_matrix());
         let readback = Readback::new(gpu, &ctx, &model.graph, &memory, classifier_weights);
         let scratch_bytes = shared.winograd.as_ref().map_or(0, |s| s.v.size() + s.m.size());
         let stats = Stats {
-            weight_bytes: layers.iter().map(|l| l.op.weight_bytes()).sum(),
+            weight_bytes: layers.iter().map(|l| l.op.layer.weight_bytes()).sum(),
             activation_bytes: memory.bytes + scratch_bytes,
             dispatches: 0, // counted once the layers are recorded
             multiply_adds: model.graph.multiply_adds(),
@@ -116,7 +116,7 @@ impl Network {
             self.layers[i].record(&self.ctx, &self.memory, &self.shared);
         }
         // preprocessing, the layers, top-k
-        self.stats.dispatches = 2 + self.layers.iter().map(|l| l.dispatches.len()).sum::<usize>();
+        self.stats.dispatches = 2 + self.layers.iter().map(|l| l.op.dispatches.len()).sum::<usize>();
     }
 
     pub fn graph(&self) -> &Graph {
@@ -230,7 +230,7 @@ impl Network {
             preprocess.encode(pass);
         }
         let mut previous = preprocess;
-        for dispatch in layers.iter().flat_map(|l| &l.dispatches) {
+        for dispatch in layers.iter().flat_map(|l| &l.op.dispatches) {
             dispatch.encode_after(pass, previous);
             previous = Some(dispatch);
         }
@@ -312,7 +312,8 @@ impl Network {
 /// One pair of Winograd buffers for the network, as large as the largest layer that can
 /// use them needs, and zeros for its GEMMs' bias; none where no layer can use Winograd.
 fn winograd_scratch(ctx: &Context, layers: &[Layer]) -> Result<Option<winograd::Scratch>, Error> {
-    let (v_bytes, m_bytes) = layers.iter().map(|l| l.op.scratch_bytes()).fold((0, 0), |(v, m), (a, b)| (v.max(a), m.max(b)));
+    let (v_bytes, m_bytes) =
+        layers.iter().map(|l| l.op.layer.scratch_bytes()).fold((0, 0), |(v, m), (a, b)| (v.max(a), m.max(b)));
     let max_binding = ctx.device.limits().max_storage_buffer_binding_size;
     if v_bytes.max(m_bytes) > max_binding {
         return Err(Error::Gpu(format!(
@@ -329,7 +330,8 @@ fn winograd_scratch(ctx: &Context, layers: &[Layer]) -> Result<Option<winograd::
             &wgpu::BufferDescriptor { label: Some(label), size, usage: wgpu::BufferUsages::STORAGE, mapped_at_creation: false },
         )
     };
-    let widest = layers.iter().filter_map(|l| l.op.tuning()).map(|c| conv2d::padded_out_c(c.spec.out_c)).max().unwrap_or(16);
+    let widest =
+        layers.iter().filter_map(|l| l.op.layer.tuning()).map(|c| conv2d::padded_out_c(c.spec.out_c)).max().unwrap_or(16);
     let zero_bias = ctx.storage("zero bias", &vec![0u8; 4 * widest as usize])?;
     Ok(Some(winograd::Scratch { v: buffer("winograd V", v_bytes), m: buffer("winograd M", m_bytes), zero_bias }))
 }

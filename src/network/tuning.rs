@@ -61,7 +61,7 @@ impl KernelChoice {
 impl Network {
     /// The convolution layers, in order, by index into the layer list.
     fn convs(&self) -> impl Iterator<Item = (usize, &ConvLayer)> {
-        self.layers.iter().enumerate().filter_map(|(i, l)| l.op.tuning().map(|c| (i, c)))
+        self.layers.iter().enumerate().filter_map(|(i, l)| l.op.layer.tuning().map(|c| (i, c)))
     }
 
     /// The kernel of each convolution now, with its shape.
@@ -89,14 +89,14 @@ impl Network {
     }
 
     fn set_kernel(&mut self, layer: usize, kernel: ConvKernel) -> bool {
-        self.layers[layer].op.tuning_mut().is_some_and(|c| c.set_kernel(kernel))
+        self.layers[layer].op.layer.tuning_mut().is_some_and(|c| c.set_kernel(kernel))
     }
 
     /// Frees what the current choice of kernels does not use: the weights of the other
     /// algorithm of each layer, and Winograd's buffers if no layer uses it. Afterwards a
     /// layer keeps its algorithm.
     pub fn release_unused_kernels(&mut self) {
-        let freed: u64 = self.layers.iter_mut().filter_map(|l| l.op.tuning_mut()).map(ConvLayer::release_unused).sum();
+        let freed: u64 = self.layers.iter_mut().filter_map(|l| l.op.layer.tuning_mut()).map(ConvLayer::release_unused).sum();
         self.stats.weight_bytes -= freed;
         let winograd_used = self.convs().any(|(_, c)| matches!(c.kernel(), ConvKernel::Winograd(..)));
         if !winograd_used {
@@ -159,7 +159,7 @@ impl Network {
     /// For each convolution, the kernel fastest over all layers of its shape among the
     /// candidates timed so far.
     fn fastest_measured(&self, tuning: &Tuning) -> KernelChoice {
-        let shapes: Vec<Option<String>> = self.layers.iter().map(|l| l.op.tuning().map(ConvLayer::shape_key)).collect();
+        let shapes: Vec<Option<String>> = self.layers.iter().map(|l| l.op.layer.tuning().map(ConvLayer::shape_key)).collect();
         let mut best = Vec::new();
         for (_, conv) in self.convs() {
             let same: Vec<usize> = (0..shapes.len()).filter(|&j| shapes[j].as_ref() == Some(&conv.shape_key())).collect();
@@ -255,7 +255,7 @@ impl<'a> Step<'a> {
     }
 
     fn layer(layer: &'a Layer) -> Step<'a> {
-        let (label, nodes, dispatches) = (&layer.label, &layer.nodes, &layer.dispatches);
+        let (label, nodes, dispatches) = (&layer.label, &layer.nodes, &layer.op.dispatches);
         Step { label, nodes, dispatches, multiply_adds: layer.multiply_adds, kernel: layer.kernel() }
     }
 }

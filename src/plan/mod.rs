@@ -14,4 +14,4 @@ pub mod winograd;
 pub use arena::{Arena, Lifetime};
 pub use output::{no_cams, producer_of, top_k, LayerTime, Output, Stats, TOP_K};
 pub use placement::{label_of, sibling_groups, Place, Placement};
-pub use steps::{steps, Step};
+pub use steps::{steps, Step, Work};

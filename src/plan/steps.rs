@@ -7,22 +7,58 @@ use crate::models::Model;
 use crate::weights::LayerParams;
 use std::borrow::Cow;
 
-/// One step of the forward pass as the graph and the placement describe it, before any
-/// backend holds it: what both the GPU layers and the CPU backend's are built from.
-pub struct Step<'m> {
+/// One step of the forward pass: what it computes, where it reads and writes, and `op`,
+/// what computes it. The plan's steps hold the graph's op and parameters ([`Work`]); each
+/// backend maps them to its own layers (`Step<GpuOp>`, `Step<Box<dyn CpuLayer>>`).
+pub struct Step<K> {
+    /// Node names, siblings joined ("inception_3a/3x3_reduce + 5x5_reduce").
     pub label: String,
+    /// The graph nodes it computes (several for merged siblings).
     pub nodes: Vec<usize>,
     pub multiply_adds: u64,
     pub input_shape: Shape,
     pub input: Place,
     pub output: Place,
+    pub op: K,
+}
+
+/// What a step of the plan computes: a node's op and parameters, or merged siblings'.
+pub struct Work<'m> {
     pub op: Cow<'m, Op>,
     pub params: Option<Cow<'m, LayerParams>>,
 }
 
+impl<K> Step<K> {
+    /// The same step computed by `f(self's op)`.
+    pub fn map<T>(self, f: impl FnOnce(&Step<()>, K) -> T) -> Step<T> {
+        let (step, op) = self.split();
+        let op = f(&step, op);
+        step.with(op)
+    }
+
+    /// [`Step::map`] for an `f` that can fail.
+    pub fn try_map<T, E>(self, f: impl FnOnce(&Step<()>, K) -> Result<T, E>) -> Result<Step<T>, E> {
+        let (step, op) = self.split();
+        let op = f(&step, op)?;
+        Ok(step.with(op))
+    }
+
+    fn split(self) -> (Step<()>, K) {
+        let Step { label, nodes, multiply_adds, input_shape, input, output, op } = self;
+        (Step { label, nodes, multiply_adds, input_shape, input, output, op: () }, op)
+    }
+}
+
+impl Step<()> {
+    fn with<T>(self, op: T) -> Step<T> {
+        let Step { label, nodes, multiply_adds, input_shape, input, output, .. } = self;
+        Step { label, nodes, multiply_adds, input_shape, input, output, op }
+    }
+}
+
 /// The steps of `model` in execution order. Concatenations are free (their inputs write
 /// into their slices) and sibling 1x1 convolutions become one step.
-pub fn steps<'m>(model: &'m Model, places: &[Place]) -> Vec<Step<'m>> {
+pub fn steps<'m>(model: &'m Model, places: &[Place]) -> Vec<Step<Work<'m>>> {
     let graph = &model.graph;
     let groups = sibling_groups(graph, places);
     let mut steps = Vec::new();
@@ -40,8 +76,7 @@ pub fn steps<'m>(model: &'m Model, places: &[Place]) -> Vec<Step<'m>> {
             input_shape: graph.shapes[node.inputs[0]],
             input,
             output,
-            op,
-            params,
+            op: Work { op, params },
         });
     }
     steps
