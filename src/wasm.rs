@@ -125,7 +125,7 @@ pub fn cpu_engine() -> Engine {
 
 /// The CPU backend in words: "WebAssembly simd128, 1 thread".
 fn describe_cpu() -> String {
-    let kernel = crate::cpu::microkernel::best();
+    let kernel = crate::cpu::kernels::best();
     let threads = crate::parallel::count();
     format!("WebAssembly {}, {threads} thread{}", kernel.name, if threads == 1 { "" } else { "s" })
 }

@@ -16,6 +16,13 @@ fn classify_json(args: &[&str]) -> serde_json::Value {
     serde_json::from_str(&stdout).unwrap()
 }
 
+/// A fresh folder of this test process's own under the temporary directory.
+fn scratch_dir(name: &str) -> std::path::PathBuf {
+    let dir = std::env::temp_dir().join(format!("inception-{name}-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
 fn shared(path: &str) -> String {
     common::shared().join(path).display().to_string()
 }
@@ -42,8 +49,7 @@ fn classify_prints_pug_first_and_json_with_logits() {
 
 #[test]
 fn clear_errors_for_bad_input() {
-    let dir = std::env::temp_dir().join(format!("inception-cli-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
+    let dir = scratch_dir("cli");
     let text = dir.join("notes.txt");
     std::fs::write(&text, "not an image").unwrap();
     let text = text.display().to_string();
@@ -72,8 +78,7 @@ fn clear_errors_for_bad_input() {
 /// float16.
 #[test]
 fn convert_turns_a_torchvision_checkpoint_into_weights_that_give_pytorchs_logits() {
-    let dir = std::env::temp_dir().join(format!("inception-convert-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
+    let dir = scratch_dir("convert");
     let pth = dir.join("googlenet-1378be20.pth");
     std::fs::write(&pth, common::torch_checkpoint("torchvision")).unwrap();
     let golden = common::golden_doc("torchvision");
@@ -113,8 +118,7 @@ fn convert_turns_a_torchvision_checkpoint_into_weights_that_give_pytorchs_logits
 /// from a labels file stored in the converted file, and files that fit no network.
 #[test]
 fn convert_keeps_labels_and_rejects_what_fits_no_network() {
-    let dir = std::env::temp_dir().join(format!("inception-labels-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
+    let dir = scratch_dir("labels");
     let path = |name: &str| dir.join(name).display().to_string();
     std::fs::write(path("tutorial.pth"), common::torch_checkpoint("seed")).unwrap();
     let names: Vec<String> = (0..10).map(|i| format!("thing number {i}")).collect();
@@ -166,8 +170,7 @@ fn seed_weights(dir: &std::path::Path) -> std::path::PathBuf {
 /// reported, the others still classified, and the exit status says so.
 #[test]
 fn classify_takes_folders_and_patterns_on_either_backend() {
-    let dir = std::env::temp_dir().join(format!("inception-batch-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
+    let dir = scratch_dir("batch");
     let weights = seed_weights(&dir);
     let images = dir.join("images");
     std::fs::create_dir_all(&images).unwrap();
@@ -224,8 +227,7 @@ fn with_exif_orientation(bytes: &[u8], orientation: u16) -> Vec<u8> {
 #[test]
 fn classify_honours_exif_orientation() {
     let Some(_) = common::real_weights("classify_honours_exif_orientation", "bvlc_googlenet.safetensors") else { return };
-    let dir = std::env::temp_dir().join(format!("inception-exif-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
+    let dir = scratch_dir("exif");
     let upright = image::open(common::shared().join("images/tiger_cat.jpg")).unwrap().to_rgb8();
     let stored = image::imageops::rotate90(&upright);
     let mut jpeg = Vec::new();
@@ -249,8 +251,7 @@ fn classify_honours_exif_orientation() {
 /// pixels in a PNG.
 #[test]
 fn truncated_jpegs_are_refused_and_tiffs_read() {
-    let dir = std::env::temp_dir().join(format!("inception-formats-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
+    let dir = scratch_dir("formats");
     let weights = seed_weights(&dir);
     let weights = weights.display().to_string();
     let pixels = image::RgbImage::from_fn(300, 200, |x, y| image::Rgb([(x % 256) as u8, (y % 256) as u8, ((x * y) % 256) as u8]));
@@ -279,8 +280,7 @@ fn truncated_jpegs_are_refused_and_tiffs_read() {
 /// the CPU with the shader's own resampling and classified on the GPU as on the CPU.
 #[test]
 fn images_wider_than_a_texture_are_classified_on_the_gpu_too() {
-    let dir = std::env::temp_dir().join(format!("inception-wide-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
+    let dir = scratch_dir("wide");
     let weights = seed_weights(&dir);
     let wide = dir.join("wide.png");
     image::RgbaImage::from_raw(20000, 300, inception::synthetic::image(20000, 300)).unwrap().save(&wide).unwrap();

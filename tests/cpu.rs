@@ -7,7 +7,7 @@ mod common;
 
 use common::cases::conv;
 use common::{assert_all_close, diff, random, synthetic_model};
-use inception::cpu::microkernel::{self, MicroKernel};
+use inception::cpu::kernels::{self, MicroKernel};
 use inception::cpu::winograd::Winograd;
 use inception::cpu::{conv2d as fast_conv, linear as fast_linear, lrn as fast_lrn, pool as fast_pool};
 use inception::cpu::{CpuCall, CpuLayer};
@@ -49,7 +49,7 @@ fn conv_case(input: Shape, spec: Conv2dSpec, in_slice: (u32, u32), out_slice: (u
     conv2d::cpu(&spec, input, x_cpu, &params.weight, &params.bias, TensorMut { data: &mut want, c_offset: out_slice.1 });
     // f32 sums of K terms: errors grow with the layer's values (K is 2700 in one case)
     let scale = want.iter().filter(|v| **v > -1000.0).fold(1.0f32, |m, v| m.max(v.abs()));
-    for kernel in microkernel::available() {
+    for kernel in kernels::available() {
         let layer = fast_conv::Conv2d::new(spec, input, &params, kernel);
         let mut got = sentinel(want.len());
         run(&layer, input, &x, in_slice.1, &mut got, out_slice.1);
@@ -66,15 +66,33 @@ fn conv_case(input: Shape, spec: Conv2dSpec, in_slice: (u32, u32), out_slice: (u
     }
 }
 
+/// The registry holds what this CPU has, in the order of speed; a tier it lacks is named
+/// (so that what was not run is seen), and `INCEPTION_CPU_KERNELS` forces a tier or says
+/// why it cannot.
 #[test]
-fn every_micro_kernel_is_tested_and_the_portable_one_is_last() {
-    let kernels: Vec<MicroKernel> = microkernel::available();
-    println!("micro-kernels here: {kernels:?}");
-    assert_eq!(kernels.last().unwrap().name, "portable");
-    #[cfg(target_arch = "x86_64")]
-    if std::is_x86_feature_detected!("avx2") && std::is_x86_feature_detected!("fma") {
-        assert_eq!(kernels[0].name, "avx2+fma");
+fn the_registry_holds_what_this_cpu_runs_fastest_first() {
+    let here: Vec<MicroKernel> = kernels::available();
+    println!("micro-kernels here: {here:?}");
+    for kernel in kernels::compiled().iter().filter(|k| !k.runs_here()) {
+        println!("SKIPPED micro-kernel {kernel:?}: not run, this CPU lacks its instruction set");
     }
+    assert_eq!(here.last().unwrap().name, "portable");
+    #[cfg(target_arch = "x86_64")]
+    {
+        let expected = if std::is_x86_feature_detected!("avx512f") {
+            "avx512"
+        } else if std::is_x86_feature_detected!("avx2") && std::is_x86_feature_detected!("fma") {
+            "avx2+fma"
+        } else {
+            "portable"
+        };
+        assert_eq!(here[0].name, expected);
+    }
+    for kernel in &here {
+        assert_eq!(kernels::by_name(kernel.name).unwrap().name, kernel.name);
+    }
+    let e = kernels::by_name("avx1024").unwrap_err().to_string();
+    assert!(e.contains("INCEPTION_CPU_KERNELS=avx1024") && e.contains("portable"), "{e}");
 }
 
 #[test]

@@ -4,7 +4,7 @@
 //! implicit im2col: no unfolded copy of the input is ever held).
 
 use super::gemm::{self, PackB, PackedA, Rows};
-use super::microkernel::MicroKernel;
+use super::kernels::MicroKernel;
 use super::{CpuCall, CpuLayer};
 use crate::graph::{Conv2dSpec, Shape, Window};
 

@@ -8,7 +8,7 @@
 //! channel panels) runs the micro-kernel over its tiles. Every output value is summed in
 //! the same order whatever the task split, so results do not depend on the thread count.
 
-use super::microkernel::{MicroKernel, Tile};
+use super::kernels::{MicroKernel, Tile};
 use crate::parallel;
 use std::cell::RefCell;
 use std::ops::Range;

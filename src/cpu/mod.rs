@@ -1,7 +1,7 @@
 //! The CPU backend: the same steps as the GPU scheduler (`network::layers::steps`: the
 //! same graph, weights, concat slices and sibling 1x1 GEMMs, the same memory plan), each
 //! run by a CPU layer: convolutions as GEMMs with SIMD micro-kernels (`gemm`,
-//! `microkernel`), pools, LRN and linear layers in plain vectorisable loops, spread over
+//! `kernels`), pools, LRN and linear layers in plain vectorisable loops, spread over
 //! threads (`threads`). The CPU twins in `ops` stay the slow exact reference the tests
 //! compare this backend against.
 
@@ -10,7 +10,7 @@ pub mod conv2d;
 pub mod gemm;
 pub mod linear;
 pub mod lrn;
-pub mod microkernel;
+pub mod kernels;
 pub mod pool;
 pub mod winograd;
 
@@ -21,7 +21,7 @@ use crate::models::Model;
 use crate::parallel;
 use crate::plan::{no_cams, producer_of, steps, top_k, LayerTime, Output, Place, Placement, Stats, Step, Work, TOP_K};
 use crate::weights::LayerParams;
-use microkernel::MicroKernel;
+use kernels::MicroKernel;
 
 /// What a CPU layer is given per pass: its input and the slice it writes.
 pub struct CpuCall<'a> {
@@ -50,7 +50,8 @@ pub trait CpuLayer: Send + Sync {
 pub struct CpuOptions {
     /// Threads to run on; all cores when `None`.
     pub threads: Option<usize>,
-    /// The GEMM micro-kernel; the fastest this machine has when `None`.
+    /// The GEMM micro-kernel; when `None` the one `INCEPTION_CPU_KERNELS` names, else the
+    /// fastest this machine has.
     pub kernel: Option<MicroKernel>,
 }
 
@@ -75,7 +76,10 @@ pub struct CpuNetwork {
 
 impl CpuNetwork {
     pub fn new(model: &Model, options: CpuOptions) -> Result<CpuNetwork, Error> {
-        let kernel = options.kernel.unwrap_or_else(microkernel::best);
+        let kernel = match options.kernel {
+            Some(kernel) => kernel,
+            None => kernels::chosen()?,
+        };
         let placement = Placement::plan(&model.graph, true)?;
         let steps: Vec<CpuStep> = steps(model, &placement.places).into_iter().map(|s| cpu_step(s, kernel)).collect();
         let stats = Stats {

@@ -6,7 +6,7 @@
 //! transforms cost the rest); the CPU twin of the GPU's `shaders/winograd.wgsl` F(4x4).
 
 use super::gemm::{self, PackedA, Rows};
-use super::microkernel::MicroKernel;
+use super::kernels::MicroKernel;
 use super::{CpuCall, CpuLayer};
 use crate::graph::{Conv2dSpec, Shape, Window};
 use crate::parallel::{self, Disjoint};

@@ -1,0 +1,315 @@
+//! The GEMM micro-kernels in tiers: one generic register tile (MR output channels by NR
+//! pixels, accumulated over k, [`tile`]) compiled once per instruction set, each tier in its
+//! instruction set's file (`portable.rs`, plain arrays that run everywhere;
+//! `x86.rs`: AVX2+FMA and AVX-512; `arm.rs`: NEON; `wasm.rs`: simd128, relaxed where built
+//! so). [`available`] is the registry: each file's `plug` adds the tiers this machine runs,
+//! after feature detection (at run time on x86-64; at build time in wasm, whose module
+//! validates with simd128 or not at all), fastest first, the portable one last.
+//! `INCEPTION_CPU_KERNELS=NAME` forces one ([`chosen`]).
+//!
+//! A tile keeps MR x NR sums in registers; per step of k it loads NR packed values of B
+//! (pixels), broadcasts MR packed values of A (weights) and does MR x NR multiply-adds: the
+//! classic outer-product kernel, sized so the sums, one row of B and one broadcast fit the
+//! vector registers (16 on AVX2, 32 on AVX-512 and NEON, 15 for wasm on x86 after V8's own).
+//! Every tier sums each output in the same order (bias, then k upwards, fused where the
+//! instruction set fuses), so the fused tiers give the same bits.
+//!
+//! A tier is declared with [`micro_kernel!`], which also declares its test against a
+//! plain-Rust sum; a tier this machine cannot run says so in a `SKIPPED` line.
+
+#[cfg(target_arch = "aarch64")]
+mod arm;
+mod portable;
+#[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
+mod wasm;
+#[cfg(target_arch = "x86_64")]
+mod x86;
+
+use crate::error::Error;
+
+/// One SIMD register of f32 lanes, as the tile needs it.
+pub trait Vector: Copy {
+    const LANES: usize;
+    /// # Safety
+    /// The instruction set must be available (the tile's entry function checks).
+    unsafe fn splat(x: f32) -> Self;
+    /// # Safety
+    /// `p` must be valid for `LANES` reads.
+    unsafe fn load(p: *const f32) -> Self;
+    /// # Safety
+    /// `p` must be valid for `LANES` writes.
+    unsafe fn store(self, p: *mut f32);
+    /// `self + a * b` (fused where the instruction set has it).
+    ///
+    /// # Safety
+    /// As `splat`.
+    unsafe fn mul_add(self, a: Self, b: Self) -> Self;
+    /// # Safety
+    /// As `splat`.
+    unsafe fn max(self, other: Self) -> Self;
+}
+
+/// Implements [`Vector`] for a one-register newtype from its intrinsics: `splat(x)`,
+/// `load(p)`, `store(p, v)`, `mul_add(sum, a, b)`, `max(a, b)`, each a path or an
+/// expression of the named arguments.
+macro_rules! vector {
+    ($name:ident($register:ty), $lanes:expr, splat: $splat:path, load: |$p:ident| $load:expr, store: |$q:ident, $v:ident| $store:expr,
+     mul_add: |$s:ident, $a:ident, $b:ident| $mul_add:expr, max: $max:path) => {
+        #[derive(Clone, Copy)]
+        pub struct $name($register);
+
+        impl $crate::cpu::kernels::Vector for $name {
+            const LANES: usize = $lanes;
+            #[inline(always)]
+            unsafe fn splat(x: f32) -> Self {
+                $name($splat(x))
+            }
+            #[inline(always)]
+            unsafe fn load($p: *const f32) -> Self {
+                $name($load)
+            }
+            #[inline(always)]
+            unsafe fn store(self, $q: *mut f32) {
+                let $v = self.0;
+                $store
+            }
+            #[inline(always)]
+            unsafe fn mul_add(self, a: Self, b: Self) -> Self {
+                let ($s, $a, $b) = (self.0, a.0, b.0);
+                $name($mul_add)
+            }
+            #[inline(always)]
+            unsafe fn max(self, other: Self) -> Self {
+                $name($max(self.0, other.0))
+            }
+        }
+    };
+}
+pub(crate) use vector;
+
+/// Declares a tier: `NAME = "name", Vector, MR x NV registers of B` and, where the
+/// instruction set is detected at run time, `features "f1,f2" if detected`. It makes the
+/// const [`MicroKernel`], its entry function compiled with those features, and its test
+/// against a plain-Rust sum ([`tests::check`], `SKIPPED` where this machine lacks them).
+macro_rules! micro_kernel {
+    ($(#[$doc:meta])* $name:ident = $label:expr, $vector:ty, $mr:literal x $nv:literal $(, features $features:literal if $detected:expr)?) => {
+        $(#[$doc])*
+        pub const $name: $crate::cpu::kernels::MicroKernel = {
+            $(#[target_feature(enable = $features)])?
+            unsafe fn entry(t: &$crate::cpu::kernels::Tile) {
+                $crate::cpu::kernels::tile::<$vector, $mr, $nv>(t)
+            }
+            fn runs_here() -> bool {
+                true $(&& $detected)?
+            }
+            $crate::cpu::kernels::MicroKernel {
+                name: $label,
+                mr: $mr,
+                nr: $nv * <$vector as $crate::cpu::kernels::Vector>::LANES,
+                run: entry,
+                runs_here,
+            }
+        };
+
+        #[cfg(test)]
+        #[allow(non_snake_case)]
+        mod $name {
+            #[test]
+            fn matches_a_plain_sum() {
+                $crate::cpu::kernels::tests::check(&super::$name);
+            }
+        }
+    };
+}
+pub(crate) use micro_kernel;
+
+/// What one tile computes: `C[MR x NR] = start + A[k x MR] * B[k x NR]` where `start` is
+/// the bias (one per row) or, when `accumulate`, C itself; then ReLU if `relu`.
+pub struct Tile {
+    pub k: usize,
+    /// MR packed weights per step of k.
+    pub a: *const f32,
+    /// NR pixels per step of k, steps `ldb` apart (NR where B is packed).
+    pub b: *const f32,
+    pub ldb: usize,
+    /// Row-major, rows `ldc` apart.
+    pub c: *mut f32,
+    pub ldc: usize,
+    /// MR values.
+    pub bias: *const f32,
+    pub accumulate: bool,
+    pub relu: bool,
+}
+
+/// A micro-kernel: its tile size and the function computing one tile.
+#[derive(Clone, Copy)]
+pub struct MicroKernel {
+    pub name: &'static str,
+    pub mr: usize,
+    pub nr: usize,
+    run: unsafe fn(&Tile),
+    runs_here: fn() -> bool,
+}
+
+impl MicroKernel {
+    /// # Safety
+    /// The pointers of `tile` must be valid for the tile's size: `k * mr` values of A,
+    /// `k` runs of `nr` values `ldb` apart of B, `mr` of bias, and `mr` rows of `nr`
+    /// values of C.
+    pub unsafe fn run(&self, tile: &Tile) {
+        (self.run)(tile)
+    }
+
+    /// Whether this machine has the kernel's instruction set.
+    pub fn runs_here(&self) -> bool {
+        (self.runs_here)()
+    }
+}
+
+impl std::fmt::Debug for MicroKernel {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{} {}x{}", self.name, self.mr, self.nr)
+    }
+}
+
+/// Every tier built for this target, runnable here or not, fastest first.
+pub fn compiled() -> Vec<MicroKernel> {
+    let mut kernels = Vec::new();
+    #[cfg(target_arch = "x86_64")]
+    x86::plug(&mut kernels);
+    #[cfg(target_arch = "aarch64")]
+    arm::plug(&mut kernels);
+    #[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
+    wasm::plug(&mut kernels);
+    portable::plug(&mut kernels);
+    kernels
+}
+
+/// The registry: the tiers this machine runs, fastest first; the last is the portable one.
+pub fn available() -> Vec<MicroKernel> {
+    compiled().into_iter().filter(MicroKernel::runs_here).collect()
+}
+
+/// The fastest tier here.
+pub fn best() -> MicroKernel {
+    available()[0]
+}
+
+/// The environment variable that forces a tier by name.
+pub const FORCE: &str = "INCEPTION_CPU_KERNELS";
+
+/// The tier to run: the one `INCEPTION_CPU_KERNELS` names where it is set (natively), else
+/// the fastest here. A name this machine cannot run is an error that lists those it can.
+pub fn chosen() -> Result<MicroKernel, Error> {
+    #[cfg(not(target_arch = "wasm32"))]
+    if let Ok(name) = std::env::var(FORCE) {
+        return by_name(&name);
+    }
+    Ok(best())
+}
+
+/// The tier called `name`, where this machine runs it.
+pub fn by_name(name: &str) -> Result<MicroKernel, Error> {
+    let names = |kernels: Vec<MicroKernel>| kernels.iter().map(|k| k.name).collect::<Vec<_>>().join(", ");
+    match compiled().into_iter().find(|k| k.name == name) {
+        Some(kernel) if kernel.runs_here() => Ok(kernel),
+        Some(_) => Err(Error::Usage(format!(
+            "{FORCE}={name}: this CPU lacks that instruction set; it runs {}",
+            names(available())
+        ))),
+        None => Err(Error::Usage(format!("{FORCE}={name}: no such CPU kernel tier; this build has {}", names(compiled())))),
+    }
+}
+
+/// The generic tile, inlined into each instruction set's entry function so that its
+/// vector operations compile with that instruction set.
+///
+/// # Safety
+/// As [`MicroKernel::run`], and the instruction set of `V` must be available.
+#[inline(always)]
+pub unsafe fn tile<V: Vector, const MR: usize, const NV: usize>(t: &Tile) {
+    let lanes = V::LANES;
+    let mut acc = [[V::splat(0.0); NV]; MR];
+    for (r, row) in acc.iter_mut().enumerate() {
+        for (v, sum) in row.iter_mut().enumerate() {
+            *sum = if t.accumulate { V::load(t.c.add(r * t.ldc + v * lanes)) } else { V::splat(*t.bias.add(r)) };
+        }
+    }
+    let (mut a, mut b) = (t.a, t.b);
+    for _ in 0..t.k {
+        let mut bv = [V::splat(0.0); NV];
+        for (v, x) in bv.iter_mut().enumerate() {
+            *x = V::load(b.add(v * lanes));
+        }
+        for (r, row) in acc.iter_mut().enumerate() {
+            let av = V::splat(*a.add(r));
+            for (sum, x) in row.iter_mut().zip(&bv) {
+                *sum = sum.mul_add(av, *x);
+            }
+        }
+        a = a.add(MR);
+        b = b.add(t.ldb);
+    }
+    let zero = V::splat(0.0);
+    for (r, row) in acc.iter().enumerate() {
+        for (v, sum) in row.iter().enumerate() {
+            let value = if t.relu { sum.max(zero) } else { *sum };
+            value.store(t.c.add(r * t.ldc + v * lanes));
+        }
+    }
+}
+
+#[cfg(test)]
+pub(crate) mod tests {
+    use super::{MicroKernel, Tile};
+
+    /// One tile of `kernel` against the same tile summed in plain f64: every combination of
+    /// start (bias or C), ReLU, B read packed or in place (a wider `ldb`), C inside a wider
+    /// matrix, and k from 1 to past a block. Prints a SKIPPED line where this machine
+    /// cannot run the kernel.
+    pub fn check(kernel: &MicroKernel) {
+        if !kernel.runs_here() {
+            println!("SKIPPED micro-kernel {kernel:?}: this CPU lacks its instruction set");
+            return;
+        }
+        let (mr, nr) = (kernel.mr, kernel.nr);
+        let value = |i: usize, salt: usize| ((i * 7919 + salt * 104729) % 2001) as f32 / 1000.0 - 1.0;
+        for k in [1, 2, 7, 64, 300] {
+            for (accumulate, relu, ldb, ldc) in
+                [(false, false, nr, nr), (true, false, nr + 5, nr + 3), (false, true, nr, nr + 1), (true, true, 2 * nr, nr)]
+            {
+                let a: Vec<f32> = (0..k * mr).map(|i| value(i, 1)).collect();
+                let b: Vec<f32> = (0..k * ldb).map(|i| value(i, 2)).collect();
+                let bias: Vec<f32> = (0..mr).map(|i| value(i, 3)).collect();
+                let start: Vec<f32> = (0..mr * ldc).map(|i| value(i, 4)).collect();
+                let mut c = start.clone();
+                let tile = Tile { k, a: a.as_ptr(), b: b.as_ptr(), ldb, c: c.as_mut_ptr(), ldc, bias: bias.as_ptr(), accumulate, relu };
+                // SAFETY: the buffers are sized for the tile.
+                unsafe { kernel.run(&tile) };
+                for r in 0..mr {
+                    for col in 0..nr {
+                        let mut sum = if accumulate { start[r * ldc + col] as f64 } else { bias[r] as f64 };
+                        for kk in 0..k {
+                            sum += a[kk * mr + r] as f64 * b[kk * ldb + col] as f64;
+                        }
+                        let want = if relu { sum.max(0.0) } else { sum };
+                        let got = c[r * ldc + col] as f64;
+                        assert!((got - want).abs() <= 1e-5 * (1.0 + k as f64), "{kernel:?} k {k} ({r}, {col}): {got} vs {want}");
+                    }
+                    // nothing written past the tile's columns
+                    assert_eq!(&c[r * ldc + nr..(r + 1) * ldc], &start[r * ldc + nr..(r + 1) * ldc], "{kernel:?}");
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn the_registry_ends_with_the_portable_tier_and_refuses_unknown_names() {
+        let kernels = super::available();
+        assert_eq!(kernels.last().unwrap().name, "portable");
+        assert!(kernels.iter().all(MicroKernel::runs_here));
+        assert_eq!(super::by_name("portable").unwrap().name, "portable");
+        let e = super::by_name("sse1").unwrap_err().to_string();
+        assert!(e.contains("no such CPU kernel tier") && e.contains("portable"), "{e}");
+    }
+}
