@@ -8,9 +8,9 @@
 pub mod cam;
 pub mod conv2d;
 pub mod gemm;
+pub mod kernels;
 pub mod linear;
 pub mod lrn;
-pub mod kernels;
 pub mod pool;
 pub mod winograd;
 

@@ -213,10 +213,9 @@ pub fn by_name(name: &str) -> Result<MicroKernel, Error> {
     let names = |kernels: Vec<MicroKernel>| kernels.iter().map(|k| k.name).collect::<Vec<_>>().join(", ");
     match compiled().into_iter().find(|k| k.name == name) {
         Some(kernel) if kernel.runs_here() => Ok(kernel),
-        Some(_) => Err(Error::Usage(format!(
-            "{FORCE}={name}: this CPU lacks that instruction set; it runs {}",
-            names(available())
-        ))),
+        Some(_) => {
+            Err(Error::Usage(format!("{FORCE}={name}: this CPU lacks that instruction set; it runs {}", names(available()))))
+        }
         None => Err(Error::Usage(format!("{FORCE}={name}: no such CPU kernel tier; this build has {}", names(compiled())))),
     }
 }
@@ -283,7 +282,8 @@ pub(crate) mod tests {
                 let bias: Vec<f32> = (0..mr).map(|i| value(i, 3)).collect();
                 let start: Vec<f32> = (0..mr * ldc).map(|i| value(i, 4)).collect();
                 let mut c = start.clone();
-                let tile = Tile { k, a: a.as_ptr(), b: b.as_ptr(), ldb, c: c.as_mut_ptr(), ldc, bias: bias.as_ptr(), accumulate, relu };
+                let tile =
+                    Tile { k, a: a.as_ptr(), b: b.as_ptr(), ldb, c: c.as_mut_ptr(), ldc, bias: bias.as_ptr(), accumulate, relu };
                 // SAFETY: the buffers are sized for the tile.
                 unsafe { kernel.run(&tile) };
                 for r in 0..mr {
