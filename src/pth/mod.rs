@@ -14,11 +14,13 @@
 //! A tensor is a view of a storage (offset, shape, strides): contiguous ones are returned
 //! as slices of the input, other views are copied into row-major order.
 
+mod allowlist;
+mod objects;
 mod pickle;
 mod zip;
 
 use crate::tensors::{RawTensor, Tensors};
-use pickle::{Id, Obj, Pickle, StorageRef, MAX_DIMS};
+use objects::{Id, Obj, Pickle, StorageRef, MAX_DIMS};
 use std::borrow::Cow;
 use std::collections::{BTreeMap, BTreeSet};
 
