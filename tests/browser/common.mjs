@@ -24,6 +24,15 @@ export function parseArgs(argv, defaults) {
 
 /** Forwards the page's console errors, so failures explain themselves. */
 export function watchConsole(page, name) {
-  page.on('console', (m) => { if (process.env.DEBUG || m.type() === 'error' || m.type() === 'warning') console.error(`  [${name} ${m.type()}] ${m.text()}`); });
+  const watch = (where, m) => {
+    if (process.env.DEBUG || m.type() === 'error' || m.type() === 'warning') console.error(`  [${where} ${m.type()}] ${m.text()}`);
+    if (/deprecated/i.test(m.text())) deprecations.push(`${where}: ${m.text()}`);
+  };
+  page.on('console', (m) => watch(name, m));
+  // the CPU backend's worker and the threads it starts log on their own consoles
+  page.on('worker', (worker) => worker.on('console', (m) => watch(`${name} worker`, m)));
   page.on('pageerror', (e) => console.error(`  [${name} pageerror] ${e}`));
 }
+
+/** Every console message of any watched page or worker that speaks of a deprecation. */
+export const deprecations = [];

@@ -10,7 +10,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { launch, parseArgs, watchConsole, WEBGPU } from './common.mjs';
+import { deprecations, launch, parseArgs, watchConsole, WEBGPU } from './common.mjs';
 
 const a = parseArgs(process.argv.slice(2), {
   base: '', site: '', readme: '', y4m: '', expected: '', pug: '', weights: '', artifacts: '',
@@ -933,6 +933,12 @@ await inOwnBrowser('api_cams', [WEBGPU], async (page) => {
   const want = [58 * 640 / 341, 16 * 480 / 256, 224 * 640 / 341, 224 * 480 / 256];
   check(r.wide.every((v, i) => Math.abs(v - want[i]) < 1e-3), `the 640x480 picture's crop is ${r.wide}, not ${want}`);
   check(r.heat[0] === 56 && r.heat[1] === 56 && r.heat[2] > 0, `heatmap ${r.heat}`);
+});
+
+// wasm-bindgen-rayon's workers once logged "using deprecated parameters for the
+// initialization function" on every load (xtask's site build now passes one object)
+await scenario('no_deprecation_warnings', async () => {
+  check(deprecations.length === 0, `deprecation warnings:\n${deprecations.join('\n')}`);
 });
 
 console.log(`${results.length} browser scenarios passed${process.exitCode ? ', some FAILED' : ''}`);

@@ -27,7 +27,10 @@ pub fn build(out: &Path, weights: &[PathBuf], precision: Precision, photos: &[Pa
     bind(&wasm, "pkg")?;
     for (relaxed, dir) in [(false, "pkg-threads"), (true, "pkg-threads-relaxed")] {
         match build_threaded(relaxed) {
-            Ok(threaded) => bind(&threaded, dir)?,
+            Ok(threaded) => {
+                bind(&threaded, dir)?;
+                pass_worker_init_as_object(&out.join(dir))?;
+            }
             Err(e) => eprintln!("xtask: WARNING: no wasm build with threads ({e}); the page's CPU backend will use one thread"),
         }
     }
@@ -52,6 +55,37 @@ pub fn build(out: &Path, weights: &[PathBuf], precision: Precision, photos: &[Pa
             models.join(", ")
         }
     );
+    Ok(())
+}
+
+/// wasm-bindgen-rayon 1.3's worker starts the module with `init(module, memory)`, which
+/// wasm-bindgen 0.2.130 accepts but logs "using deprecated parameters for the initialization
+/// function; pass a single object instead" for, once per thread on every page load: its
+/// copy in the built site passes the one object instead. A later version that does so
+/// itself needs nothing; one that starts its workers some other way fails the build here,
+/// to be looked at.
+fn pass_worker_init_as_object(pkg: &Path) -> Result<(), String> {
+    const POSITIONAL: &str = "pkg.default(data.module, data.memory)";
+    const OBJECT: &str = "pkg.default({ module_or_path: data.module, memory: data.memory })";
+    let snippets = pkg.join("snippets");
+    let helpers: Vec<PathBuf> = std::fs::read_dir(&snippets)
+        .map_err(|e| format!("{}: {e}", snippets.display()))?
+        .filter_map(|entry| entry.ok().map(|e| e.path().join("src/workerHelpers.no-bundler.js")))
+        .filter(|path| path.exists())
+        .collect();
+    let [helper] = &helpers[..] else {
+        return Err(format!(
+            "expected one wasm-bindgen-rayon worker helper under {}, found {}",
+            snippets.display(),
+            helpers.len()
+        ));
+    };
+    let text = std::fs::read_to_string(helper).map_err(|e| e.to_string())?;
+    if text.contains(POSITIONAL) {
+        std::fs::write(helper, text.replace(POSITIONAL, OBJECT)).map_err(|e| e.to_string())?;
+    } else if !text.contains("pkg.default({") && !text.contains("initSync(data.init)") {
+        return Err(format!("{}: the worker no longer starts the module as this build expects", helper.display()));
+    }
     Ok(())
 }
 
