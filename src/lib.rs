@@ -1,18 +1,22 @@
 //! GoogLeNet (Inception v1) and Inception v3 on WebGPU with hand-written WGSL compute shaders,
 //! and on the CPU with SIMD GEMMs.
 //!
-//! The pieces, in the order data flows through them:
-//! - [`models`] build a [`graph::Graph`] per network variant;
-//! - [`weights`] loads and validates a weights file into a [`weights::Model`] (batch norm
-//!   folded): safetensors, or a PyTorch checkpoint through [`pth`]; both give [`tensors`];
-//!   [`convert`] writes the project's own safetensors file from either;
-//! - [`network::Network`] (the scheduler) creates every GPU resource once and runs a
-//!   forward pass as one command buffer, reading back only the top-k;
-//! - [`cpu::CpuNetwork`] runs the same steps (the same placement and sibling GEMMs) on the
-//!   CPU: packed GEMMs with per-ISA micro-kernels, Winograd, threads; [`backend::Engine`]
-//!   holds either network and chooses between them by measuring;
-//! - [`ops`] holds one module per layer type, each beside its shader in `shaders/` and
-//!   with a CPU twin; [`reference`] chains the twins into a CPU forward pass.
+//! The modules, in layers that only look down (`tests/layers.rs` holds the table;
+//! docs/architecture.md draws it):
+//! - ground: [`graph`] (shapes, windows, layer specs, [`graph::Graph`]), [`error`],
+//!   [`parallel`], [`clock`], [`heatmap`];
+//! - weights: [`tensors`] (named tensors, whatever the file's format), [`pth`] (PyTorch
+//!   checkpoints), [`weights`] (a graph's parameters checked, batch norm folded), [`labels`];
+//! - models: [`models`] (the variants, their builders and registry, [`models::Model`]),
+//!   [`convert`] (the project's own safetensors file), [`architecture`];
+//! - plan: [`plan`], what every backend executes: placement, steps, input, outputs;
+//! - backends, side by side: the GPU's [`gpu`], [`gpu_objects`], [`ops`] (one module per
+//!   layer type beside its shader in `shaders/`, with a CPU twin) and [`network`] (the
+//!   scheduler: one command buffer a pass, only the top-k read back); the CPU's [`cpu`]
+//!   (packed GEMMs with micro-kernel tiers per instruction set, Winograd, threads);
+//! - engine: [`backend::Engine`] (either network, chosen by measuring), [`prediction`],
+//!   `reference` (the twins chained), [`synthetic`];
+//! - front ends: the browser API (`wasm.rs`) and the command-line program (`src/cli/`).
 //!
 //! The same code runs natively (Vulkan, Metal, DX12) and in the browser (WebGPU).
 

@@ -1,8 +1,8 @@
-//! The CPU backend: the same steps as the GPU scheduler (`network::layers::steps`: the
-//! same graph, weights, concat slices and sibling 1x1 GEMMs, the same memory plan), each
-//! run by a CPU layer: convolutions as GEMMs with SIMD micro-kernels (`gemm`,
-//! `kernels`), pools, LRN and linear layers in plain vectorisable loops, spread over
-//! threads (`threads`). The CPU twins in `ops` stay the slow exact reference the tests
+//! The CPU backend: the plan's steps (`plan::steps`: the same graph, weights, concat
+//! slices and sibling 1x1 GEMMs, the same memory plan as the GPU's), each run by a CPU
+//! layer: convolutions as GEMMs with SIMD micro-kernels (`gemm`, `kernels`: tiers per
+//! instruction set), pools, LRN and linear layers in plain vectorisable loops, spread over
+//! threads (`parallel`). The CPU twins in `ops` stay the slow exact reference the tests
 //! compare this backend against.
 
 pub mod cam;

@@ -14,7 +14,7 @@
 //! Every tier sums each output in the same order (bias, then k upwards, fused where the
 //! instruction set fuses), so the fused tiers give the same bits.
 //!
-//! A tier is declared with [`micro_kernel!`], which also declares its test against a
+//! A tier is declared with `micro_kernel!`, which also declares its test against a
 //! plain-Rust sum; a tier this machine cannot run says so in a `SKIPPED` line.
 
 #[cfg(target_arch = "aarch64")]
@@ -90,7 +90,7 @@ pub(crate) use vector;
 /// Declares a tier: `NAME = "name", Vector, MR x NV registers of B` and, where the
 /// instruction set is detected at run time, `features "f1,f2" if detected`. It makes the
 /// const [`MicroKernel`], its entry function compiled with those features, and its test
-/// against a plain-Rust sum ([`tests::check`], `SKIPPED` where this machine lacks them).
+/// against a plain-Rust sum (`tests::check`, `SKIPPED` where this machine lacks them).
 macro_rules! micro_kernel {
     ($(#[$doc:meta])* $name:ident = $label:expr, $vector:ty, $mr:literal x $nv:literal $(, features $features:literal if $detected:expr)?) => {
         $(#[$doc])*
