@@ -182,7 +182,7 @@ export class Explorer {
       span.textContent = `${ms.toFixed(ms < 10 ? 2 : 1)} ms`;
     }
     const partsMs = [...nodeMs.values()].reduce((s, m) => s + m, 0) + outside;
-    Object.assign(this.#root.dataset, { partsMs: partsMs.toFixed(3), passMs: passMs.toFixed(3) });
+    Object.assign(this.#root.dataset, { partsMs: partsMs.toFixed(3), passMs: passMs.toFixed(3), passesMs: passes.map((p) => p.toFixed(3)).join(',') });
     this.#root.querySelector('.explorer-status').textContent =
       `Layers profiled one by one (${timed}): ${partsMs.toFixed(1)} ms in all, of which ${outside.toFixed(1)} ms before and after the network; a whole pass took ${passMs.toFixed(1)} ms (median of ${passes.map((p) => p.toFixed(0)).join(', ')}).`;
     if (block && values && block === this.#selected) this.#drawMaps(block, values);
