@@ -12,7 +12,8 @@
 //! classic outer-product kernel, sized so the sums, one row of B and one broadcast fit the
 //! vector registers (16 on AVX2, 32 on AVX-512 and NEON, 15 for wasm on x86 after V8's own).
 //! Every tier sums each output in the same order (bias, then k upwards, fused where the
-//! instruction set fuses), so the fused tiers give the same bits.
+//! instruction set fuses), so the fused tiers should give the same bits (checked for
+//! avx2+fma against the build before the tiers; not yet for avx512, never run here).
 //!
 //! A tier is declared with `micro_kernel!`, which also declares its test against a
 //! plain-Rust sum; a tier this machine cannot run says so in a `SKIPPED` line.
