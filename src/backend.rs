@@ -2,7 +2,7 @@
 //! ([`CpuNetwork`]), built from the same model, and the choice between them by measuring
 //! both on the device.
 
-use crate::cpu::{CpuNetwork, CpuOptions};
+use crate::cpu::{Compute, CpuNetwork, CpuOptions};
 use crate::error::Error;
 use crate::gpu::Gpu;
 use crate::graph::Graph;
@@ -34,6 +34,45 @@ impl std::str::FromStr for Backend {
             "gpu" => Ok(Backend::Gpu),
             "cpu" => Ok(Backend::Cpu),
             _ => Err(Error::Usage(format!("unknown backend `{s}` (gpu or cpu)"))),
+        }
+    }
+}
+
+/// What the CPU's convolutions compute in, as asked (`--compute`, `?compute=`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum ComputeChoice {
+    /// Int8 where the weights file is calibrated for it, else float32.
+    #[default]
+    Auto,
+    F32,
+    Int8,
+}
+
+impl std::str::FromStr for ComputeChoice {
+    type Err = Error;
+    fn from_str(s: &str) -> Result<ComputeChoice, Error> {
+        match s {
+            "auto" => Ok(ComputeChoice::Auto),
+            "f32" | "float32" => Ok(ComputeChoice::F32),
+            "int8" => Ok(ComputeChoice::Int8),
+            _ => Err(Error::Usage(format!("unknown compute `{s}` (auto, f32 or int8)"))),
+        }
+    }
+}
+
+impl ComputeChoice {
+    /// What the CPU computes `model` in, and why: int8 needs the calibrated input ranges
+    /// a file has from `convert --calibrate`; a file without them runs float32, and says so.
+    pub fn resolve(self, model: &Model) -> (Compute, String) {
+        let calibrated = model.params.iter().flatten().filter(|p| p.input_range.is_some()).count();
+        match self {
+            ComputeChoice::F32 => (Compute::F32, "f32 asked".into()),
+            ComputeChoice::Int8 | ComputeChoice::Auto if calibrated == 0 => (
+                Compute::F32,
+                "the weights file has no int8 calibration (make one with `inception convert --calibrate PHOTOS`)".into(),
+            ),
+            ComputeChoice::Int8 => (Compute::Int8, "int8 asked".into()),
+            ComputeChoice::Auto => (Compute::Int8, "the weights file is calibrated for int8".into()),
         }
     }
 }
@@ -74,7 +113,15 @@ impl Engine {
     pub fn describe(&self, gpu: Option<&Gpu>) -> String {
         match self {
             Engine::Gpu(_) => gpu.map_or_else(|| "GPU".into(), Gpu::describe),
-            Engine::Cpu(n) => format!("CPU, {:?} GEMM, {} threads", n.kernel(), n.threads()),
+            Engine::Cpu(n) => match n.int8_kernel() {
+                Some(int8) => format!(
+                    "CPU: int8, {int8:?} ({} steps in int8; float32 {:?} for the rest), {} threads",
+                    n.int8_steps(),
+                    n.kernel(),
+                    n.threads()
+                ),
+                None => format!("CPU: f32, {:?} GEMM, {} threads", n.kernel(), n.threads()),
+            },
         }
     }
 

@@ -5,10 +5,10 @@
 
 use crate::error::WeightsError;
 use crate::models::{Model, Variant};
-use crate::tensors::{int8_scale_name, Precision, Tensors};
+use crate::tensors::{input_range_name, int8_scale_name, Precision, Tensors};
 use crate::weights::read_tensors;
 use safetensors::{tensor::TensorView, Dtype};
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 
 /// How a converted file stores the network's parameters.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -41,15 +41,20 @@ pub struct Converted {
     pub tensors: usize,
 }
 
+/// What to store besides the parameters.
+#[derive(Clone, Copy, Default)]
+pub struct Extras<'a> {
+    /// Class names, one per class, stored in the metadata.
+    pub labels: Option<&'a [String]>,
+    /// Each convolution's calibrated input range (`calibrate`), by weight name, stored as
+    /// `{weight}.input_range` tensors: what int8 compute needs; and how many photos gave them.
+    pub input_ranges: Option<(&'a BTreeMap<String, (f32, f32)>, usize)>,
+}
+
 /// Converts `input` (any supported format) for `variant` (`None`: recognised from the
 /// names). The file is validated as a whole first, so a converted file always loads.
-/// `labels`, one per class, are stored in the metadata.
-pub fn convert(
-    input: &[u8],
-    variant: Option<Variant>,
-    storage: Storage,
-    labels: Option<&[String]>,
-) -> Result<Converted, WeightsError> {
+pub fn convert(input: &[u8], variant: Option<Variant>, storage: Storage, extras: Extras) -> Result<Converted, WeightsError> {
+    let labels = extras.labels;
     let file = read_tensors(input)?;
     let model = Model::from_tensors(&file, variant)?;
     let num_classes = model.graph.num_classes();
@@ -58,11 +63,11 @@ pub fn convert(
             return Err(WeightsError::Labels { found: labels.len(), classes: num_classes });
         }
     }
-    let bytes = write(&file, &model, storage, labels);
+    let bytes = write(&file, &model, storage, extras);
     Ok(Converted { bytes, variant: model.variant, num_classes, tensors: model.graph.parameters().len() })
 }
 
-fn write(file: &Tensors, model: &Model, storage: Storage, labels: Option<&[String]>) -> Vec<u8> {
+fn write(file: &Tensors, model: &Model, storage: Storage, extras: Extras) -> Vec<u8> {
     let weights = model.graph.weight_tensors();
     let mut tensors: Vec<(String, Dtype, Vec<usize>, Vec<u8>)> = Vec::new();
     for (name, shape) in model.graph.parameters() {
@@ -78,6 +83,11 @@ fn write(file: &Tensors, model: &Model, storage: Storage, labels: Option<&[Strin
             Storage::F32 | Storage::Int8 => tensors.push((name, Dtype::F32, shape, Precision::F32.bytes(&values))),
         }
     }
+    for (weight, &(min, max)) in extras.input_ranges.into_iter().flat_map(|(ranges, _)| ranges) {
+        if weights.contains(weight) {
+            tensors.push((input_range_name(weight), Dtype::F32, vec![2], Precision::F32.bytes(&[min, max])));
+        }
+    }
     let views: Vec<(&str, TensorView)> = tensors
         .iter()
         .map(|(name, dtype, shape, bytes)| (name.as_str(), TensorView::new(*dtype, shape.clone(), bytes).expect("sizes match")))
@@ -87,8 +97,11 @@ fn write(file: &Tensors, model: &Model, storage: Storage, labels: Option<&[Strin
         ("classes".to_string(), model.graph.num_classes().to_string()),
         ("storage".to_string(), storage.name().to_string()),
     ]);
-    if let Some(labels) = labels {
+    if let Some(labels) = extras.labels {
         metadata.insert("labels".into(), labels.join("\n"));
+    }
+    if let Some((_, photos)) = extras.input_ranges {
+        metadata.insert("calibration".into(), format!("input ranges of {photos} photos and their mirror images"));
     }
     safetensors::serialize(views, Some(metadata)).expect("serialising validated tensors")
 }

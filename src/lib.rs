@@ -22,6 +22,7 @@
 
 pub mod architecture;
 pub mod backend;
+pub mod calibrate;
 pub mod clock;
 pub mod convert;
 pub mod cpu;

@@ -24,17 +24,17 @@ pub fn for_each(tasks: usize, task: impl Fn(usize) + Sync + Send) {
 }
 
 /// A mutable slice that parallel tasks write in disjoint chunks of `chunk` values.
-pub struct Disjoint<'a> {
-    data: *mut f32,
+pub struct Disjoint<'a, T = f32> {
+    data: *mut T,
     len: usize,
     chunk: usize,
-    _slice: std::marker::PhantomData<&'a mut [f32]>,
+    _slice: std::marker::PhantomData<&'a mut [T]>,
 }
 
-unsafe impl Sync for Disjoint<'_> {}
+unsafe impl<T: Send> Sync for Disjoint<'_, T> {}
 
-impl<'a> Disjoint<'a> {
-    pub fn new(data: &'a mut [f32], chunk: usize) -> Disjoint<'a> {
+impl<'a, T> Disjoint<'a, T> {
+    pub fn new(data: &'a mut [T], chunk: usize) -> Disjoint<'a, T> {
         Disjoint { data: data.as_mut_ptr(), len: data.len(), chunk, _slice: std::marker::PhantomData }
     }
 
@@ -43,7 +43,7 @@ impl<'a> Disjoint<'a> {
     /// # Safety
     /// No two live references may be to the same chunk.
     #[allow(clippy::mut_from_ref, reason = "disjoint chunks of one exclusive borrow, one per task")]
-    pub unsafe fn get(&self, i: usize) -> &mut [f32] {
+    pub unsafe fn get(&self, i: usize) -> &mut [T] {
         let start = (i * self.chunk).min(self.len);
         let end = (start + self.chunk).min(self.len);
         std::slice::from_raw_parts_mut(self.data.add(start), end - start)
@@ -55,7 +55,7 @@ impl<'a> Disjoint<'a> {
     /// # Safety
     /// The run must lie inside the slice, and no two live references may overlap.
     #[allow(clippy::mut_from_ref, reason = "disjoint runs of one exclusive borrow, one per task")]
-    pub unsafe fn range(&self, start: usize, len: usize) -> &mut [f32] {
+    pub unsafe fn range(&self, start: usize, len: usize) -> &mut [T] {
         assert!(start + len <= self.len, "a run outside the slice");
         std::slice::from_raw_parts_mut(self.data.add(start), len)
     }

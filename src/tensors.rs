@@ -107,6 +107,13 @@ pub fn int8_scale_name(tensor: &str) -> String {
     format!("{tensor}.int8_scale")
 }
 
+/// The name of the calibrated range of a layer's input, `[min, max]` float32, stored next
+/// to its weight tensor (`weight`) by `convert` with calibration photos: what int8 compute
+/// quantizes that input with.
+pub fn input_range_name(weight: &str) -> String {
+    format!("{weight}.input_range")
+}
+
 /// How convolution weights are stored on the GPU. Float16 halves their size and the
 /// bandwidth the convolutions spend on them, where the adapter has `shader-f16`; sums
 /// stay float32.

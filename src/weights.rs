@@ -5,17 +5,19 @@
 
 use crate::error::WeightsError;
 use crate::graph::{Graph, Op};
-use crate::tensors::{RawTensor, Tensors};
+use crate::tensors::{input_range_name, RawTensor, Tensors};
 use safetensors::SafeTensors;
 use std::borrow::Cow;
 use std::collections::{HashMap, HashSet};
 
 /// One layer's parameters after folding, in PyTorch layout: conv (out, in, kh, kw) or
-/// linear (out, in) weights, and one bias per output.
-#[derive(Clone, Debug)]
+/// linear (out, in) weights, and one bias per output; and, where the file holds it, the
+/// calibrated range (min, max) of the layer's input, which int8 compute needs.
+#[derive(Clone, Debug, Default)]
 pub struct LayerParams {
     pub weight: Vec<f32>,
     pub bias: Vec<f32>,
+    pub input_range: Option<(f32, f32)>,
 }
 
 /// The tensors of a weights file, in whichever format it is, with DataParallel's
@@ -82,7 +84,25 @@ fn check_not_truncated(bytes: &[u8]) -> Result<(), WeightsError> {
 /// checked and with batch norm folded; tensors `is_ignored` accepts may be in the file
 /// unused (auxiliary heads, batch-norm counters).
 pub fn bind(graph: &Graph, file: &Tensors, is_ignored: impl Fn(&str) -> bool) -> Result<Vec<Option<LayerParams>>, WeightsError> {
-    fold(graph, &validated_tensors(graph, file, is_ignored)?)
+    let mut params = fold(graph, &validated_tensors(graph, file, is_ignored)?)?;
+    for (node, params) in graph.nodes.iter().zip(&mut params) {
+        if let (Some(weight), Some(params)) = (node.weight_name(), params) {
+            params.input_range = input_range(file, weight)?;
+        }
+    }
+    Ok(params)
+}
+
+/// The calibrated input range stored for the layer of `weight`, checked.
+fn input_range(file: &Tensors, weight: &str) -> Result<Option<(f32, f32)>, WeightsError> {
+    let name = input_range_name(weight);
+    let Some(tensor) = file.get(&name) else { return Ok(None) };
+    let bad = |detail: String| WeightsError::BadValue { tensor: name.clone(), detail };
+    match tensor.to_f32() {
+        Some(v) if tensor.shape == [2] && v.iter().all(|x| x.is_finite()) && v[0] <= v[1] => Ok(Some((v[0], v[1]))),
+        Some(_) if tensor.shape == [2] => Err(bad("is not a finite range [min, max] with min <= max".into())),
+        _ => Err(bad(format!("is {:?} {:?}, expected a float [min, max]", tensor.dtype, tensor.shape))),
+    }
 }
 
 fn validated_tensors(
@@ -92,8 +112,9 @@ fn validated_tensors(
 ) -> Result<HashMap<String, Vec<f32>>, WeightsError> {
     let expected = graph.parameters();
     let expected_names: HashSet<&str> = expected.iter().map(|(n, _)| n.as_str()).collect();
+    let ranges: HashSet<String> = graph.nodes.iter().filter_map(|n| n.weight_name()).map(input_range_name).collect();
     for (name, tensor) in &file.map {
-        if !expected_names.contains(name.as_str()) && !is_ignored(name) {
+        if !expected_names.contains(name.as_str()) && !ranges.contains(name) && !is_ignored(name) {
             return Err(WeightsError::Unexpected { tensor: name.clone(), shape: tensor.shape.clone() });
         }
     }
@@ -145,9 +166,11 @@ fn fold(graph: &Graph, tensors: &HashMap<String, Vec<f32>>) -> Result<Vec<Option
                         bias[o] = (bias[o] - mean[o]) * scale + beta[o];
                     }
                 }
-                Some(LayerParams { weight, bias })
+                Some(LayerParams { weight, bias, input_range: None })
             }
-            Op::Linear { params, .. } => Some(LayerParams { weight: get(&params.weight), bias: get(&params.bias) }),
+            Op::Linear { params, .. } => {
+                Some(LayerParams { weight: get(&params.weight), bias: get(&params.bias), input_range: None })
+            }
             Op::Pool(_) | Op::Lrn(_) | Op::Concat => None,
         });
     }

@@ -196,7 +196,7 @@ fn smaller_weight_files_keep_the_top5_on_both_backends() {
     let test = "smaller_weight_files_keep_the_top5_on_both_backends";
     let Some(bytes) = real_weights(test, WEIGHTS) else { return };
     for (storage, tolerance, size) in [(Storage::F16, 1e-3, 0.51), (Storage::Int8, 2e-2, 0.26)] {
-        let converted = convert(&bytes, Some(Variant::Bvlc), storage, None).unwrap().bytes;
+        let converted = convert(&bytes, Some(Variant::Bvlc), storage, Default::default()).unwrap().bytes;
         let ratio = converted.len() as f64 / bytes.len() as f64;
         println!("{}: {} bytes, {ratio:.3} of float32", storage.name(), converted.len());
         assert!(ratio < size, "{} file is {ratio:.3} of float32", storage.name());

@@ -15,7 +15,7 @@ const LAYERS: &[(&str, &[&[&str]])] = &[
     ("models: builders, the registry, conversion", &[&["models", "convert", "architecture"]]),
     ("plan: what every backend executes", &[&["plan"]]),
     ("backends, side by side", &[&["gpu_objects", "gpu", "ops", "network"], &["cpu"]]),
-    ("engine: choosing a backend, results, references", &[&["backend", "prediction", "reference", "synthetic"]]),
+    ("engine: choosing a backend, results, references", &[&["backend", "calibrate", "prediction", "reference", "synthetic"]]),
     ("front ends", &[&["wasm"]]),
 ];
 

@@ -168,7 +168,7 @@ fn bvlc_int8() -> (Model, Vec<u8>) {
         Variant::Bvlc.graph(1000).parameters().into_iter().map(|(name, shape)| (name, shape, "float32".to_owned())).collect();
     let file = synthetic::safetensors_file(&bvlc);
     let original = Model::from_safetensors(Variant::Bvlc, &file).unwrap();
-    let int8 = inception::convert::convert(&file, None, inception::convert::Storage::Int8, None).unwrap();
+    let int8 = inception::convert::convert(&file, None, inception::convert::Storage::Int8, Default::default()).unwrap();
     (original, int8.bytes)
 }
 

@@ -49,7 +49,11 @@ pub(super) async fn load(args: &Args) -> Result<Loaded, Error> {
     let names = labels::choose(read_labels(args)?, inception::convert::embedded_labels(&bytes), model.graph.num_classes())
         .map_err(in_file)?;
     let gpu_options = Options { precision: if args.half { Precision::F16 } else { Precision::F32 }, ..Options::default() };
-    let cpu_options = CpuOptions { threads: args.threads, ..CpuOptions::default() };
+    let (compute, why) = args.compute.resolve(&model);
+    if args.backend != Some(Backend::Gpu) {
+        eprintln!("compute: {} ({why})", compute.name());
+    }
+    let cpu_options = CpuOptions { threads: args.threads, compute, ..CpuOptions::default() };
     let gpu = match args.backend {
         Some(Backend::Cpu) => None,
         Some(Backend::Gpu) => Some(Gpu::new().await?),
@@ -60,7 +64,7 @@ pub(super) async fn load(args: &Args) -> Result<Loaded, Error> {
         (None, None) => (Engine::new(Backend::Cpu, None, &model, gpu_options, cpu_options)?, Choice::no_adapter("none found")),
         (None, Some(gpu)) => {
             let key =
-                format!("{} | {} | {:?} | {:?} threads", gpu.describe(), model.variant, gpu_options.precision, args.threads);
+                format!("{} | {} | {:?} | {:?} threads | {}", gpu.describe(), model.variant, gpu_options.precision, args.threads, compute.name());
             match saved_choice(&key) {
                 Some(choice) => (Engine::new(choice.backend, Some(gpu), &model, gpu_options, cpu_options)?, choice),
                 None => {

@@ -10,7 +10,7 @@ mod info;
 mod load;
 mod synthetic;
 
-use inception::backend::Backend;
+use inception::backend::{Backend, ComputeChoice};
 use inception::network::ConvKernel;
 use inception::{Error, Variant};
 use std::path::PathBuf;
@@ -38,13 +38,16 @@ usage:
       (pixels x channels per invocation: 4x8, 4x4 or 4x16), or winograd2 4x8, winograd4
       4x16 and so on (Winograd F(2x2,3x3) or F(4x4,3x3) for the 3x3 convolutions, the
       tile elsewhere)
-  inception convert [--model M] [--f16 | --int8] [--labels FILE] INPUT OUTPUT
+  inception convert [--model M] [--f16 | --int8] [--calibrate PHOTOS]... [--labels FILE]
+                    INPUT OUTPUT
       writes OUTPUT, the project's own safetensors file (only the tensors the network
       uses; float16 with --f16, half the size; with --int8 the convolution and linear
       weights as int8 with a float32 scale per output channel, a quarter of the size;
       class names from --labels stored inside), from INPUT: a
       PyTorch checkpoint (.pth, .pt) or a safetensors file. The network is recognised
-      from the tensor names, the class count from the classifier.
+      from the tensor names, the class count from the classifier. --calibrate (a photo,
+      a folder or a pattern; repeatable) stores each convolution's input range over
+      those photos and their mirror images: what int8 compute (--compute) needs.
   inception info
       the CPU kernel tiers this machine runs, and the GPU adapter, its features and limits
   inception synthetic GOLDEN OUTPUT
@@ -59,6 +62,12 @@ usage:
   The choice and why go to stderr. The CPU's GEMMs run the fastest kernel tier the
   processor has (avx512, avx2+fma, portable: see `inception info`);
   INCEPTION_CPU_KERNELS=NAME forces one.
+
+  Compute: --compute int8 (classify, bench) runs the CPU's convolutions in int8 where
+  the weights file holds their calibrated input ranges (convert --calibrate), on the
+  fastest int8 tier here (avx512-vnni, avx-vnni, avx2, portable;
+  INCEPTION_CPU_INT8_KERNELS=NAME forces one); --compute f32 never does; auto (the
+  default) takes int8 where the file allows it. What runs goes to stderr.
 
   Weights files may be safetensors or PyTorch checkpoints (torch.save of a state_dict,
   plain or wrapped in {state_dict: ...} or {model: ...}). --model is one of the models
@@ -85,6 +94,8 @@ struct Args {
     cam_out: Option<PathBuf>,
     half: bool,
     int8: bool,
+    calibrate: Vec<PathBuf>,
+    compute: ComputeChoice,
     per_layer: bool,
     autotune: bool,
     conv: Option<ConvKernel>,
@@ -107,6 +118,8 @@ fn parse(args: &[String]) -> Result<Args, Error> {
         cam_out: None,
         half: false,
         int8: false,
+        calibrate: Vec::new(),
+        compute: ComputeChoice::Auto,
         per_layer: false,
         autotune: false,
         conv: None,
@@ -129,6 +142,8 @@ fn parse(args: &[String]) -> Result<Args, Error> {
             "--cam-out" => a.cam_out = Some(value()?.into()),
             "--f16" => a.half = true,
             "--int8" => a.int8 = true,
+            "--calibrate" => a.calibrate.push(value()?.into()),
+            "--compute" => a.compute = value()?.parse()?,
             "--per-layer" => a.per_layer = true,
             "--autotune" => a.autotune = true,
             "--conv" => a.conv = Some(value()?.parse()?),

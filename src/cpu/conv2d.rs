@@ -110,28 +110,33 @@ impl PackB for Gather<'_> {
                     out.fill(0.0);
                     continue;
                 }
-                let input = &channel[(y * iw) as usize..((y + 1) * iw) as usize];
-                // pixels whose tap falls inside the row: x0 + kx + i * sx in 0..iw
-                let x = run.x0 + kx;
-                let first = if x >= 0 { 0 } else { ((-x + sx - 1) / sx) as usize }.min(run.len);
-                let last = if x > iw - 1 { 0 } else { (((iw - 1 - x) / sx) as usize + 1).min(run.len) }.max(first);
-                out[..first].fill(0.0);
-                out[last..].fill(0.0);
-                if last == first {
-                    continue;
-                }
-                let start = (x + first as isize * sx) as usize;
-                if sx == 1 {
-                    out[first..last].copy_from_slice(&input[start..start + (last - first)]);
-                } else {
-                    let step = sx as usize;
-                    let taps = &input[start..start + (last - first - 1) * step + 1];
-                    for (i, o) in out[first..last].iter_mut().enumerate() {
-                        *o = taps[i * step];
-                    }
-                }
+                tap_run(&channel[(y * iw) as usize..((y + 1) * iw) as usize], run.x0 + kx, sx, out);
             }
             gemm::scatter_row(&row[..cols], kk, kc, nr, out);
+        }
+    }
+}
+
+/// `out[i] = row[x + i * sx]`, zero where that falls outside `row`: one tap of a window
+/// for a run of output pixels along a row (here and in the int8 convolution's gather).
+pub(super) fn tap_run(row: &[f32], x: isize, sx: isize, out: &mut [f32]) {
+    let (len, iw) = (out.len(), row.len() as isize);
+    // pixels whose tap falls inside the row: x + i * sx in 0..iw
+    let first = if x >= 0 { 0 } else { ((-x + sx - 1) / sx) as usize }.min(len);
+    let last = if x > iw - 1 { 0 } else { (((iw - 1 - x) / sx) as usize + 1).min(len) }.max(first);
+    out[..first].fill(0.0);
+    out[last..].fill(0.0);
+    if last == first {
+        return;
+    }
+    let start = (x + first as isize * sx) as usize;
+    if sx == 1 {
+        out[first..last].copy_from_slice(&row[start..start + (last - first)]);
+    } else {
+        let step = sx as usize;
+        let taps = &row[start..start + (last - first - 1) * step + 1];
+        for (i, o) in out[first..last].iter_mut().enumerate() {
+            *o = taps[i * step];
         }
     }
 }

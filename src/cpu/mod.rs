@@ -8,6 +8,7 @@
 pub mod cam;
 pub mod conv2d;
 pub mod gemm;
+pub mod int8;
 pub mod kernels;
 pub mod linear;
 pub mod lrn;
@@ -21,7 +22,7 @@ use crate::models::Model;
 use crate::parallel;
 use crate::plan::{no_cams, producer_of, steps, top_k, LayerTime, Output, Place, Placement, Stats, Step, Work, TOP_K};
 use crate::weights::LayerParams;
-use kernels::MicroKernel;
+use kernels::{DotKernel, MicroKernel};
 
 /// What a CPU layer is given per pass: its input and the slice it writes.
 pub struct CpuCall<'a> {
@@ -43,6 +44,30 @@ pub trait CpuLayer: Send + Sync {
     fn weight_matrix(&self) -> Option<&[f32]> {
         None
     }
+
+    /// Whether it computes in int8.
+    fn is_int8(&self) -> bool {
+        false
+    }
+}
+
+/// What the convolutions compute in.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Compute {
+    #[default]
+    F32,
+    /// Int8 where the weights file holds the layer's calibrated input range (`convert
+    /// --calibrate`), float32 elsewhere.
+    Int8,
+}
+
+impl Compute {
+    pub fn name(self) -> &'static str {
+        match self {
+            Compute::F32 => "f32",
+            Compute::Int8 => "int8",
+        }
+    }
 }
 
 /// How to build a [`CpuNetwork`].
@@ -53,6 +78,10 @@ pub struct CpuOptions {
     /// The GEMM micro-kernel; when `None` the one `INCEPTION_CPU_KERNELS` names, else the
     /// fastest this machine has.
     pub kernel: Option<MicroKernel>,
+    pub compute: Compute,
+    /// The int8 micro-kernel; when `None` the one `INCEPTION_CPU_INT8_KERNELS` names, else
+    /// the fastest here.
+    pub int8_kernel: Option<DotKernel>,
 }
 
 /// One step of the forward pass on the CPU.
@@ -64,6 +93,8 @@ pub struct CpuNetwork {
     slots: Vec<Vec<f32>>,
     steps: Vec<CpuStep>,
     kernel: MicroKernel,
+    /// The int8 micro-kernel, where any layer computes in int8.
+    int8_kernel: Option<DotKernel>,
     #[cfg(not(target_arch = "wasm32"))]
     pool: rayon::ThreadPool,
     /// The preprocessed image, kept apart: its slot is reused by later tensors during a
@@ -80,8 +111,14 @@ impl CpuNetwork {
             Some(kernel) => kernel,
             None => kernels::chosen()?,
         };
+        let int8 = match (options.compute, options.int8_kernel) {
+            (Compute::F32, _) => None,
+            (Compute::Int8, Some(kernel)) => Some(kernel),
+            (Compute::Int8, None) => Some(kernels::dot::chosen()?),
+        };
         let placement = Placement::plan(&model.graph, true)?;
-        let steps: Vec<CpuStep> = steps(model, &placement.places).into_iter().map(|s| cpu_step(s, kernel)).collect();
+        let steps: Vec<CpuStep> = steps(model, &placement.places).into_iter().map(|s| cpu_step(s, kernel, int8)).collect();
+        let int8_layers = steps.iter().filter(|s| s.op.is_int8()).count();
         let stats = Stats {
             weight_bytes: steps.iter().map(|s| s.op.weight_bytes()).sum(),
             activation_bytes: placement.bytes(),
@@ -95,6 +132,7 @@ impl CpuNetwork {
             slots,
             steps,
             kernel,
+            int8_kernel: int8.filter(|_| int8_layers > 0),
             #[cfg(not(target_arch = "wasm32"))]
             pool: thread_pool(options.threads)?,
             input: None,
@@ -114,6 +152,16 @@ impl CpuNetwork {
     /// The GEMM micro-kernel, in words ("avx2+fma 6x16").
     pub fn kernel(&self) -> MicroKernel {
         self.kernel
+    }
+
+    /// The int8 micro-kernel, where some layers compute in int8.
+    pub fn int8_kernel(&self) -> Option<DotKernel> {
+        self.int8_kernel
+    }
+
+    /// How many steps compute in int8.
+    pub fn int8_steps(&self) -> usize {
+        self.steps.iter().filter(|s| s.op.is_int8()).count()
     }
 
     pub fn threads(&self) -> usize {
@@ -220,6 +268,24 @@ impl CpuNetwork {
         Ok(self.tensor(tensor).to_vec())
     }
 
+    /// Runs the pass on the current image and gives, for each convolution, the name of
+    /// its weight tensor and the least and largest value of its input: what int8 compute
+    /// is calibrated with (`calibrate`).
+    pub fn input_ranges(&mut self) -> Result<Vec<(String, f32, f32)>, Error> {
+        self.place_input()?;
+        let mut ranges = Vec::new();
+        for i in 0..self.steps.len() {
+            let step = &self.steps[i];
+            let convs = step.nodes.iter().map(|&j| &self.graph.nodes[j]).filter(|n| matches!(n.op, Op::Conv2d { .. }));
+            let plane = step.input_shape.pixels() as usize;
+            let input = &self.slots[step.input.slot][step.input.channel_offset as usize * plane..][..step.input_shape.elements()];
+            let (min, max) = input.iter().fold((f32::INFINITY, f32::NEG_INFINITY), |(a, b), &x| (a.min(x), b.max(x)));
+            ranges.extend(convs.filter_map(|n| n.weight_name()).map(|w| (w.to_string(), min, max)));
+            self.run_step(i);
+        }
+        Ok(ranges)
+    }
+
     /// Copies the current image's tensor into its slot, where the first layer reads it.
     fn place_input(&mut self) -> Result<(), Error> {
         let input = self.input.as_ref().ok_or_else(|| Error::Usage("no image to classify yet".into()))?;
@@ -257,14 +323,26 @@ fn thread_pool(threads: Option<usize>) -> Result<rayon::ThreadPool, Error> {
         .map_err(|e| Error::Usage(format!("cannot start {threads} threads: {e}")))
 }
 
-fn cpu_step(step: Step<Work>, kernel: MicroKernel) -> CpuStep {
-    step.map(|step, work| cpu_layer(&step.label, &work.op, step.input_shape, work.params.as_deref(), kernel))
+fn cpu_step(step: Step<Work>, kernel: MicroKernel, int8: Option<DotKernel>) -> CpuStep {
+    step.map(|step, work| cpu_layer(&step.label, &work.op, step.input_shape, work.params.as_deref(), kernel, int8))
 }
 
 /// Each layer type's CPU layer: the one place that maps graph ops to them (the GPU's twin
 /// of this table is `network::layers::gpu_layer`).
-fn cpu_layer(label: &str, op: &Op, input: Shape, params: Option<&LayerParams>, kernel: MicroKernel) -> Box<dyn CpuLayer> {
+fn cpu_layer(
+    label: &str,
+    op: &Op,
+    input: Shape,
+    params: Option<&LayerParams>,
+    kernel: MicroKernel,
+    int8: Option<DotKernel>,
+) -> Box<dyn CpuLayer> {
     let params = || params.unwrap_or_else(|| panic!("{label}: the model has no parameters for it"));
+    if let (Op::Conv2d { spec, .. }, Some(int8)) = (op, int8) {
+        if let Some(layer) = int8::Int8Conv::new(*spec, input, params(), int8) {
+            return Box::new(layer);
+        }
+    }
     match op {
         Op::Conv2d { spec, .. } if winograd::applies(spec, input) => {
             Box::new(winograd::Winograd::new(*spec, input, params(), kernel))

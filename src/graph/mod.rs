@@ -77,6 +77,17 @@ pub struct Node {
     pub output: TensorId,
 }
 
+impl Node {
+    /// The name of its weight tensor in a weights file (convolutions and linear layers).
+    pub fn weight_name(&self) -> Option<&str> {
+        match &self.op {
+            Op::Conv2d { params, .. } => Some(&params.weight),
+            Op::Linear { params, .. } => Some(&params.weight),
+            Op::Pool(_) | Op::Lrn(_) | Op::Concat => None,
+        }
+    }
+}
+
 /// The tensors a class activation map is computed from (see [`Graph::cam_source`]).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct CamSource {
@@ -168,12 +179,7 @@ impl Graph {
     /// The names of the convolution and linear weights (not biases or batch-norm tensors):
     /// the tensors int8 files store quantized.
     pub fn weight_tensors(&self) -> std::collections::HashSet<String> {
-        let weight = |op: &Op| match op {
-            Op::Conv2d { params, .. } => Some(params.weight.clone()),
-            Op::Linear { params, .. } => Some(params.weight.clone()),
-            Op::Pool(_) | Op::Lrn(_) | Op::Concat => None,
-        };
-        self.nodes.iter().filter_map(|n| weight(&n.op)).collect()
+        self.nodes.iter().filter_map(|n| n.weight_name()).map(String::from).collect()
     }
 
     /// Every parameter tensor the graph reads, with its expected shape, in layer order.

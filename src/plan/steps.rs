@@ -97,6 +97,11 @@ fn merge_siblings<'m>(model: &'m Model, group: &[usize]) -> (Cow<'m, Op>, Option
         let sibling = model.params[j].as_ref().expect("conv parameters");
         params.weight.extend_from_slice(&sibling.weight);
         params.bias.extend_from_slice(&sibling.bias);
+        // (siblings read one tensor: their ranges are one range, calibrated alike)
+        params.input_range = match (params.input_range, sibling.input_range) {
+            (Some((a, b)), Some((c, d))) => Some((a.min(c), b.max(d))),
+            _ => None,
+        };
         spec.out_c += graph.shapes[graph.nodes[j].output].c;
     }
     (Cow::Owned(op), Some(Cow::Owned(params)))

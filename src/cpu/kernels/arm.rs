@@ -1,6 +1,6 @@
 //! The aarch64 tier: NEON, always there on that target.
 
-use super::{micro_kernel, vector, MicroKernel};
+use super::{micro_kernel, vector, Tiers};
 use std::arch::aarch64::*;
 
 vector!(Neon(float32x4_t), 4, splat: vdupq_n_f32, load: |p| vld1q_f32(p), store: |p, v| vst1q_f32(p, v),
@@ -12,6 +12,8 @@ micro_kernel! {
     NEON = "neon", Neon, 8 x 3
 }
 
-pub fn plug(kernels: &mut Vec<MicroKernel>) {
-    kernels.push(NEON);
+/// Int8 runs the portable tier here: the dot-product instructions (`sdot`) are not yet
+/// in stable Rust's `std::arch`.
+pub fn plug(tiers: &mut Tiers) {
+    tiers.float.push(NEON);
 }

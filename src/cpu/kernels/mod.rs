@@ -20,6 +20,7 @@
 
 #[cfg(target_arch = "aarch64")]
 mod arm;
+pub mod dot;
 mod portable;
 #[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
 mod wasm;
@@ -27,6 +28,7 @@ mod wasm;
 mod x86;
 
 use crate::error::Error;
+pub use dot::{DotKernel, DotTile, DotVector};
 
 /// One SIMD register of f32 lanes, as the tile needs it.
 pub trait Vector: Copy {
@@ -88,28 +90,26 @@ macro_rules! vector {
 }
 pub(crate) use vector;
 
-/// Declares a tier: `NAME = "name", Vector, MR x NV registers of B` and, where the
-/// instruction set is detected at run time, `features "f1,f2" if detected`. It makes the
-/// const [`MicroKernel`], its entry function compiled with those features, and its test
-/// against a plain-Rust sum (`tests::check`, `SKIPPED` where this machine lacks them).
-macro_rules! micro_kernel {
-    ($(#[$doc:meta])* $name:ident = $label:expr, $vector:ty, $mr:literal x $nv:literal $(, features $features:literal if $detected:expr)?) => {
+/// Declares a tier of one kernel family: `NAME = "name", Vector, MR x NV registers of B`
+/// and, where the instruction set is detected at run time, `features "f1,f2" if detected`.
+/// It makes the const kernel, its entry function compiled with those features (the
+/// family's generic tile inlined into it), and its test against a plain-Rust sum
+/// (`SKIPPED` where this machine lacks the features). Used through [`micro_kernel!`]
+/// (float32) and `dot_kernel!` (int8, see `dot.rs`).
+macro_rules! kernel_tier {
+    ($kernel:ty, $tile_type:ty, $tile:path, $lanes:expr, $check:path;
+     $(#[$doc:meta])* $name:ident = $label:expr, $vector:ty, $mr:literal x $nv:literal $(, features $features:literal if $detected:expr)?) => {
         $(#[$doc])*
-        pub const $name: $crate::cpu::kernels::MicroKernel = {
+        pub const $name: $kernel = {
             $(#[target_feature(enable = $features)])?
-            unsafe fn entry(t: &$crate::cpu::kernels::Tile) {
-                $crate::cpu::kernels::tile::<$vector, $mr, $nv>(t)
+            unsafe fn entry(t: &$tile_type) {
+                use $tile as generic_tile;
+                generic_tile::<$vector, $mr, $nv>(t)
             }
             fn runs_here() -> bool {
                 true $(&& $detected)?
             }
-            $crate::cpu::kernels::MicroKernel {
-                name: $label,
-                mr: $mr,
-                nr: $nv * <$vector as $crate::cpu::kernels::Vector>::LANES,
-                run: entry,
-                runs_here,
-            }
+            $crate::cpu::kernels::Kernel { name: $label, mr: $mr, nr: $nv * $lanes, run: entry, runs_here }
         };
 
         #[cfg(test)]
@@ -117,9 +117,19 @@ macro_rules! micro_kernel {
         mod $name {
             #[test]
             fn matches_a_plain_sum() {
-                $crate::cpu::kernels::tests::check(&super::$name);
+                $check(&super::$name);
             }
         }
+    };
+}
+pub(crate) use kernel_tier;
+
+/// Declares a float32 tier (see [`kernel_tier!`]).
+macro_rules! micro_kernel {
+    ($(#[$doc:meta])* $name:ident = $label:expr, $vector:ty, $($rest:tt)*) => {
+        $crate::cpu::kernels::kernel_tier!($crate::cpu::kernels::MicroKernel, $crate::cpu::kernels::Tile,
+            $crate::cpu::kernels::tile, <$vector as $crate::cpu::kernels::Vector>::LANES, $crate::cpu::kernels::tests::check;
+            $(#[$doc])* $name = $label, $vector, $($rest)*);
     };
 }
 pub(crate) use micro_kernel;
@@ -142,22 +152,30 @@ pub struct Tile {
     pub relu: bool,
 }
 
-/// A micro-kernel: its tile size and the function computing one tile.
-#[derive(Clone, Copy)]
-pub struct MicroKernel {
+/// A micro-kernel of one family (`T`, the tile it computes: [`Tile`] for float32,
+/// [`DotTile`] for int8): its tile size and the function computing one tile.
+pub struct Kernel<T: 'static> {
     pub name: &'static str,
     pub mr: usize,
     pub nr: usize,
-    run: unsafe fn(&Tile),
+    run: unsafe fn(&T),
     runs_here: fn() -> bool,
 }
 
-impl MicroKernel {
+/// A float32 GEMM micro-kernel.
+pub type MicroKernel = Kernel<Tile>;
+
+impl<T> Clone for Kernel<T> {
+    fn clone(&self) -> Self {
+        *self
+    }
+}
+impl<T> Copy for Kernel<T> {}
+
+impl<T> Kernel<T> {
     /// # Safety
-    /// The pointers of `tile` must be valid for the tile's size: `k * mr` values of A,
-    /// `k` runs of `nr` values `ldb` apart of B, `mr` of bias, and `mr` rows of `nr`
-    /// values of C.
-    pub unsafe fn run(&self, tile: &Tile) {
+    /// The pointers of `tile` must be valid for the tile's size (see [`Tile`], [`DotTile`]).
+    pub unsafe fn run(&self, tile: &T) {
         (self.run)(tile)
     }
 
@@ -167,57 +185,86 @@ impl MicroKernel {
     }
 }
 
-impl std::fmt::Debug for MicroKernel {
+impl<T> std::fmt::Debug for Kernel<T> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(f, "{} {}x{}", self.name, self.mr, self.nr)
     }
 }
 
-/// Every tier built for this target, runnable here or not, fastest first.
-pub fn compiled() -> Vec<MicroKernel> {
-    let mut kernels = Vec::new();
+/// The tiers each instruction set's file adds (`plug`), fastest first.
+#[derive(Default)]
+pub struct Tiers {
+    pub float: Vec<MicroKernel>,
+    pub int8: Vec<DotKernel>,
+}
+
+/// Every tier built for this target, runnable here or not, fastest first in each family.
+pub fn tiers() -> Tiers {
+    let mut tiers = Tiers::default();
     #[cfg(target_arch = "x86_64")]
-    x86::plug(&mut kernels);
+    x86::plug(&mut tiers);
     #[cfg(target_arch = "aarch64")]
-    arm::plug(&mut kernels);
+    arm::plug(&mut tiers);
     #[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
-    wasm::plug(&mut kernels);
-    portable::plug(&mut kernels);
-    kernels
+    wasm::plug(&mut tiers);
+    portable::plug(&mut tiers);
+    tiers
 }
 
-/// The registry: the tiers this machine runs, fastest first; the last is the portable one.
+/// Every float32 tier built for this target, runnable here or not, fastest first.
+pub fn compiled() -> Vec<MicroKernel> {
+    tiers().float
+}
+
+/// The registry: the float32 tiers this machine runs, fastest first; the last is the
+/// portable one.
 pub fn available() -> Vec<MicroKernel> {
-    compiled().into_iter().filter(MicroKernel::runs_here).collect()
+    runnable(compiled())
 }
 
-/// The fastest tier here.
+/// The fastest float32 tier here.
 pub fn best() -> MicroKernel {
     available()[0]
 }
 
-/// The environment variable that forces a tier by name.
+/// The environment variable that forces a float32 tier by name.
 pub const FORCE: &str = "INCEPTION_CPU_KERNELS";
 
-/// The tier to run: the one `INCEPTION_CPU_KERNELS` names where it is set (natively), else
-/// the fastest here. A name this machine cannot run is an error that lists those it can.
+/// The float32 tier to run: the one `INCEPTION_CPU_KERNELS` names where it is set
+/// (natively), else the fastest here. A name this machine cannot run is an error that
+/// lists those it can.
 pub fn chosen() -> Result<MicroKernel, Error> {
-    #[cfg(not(target_arch = "wasm32"))]
-    if let Ok(name) = std::env::var(FORCE) {
-        return by_name(&name);
-    }
-    Ok(best())
+    choose(compiled(), FORCE)
 }
 
-/// The tier called `name`, where this machine runs it.
+/// The float32 tier called `name`, where this machine runs it.
 pub fn by_name(name: &str) -> Result<MicroKernel, Error> {
-    let names = |kernels: Vec<MicroKernel>| kernels.iter().map(|k| k.name).collect::<Vec<_>>().join(", ");
-    match compiled().into_iter().find(|k| k.name == name) {
-        Some(kernel) if kernel.runs_here() => Ok(kernel),
-        Some(_) => {
-            Err(Error::Usage(format!("{FORCE}={name}: this CPU lacks that instruction set; it runs {}", names(available()))))
-        }
-        None => Err(Error::Usage(format!("{FORCE}={name}: no such CPU kernel tier; this build has {}", names(compiled())))),
+    find(compiled(), name, FORCE)
+}
+
+fn runnable<T>(kernels: Vec<Kernel<T>>) -> Vec<Kernel<T>> {
+    kernels.into_iter().filter(Kernel::runs_here).collect()
+}
+
+/// The tier `variable` names (natively, where it is set), else the fastest of `kernels`
+/// that runs here (the portable tier always does).
+fn choose<T>(kernels: Vec<Kernel<T>>, variable: &str) -> Result<Kernel<T>, Error> {
+    #[cfg(not(target_arch = "wasm32"))]
+    if let Ok(name) = std::env::var(variable) {
+        return find(kernels, &name, variable);
+    }
+    Ok(runnable(kernels)[0])
+}
+
+fn find<T>(kernels: Vec<Kernel<T>>, name: &str, variable: &str) -> Result<Kernel<T>, Error> {
+    let names = |kernels: &[Kernel<T>]| kernels.iter().map(|k| k.name).collect::<Vec<_>>().join(", ");
+    match kernels.iter().find(|k| k.name == name) {
+        Some(kernel) if kernel.runs_here() => Ok(*kernel),
+        Some(_) => Err(Error::Usage(format!(
+            "{variable}={name}: this CPU lacks that instruction set; it runs {}",
+            names(&runnable(kernels))
+        ))),
+        None => Err(Error::Usage(format!("{variable}={name}: no such CPU kernel tier; this build has {}", names(&kernels)))),
     }
 }
 
