@@ -110,22 +110,22 @@ impl PackB for Gather<'_> {
                     out.fill(0.0);
                     continue;
                 }
-                tap_run(&channel[(y * iw) as usize..((y + 1) * iw) as usize], run.x0 + kx, sx, out);
+                tap_run(&channel[(y * iw) as usize..((y + 1) * iw) as usize], run.x0 + kx, sx, 0.0, out);
             }
             gemm::scatter_row(&row[..cols], kk, kc, nr, out);
         }
     }
 }
 
-/// `out[i] = row[x + i * sx]`, zero where that falls outside `row`: one tap of a window
-/// for a run of output pixels along a row (here and in the int8 convolution's gather).
-pub(super) fn tap_run(row: &[f32], x: isize, sx: isize, out: &mut [f32]) {
+/// `out[i] = row[x + i * sx]`, `zero` where that falls outside `row`: one tap of a window
+/// for a run of output pixels along a row (here in float32, in `int8` quantized).
+pub(super) fn tap_run<T: Copy>(row: &[T], x: isize, sx: isize, zero: T, out: &mut [T]) {
     let (len, iw) = (out.len(), row.len() as isize);
     // pixels whose tap falls inside the row: x + i * sx in 0..iw
     let first = if x >= 0 { 0 } else { ((-x + sx - 1) / sx) as usize }.min(len);
     let last = if x > iw - 1 { 0 } else { (((iw - 1 - x) / sx) as usize + 1).min(len) }.max(first);
-    out[..first].fill(0.0);
-    out[last..].fill(0.0);
+    out[..first].fill(zero);
+    out[last..].fill(zero);
     if last == first {
         return;
     }

@@ -6,14 +6,14 @@
 //! unchanged; each int8 layer quantizes what it reads, once per pass.
 //!
 //! B, the quantized input, is written whole before the GEMM (a quarter of the float32
-//! im2col's bytes): `[k/4][pixels rounded up to NR][4]`, four consecutive k of a pixel side
-//! by side, as the dot products read them.
+//! im2col's bytes), in panels of NR pixels with four consecutive k of a pixel side by
+//! side, as the dot products read them.
 
 use super::conv2d::tap_run;
 use super::kernels::{DotKernel, DotTile};
 use super::{CpuCall, CpuLayer};
 use crate::graph::{Conv2dSpec, Shape, Window};
-use crate::parallel::{self, Disjoint};
+use crate::parallel;
 use crate::weights::LayerParams;
 use std::sync::Mutex;
 
@@ -42,7 +42,19 @@ impl Quantizer {
     /// `x` rounded to the nearest step (halves up), clamped to 0..=127 (NaN gives 0).
     #[inline(always)]
     pub fn quantize(&self, x: f32) -> u8 {
-        (x * self.inverse + (self.zero as f32 + 0.5)).clamp(0.0, QMAX) as u8
+        // max and min (not clamp) return the number where x is NaN; the value is then in
+        // 0..128, where the unchecked conversion is exact and vectorises (`as` did not:
+        // quantizing took as long as the GEMM).
+        let v = (x * self.inverse + (self.zero as f32 + 0.5)).max(0.0).min(QMAX);
+        // SAFETY: v is finite and in 0..=127.
+        unsafe { v.to_int_unchecked::<i32>() as u8 }
+    }
+
+    /// `quantize` over a row.
+    fn quantize_row(&self, row: &[f32], out: &mut [u8]) {
+        for (o, &x) in out.iter_mut().zip(row) {
+            *o = self.quantize(x);
+        }
     }
 }
 
@@ -92,14 +104,14 @@ impl PackedInt8 {
 /// Pixels per task: 8 tiles.
 const TILES_PER_BLOCK: usize = 8;
 
-/// `c` (M rows `ldc` apart) = the epilogue of A x B over `n` pixels, B quantized
-/// `[quads][npad][4]` with `npad` a multiple of the kernel's NR.
-#[allow(clippy::too_many_arguments, reason = "a GEMM's operands, sizes and epilogue")]
-pub fn gemm(kernel: &DotKernel, a: &PackedInt8, b: &[u8], npad: usize, n: usize, relu: bool, c: &mut [f32], ldc: usize) {
+/// `c` (M rows `ldc` apart) = the epilogue of A x B over `n` pixels. B is quantized in
+/// panels of NR pixels, `[pixels / NR][k / 4][NR]`, each u32 four consecutive k of a
+/// pixel: a tile reads its panel front to back.
+pub fn gemm(kernel: &DotKernel, a: &PackedInt8, b: &[u32], n: usize, relu: bool, c: &mut [f32], ldc: usize) {
     let (mr, nr) = (kernel.mr, kernel.nr);
-    assert!(a.mr == mr && npad % nr == 0 && npad >= n && b.len() >= a.quads * npad * 4, "operands packed for another kernel");
+    let tiles = n.div_ceil(nr);
+    assert!(a.mr == mr && b.len() >= tiles * a.quads * nr, "operands packed for another kernel");
     assert!(mr * nr <= 256 && c.len() >= (a.m - 1) * ldc + n, "C is too small");
-    let tiles = npad / nr;
     // As the float32 GEMM: blocks of pixels, and the output channels split too where
     // there are few blocks (the 7x7 and 14x14 layers), for two tasks per thread.
     let threads = parallel::count();
@@ -118,12 +130,12 @@ pub fn gemm(kernel: &DotKernel, a: &PackedInt8, b: &[u8], npad: usize, n: usize,
                 let dot = DotTile {
                     quads: a.quads,
                     a: a.data[panel * mr * a.quads * 4..].as_ptr(),
-                    b: b[col0 * 4..].as_ptr(),
-                    ldb: npad * 4,
+                    b: b[tile * a.quads * nr..].as_ptr() as *const u8,
+                    ldb: nr * 4,
                     out: sums.as_mut_ptr(),
                 };
-                // SAFETY: A holds `quads` steps of the panel, B `quads` runs of `npad`
-                // pixels (col0 + nr <= npad), `sums` MR x NR.
+                // SAFETY: A holds `quads` steps of the panel, B `quads` runs of NR pixels
+                // in the tile's panel, `sums` MR x NR.
                 unsafe { kernel.run(&dot) };
                 let rows = panel * mr..(panel * mr + mr).min(a.m);
                 let cols = nr.min(n.saturating_sub(col0));
@@ -134,9 +146,22 @@ pub fn gemm(kernel: &DotKernel, a: &PackedInt8, b: &[u8], npad: usize, n: usize,
     });
 }
 
-/// A pointer to C that tasks share; each writes only its own tiles.
-struct SharedOut(*mut f32);
-unsafe impl Sync for SharedOut {}
+/// A pointer to C (or B) that tasks share; each writes only its own tiles.
+struct SharedOut<T>(*mut T);
+unsafe impl<T> Sync for SharedOut<T> {}
+
+impl<T> SharedOut<T> {
+    /// # Safety
+    /// `offset` must lie inside the buffer, and no two tasks may write one element.
+    unsafe fn at(&self, offset: usize) -> *mut T {
+        self.0.add(offset)
+    }
+}
+
+thread_local! {
+    /// Each thread's four quantized rows of B.
+    static ROWS: std::cell::RefCell<Vec<u8>> = const { std::cell::RefCell::new(Vec::new()) };
+}
 
 /// One tile's sums to float32: `(sum - offset) * scale + bias`, ReLU; the same plain
 /// arithmetic for every tier, so every tier gives the same bits.
@@ -150,13 +175,13 @@ unsafe fn epilogue(
     col0: usize,
     cols: usize,
     relu: bool,
-    c: &SharedOut,
+    c: &SharedOut<f32>,
     ldc: usize,
 ) {
     let first = rows.start;
     for row in rows {
         let (offset, scale, bias) = (a.offset[row], a.scale[row], a.bias[row]);
-        let out = std::slice::from_raw_parts_mut(c.0.add(row * ldc + col0), cols);
+        let out = std::slice::from_raw_parts_mut(c.at(row * ldc + col0), cols);
         for (o, &sum) in out.iter_mut().zip(&sums[(row - first) * nr..]) {
             let y = (sum - offset) as f32 * scale + bias;
             *o = if relu { y.max(0.0) } else { y };
@@ -170,8 +195,8 @@ pub struct Int8Conv {
     kernel: DotKernel,
     input: Quantizer,
     weights: PackedInt8,
-    /// The quantized B, kept from pass to pass.
-    scratch: Mutex<Vec<u8>>,
+    /// The quantized input and B, kept from pass to pass.
+    scratch: Mutex<(Vec<u8>, Vec<u32>)>,
 }
 
 impl Int8Conv {
@@ -181,7 +206,7 @@ impl Int8Conv {
         let quantizer = Quantizer::of_range(min, max);
         let k = (input.c * spec.window.positions()) as usize;
         let weights = PackedInt8::pack(&params.weight, &params.bias, spec.out_c as usize, k, quantizer, &kernel);
-        Some(Int8Conv { spec, kernel, input: quantizer, weights, scratch: Mutex::new(Vec::new()) })
+        Some(Int8Conv { spec, kernel, input: quantizer, weights, scratch: Mutex::new((Vec::new(), Vec::new())) })
     }
 }
 
@@ -191,12 +216,12 @@ impl CpuLayer for Int8Conv {
         let plane = call.input_shape.pixels() as usize;
         let input = &call.input.data[call.input.c_offset as usize * plane..][..call.input_shape.elements()];
         let n = out.pixels() as usize;
-        let npad = n.next_multiple_of(self.kernel.nr);
         let output = &mut call.output.data[call.output.c_offset as usize * n..][..out.elements()];
-        let mut b = self.scratch.lock().unwrap_or_else(|e| e.into_inner());
+        let mut scratch = self.scratch.lock().unwrap_or_else(|e| e.into_inner());
+        let (plane, b) = &mut *scratch;
         let gather = Gather { window: self.spec.window, input: call.input_shape, output: out, data: input };
-        gather.quantize(self.input, npad, &mut b);
-        gemm(&self.kernel, &self.weights, &b, npad, n, self.spec.relu, output, n);
+        gather.quantize(self.input, self.kernel.nr, plane, b);
+        gemm(&self.kernel, &self.weights, b, n, self.spec.relu, output, n);
     }
 
     fn weight_bytes(&self) -> u64 {
@@ -218,53 +243,68 @@ struct Gather<'a> {
 }
 
 impl Gather<'_> {
-    /// B quantized into `b` as `[k/4][npad][4]` (rows past K and pixels past N zero).
-    fn quantize(&self, q: Quantizer, npad: usize, b: &mut Vec<u8>) {
-        let positions = self.window.positions() as usize;
-        let k = self.input.c as usize * positions;
-        let quads = k.div_ceil(4);
-        b.resize(quads * npad * 4, 0);
-        let n = self.output.pixels() as usize;
-        let chunks = Disjoint::new(&mut b[..], npad * 4);
+    /// B quantized into `b` (see [`gemm`] for its layout): rows past K and pixels past N
+    /// zero. A pointwise convolution's rows are its input's channels, quantized as read;
+    /// others quantize the input once (`plane`, a ninth of B's values for a 3x3) and
+    /// gather bytes. One task per quad of rows, which writes each pixel's four values as
+    /// one u32 (byte j is row 4q + j, little endian as every target here).
+    fn quantize(&self, q: Quantizer, nr: usize, plane: &mut Vec<u8>, b: &mut Vec<u32>) {
+        let k = self.input.c as usize * self.window.positions() as usize;
+        let (quads, n) = (k.div_ceil(4), self.output.pixels() as usize);
+        let npad = n.next_multiple_of(nr);
+        let pointwise = self.window.is_pointwise();
+        if !pointwise {
+            let side = self.input.pixels() as usize;
+            plane.resize(self.data.len(), 0);
+            let channels = SharedOut(plane.as_mut_ptr());
+            parallel::for_each(self.input.c as usize, |c| {
+                // SAFETY: one task per channel, each its own plane.
+                let out = unsafe { std::slice::from_raw_parts_mut(channels.at(c * side), side) };
+                q.quantize_row(&self.data[c * side..][..side], out);
+            });
+        }
+        let plane = &plane[..];
+        b.clear();
+        b.resize(quads * npad, 0);
+        let out = SharedOut(b.as_mut_ptr());
         parallel::for_each(quads, |quad| {
-            // SAFETY: one task per quad, each its own chunk.
-            let out = unsafe { chunks.get(quad) };
-            let mut rows = [Vec::new(), Vec::new(), Vec::new(), Vec::new()];
-            for (j, row) in rows.iter_mut().enumerate() {
-                row.resize(n, 0.0);
-                let kk = quad * 4 + j;
-                if kk < k {
-                    self.row(kk, row);
-                } else {
-                    row.fill(0.0); // (past K: its weights are zero)
+            ROWS.with_borrow_mut(|rows| {
+                rows.resize(4 * n, 0);
+                for (j, row) in rows.chunks_exact_mut(n).enumerate() {
+                    match quad * 4 + j {
+                        kk if kk >= k => row.fill(0), // (past K: its weights are zero)
+                        kk if pointwise => q.quantize_row(&self.data[kk * n..][..n], row),
+                        kk => self.gather_row(plane, q.zero, kk, row),
+                    }
                 }
-            }
-            for (p, o) in out[..n * 4].chunks_exact_mut(4).enumerate() {
-                for j in 0..4 {
-                    o[j] = q.quantize(rows[j][p]);
+                let (r0, r1, r2, r3) = (&rows[..n], &rows[n..2 * n], &rows[2 * n..3 * n], &rows[3 * n..]);
+                for tile in 0..npad / nr {
+                    // SAFETY: this quad's run of this tile, written by this task alone.
+                    let dst = unsafe { std::slice::from_raw_parts_mut(out.at((tile * quads + quad) * nr), nr) };
+                    let pixels = tile * nr..((tile + 1) * nr).min(n);
+                    let rows = (&r0[pixels.clone()], &r1[pixels.clone()], &r2[pixels.clone()], &r3[pixels]);
+                    for (i, d) in dst[..rows.0.len()].iter_mut().enumerate() {
+                        let [a, b, c, e] = [rows.0[i], rows.1[i], rows.2[i], rows.3[i]].map(u32::from);
+                        *d = a | b << 8 | c << 16 | e << 24;
+                    }
                 }
-            }
-            out[n * 4..].fill(0);
+            });
         });
     }
 
-    /// Row `k` of B (all output pixels).
-    fn row(&self, k: usize, out: &mut [f32]) {
+    /// Row `k` of B (all output pixels) from the quantized input, `zero` outside it.
+    fn gather_row(&self, plane: &[u8], zero: u8, k: usize, out: &mut [u8]) {
         let Window { kernel: (kh, kw), stride: (sy, sx), pad: (py, px) } = self.window;
         let positions = (kh * kw) as usize;
         let (ci, ky, kx) = (k / positions, (k % positions) / kw as usize, (k % kw as usize) as isize);
         let (ih, iw, ow) = (self.input.h as isize, self.input.w as usize, self.output.w as usize);
-        let channel = &self.data[ci * ih as usize * iw..][..ih as usize * iw];
-        if self.window.is_pointwise() {
-            out.copy_from_slice(channel);
-            return;
-        }
+        let channel = &plane[ci * ih as usize * iw..][..ih as usize * iw];
         for (oy, run) in out.chunks_exact_mut(ow).enumerate() {
             let y = (oy * sy as usize) as isize - py as isize + ky as isize;
             if (0..ih).contains(&y) {
-                tap_run(&channel[y as usize * iw..][..iw], kx - px as isize, sx as isize, run);
+                tap_run(&channel[y as usize * iw..][..iw], kx - px as isize, sx as isize, zero, run);
             } else {
-                run.fill(0.0);
+                run.fill(zero);
             }
         }
     }
