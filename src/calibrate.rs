@@ -22,11 +22,8 @@ impl Photo {
     /// The photo mirrored left to right.
     pub fn mirrored(&self) -> Photo {
         let row = 4 * self.width as usize;
-        let rgba = self
-            .rgba
-            .chunks_exact(row)
-            .flat_map(|r| r.chunks_exact(4).rev().flatten().copied().collect::<Vec<u8>>())
-            .collect();
+        let rgba =
+            self.rgba.chunks_exact(row).flat_map(|r| r.chunks_exact(4).rev().flatten().copied().collect::<Vec<u8>>()).collect();
         Photo { rgba, width: self.width, height: self.height }
     }
 }

@@ -47,8 +47,15 @@ pub struct Extras<'a> {
     /// Class names, one per class, stored in the metadata.
     pub labels: Option<&'a [String]>,
     /// Each convolution's calibrated input range (`calibrate`), by weight name, stored as
-    /// `{weight}.input_range` tensors: what int8 compute needs; and how many photos gave them.
-    pub input_ranges: Option<(&'a BTreeMap<String, (f32, f32)>, usize)>,
+    /// `{weight}.input_range` tensors: what int8 compute needs.
+    pub input_ranges: Option<Calibration<'a>>,
+}
+
+/// Calibrated input ranges by weight name, and how many photos gave them.
+#[derive(Clone, Copy)]
+pub struct Calibration<'a> {
+    pub ranges: &'a BTreeMap<String, (f32, f32)>,
+    pub photos: usize,
 }
 
 /// Converts `input` (any supported format) for `variant` (`None`: recognised from the
@@ -83,7 +90,7 @@ fn write(file: &Tensors, model: &Model, storage: Storage, extras: Extras) -> Vec
             Storage::F32 | Storage::Int8 => tensors.push((name, Dtype::F32, shape, Precision::F32.bytes(&values))),
         }
     }
-    for (weight, &(min, max)) in extras.input_ranges.into_iter().flat_map(|(ranges, _)| ranges) {
+    for (weight, &(min, max)) in extras.input_ranges.into_iter().flat_map(|c| c.ranges) {
         if weights.contains(weight) {
             tensors.push((input_range_name(weight), Dtype::F32, vec![2], Precision::F32.bytes(&[min, max])));
         }
@@ -100,7 +107,7 @@ fn write(file: &Tensors, model: &Model, storage: Storage, extras: Extras) -> Vec
     if let Some(labels) = extras.labels {
         metadata.insert("labels".into(), labels.join("\n"));
     }
-    if let Some((_, photos)) = extras.input_ranges {
+    if let Some(Calibration { photos, .. }) = extras.input_ranges {
         metadata.insert("calibration".into(), format!("input ranges of {photos} photos and their mirror images"));
     }
     safetensors::serialize(views, Some(metadata)).expect("serialising validated tensors")

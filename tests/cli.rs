@@ -372,3 +372,38 @@ fn classify_cam_gives_maps_over_the_crop_and_overlays() {
     assert!(ok && stdout.lines().nth(1).unwrap().contains("tiger cat (282), seen most at ("), "{stdout}{stderr}");
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+/// `--compute`: a file without calibration runs float32 and says why, `convert
+/// --calibrate` makes one that computes in int8 and says on which tier, with the same
+/// top-1 here as float32 (the tutorial's network with synthetic weights); a bad value is
+/// refused.
+#[test]
+fn compute_int8_needs_a_calibrated_file_and_says_what_runs() {
+    let dir = scratch_dir("compute");
+    let weights = seed_weights(&dir);
+    let (w, photos) = (weights.display().to_string(), shared("images"));
+    let image = shared("images/pug.jpg");
+    let (ok, _, stderr) = inception(&["classify", "--backend", "cpu", "--compute", "int8", "--weights", &w, &image]);
+    assert!(ok && stderr.contains("compute: f32 (the weights file has no int8 calibration"), "{stderr}");
+    assert!(stderr.contains("CPU: f32"), "{stderr}");
+
+    let uncalibrated = dir.join("int8.safetensors").display().to_string();
+    let (ok, stdout, stderr) = inception(&["convert", "--int8", &w, &uncalibrated]);
+    assert!(ok && stdout.contains("int8 compute: not calibrated"), "{stdout}{stderr}");
+
+    let calibrated = dir.join("calibrated.safetensors").display().to_string();
+    let (ok, stdout, stderr) = inception(&["convert", "--int8", "--calibrate", &photos, &w, &calibrated]);
+    assert!(ok && stdout.contains("input ranges calibrated on 8 photos"), "{stdout}{stderr}");
+    let (ok, _, stderr) = inception(&["classify", "--backend", "cpu", "--weights", &calibrated, &image]);
+    assert!(ok && stderr.contains("compute: int8 (the weights file is calibrated for int8)"), "{stderr}");
+    assert!(stderr.contains("CPU: int8, "), "{stderr}");
+    let top = |compute: &str| {
+        classify_json(&["--backend", "cpu", "--compute", compute, "--weights", &calibrated, &image])[0]["top"][0]["index"].clone()
+    };
+    assert_eq!(top("int8"), top("f32"));
+
+    let (ok, _, stderr) = inception(&["classify", "--compute", "int4", "--weights", &calibrated, &image]);
+    assert!(!ok && stderr.contains("unknown compute `int4` (auto, f32 or int8)"), "{stderr}");
+    let (ok, _, stderr) = inception(&["convert", "--calibrate", "/nonexistent/photos", &w, &calibrated]);
+    assert!(!ok && stderr.contains("/nonexistent/photos"), "{stderr}");
+}

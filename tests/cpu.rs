@@ -42,8 +42,11 @@ fn conv_case(input: Shape, spec: Conv2dSpec, in_slice: (u32, u32), out_slice: (u
     let name = format!("conv {spec:?} on {input}");
     let x = random(&format!("{name} x"), (in_slice.0 * input.pixels()) as usize);
     let k = (input.c * spec.window.positions()) as usize;
-    let params =
-        LayerParams { weight: random(&format!("{name} w"), spec.out_c as usize * k), bias: random(&name, spec.out_c as usize), input_range: None };
+    let params = LayerParams {
+        weight: random(&format!("{name} w"), spec.out_c as usize * k),
+        bias: random(&name, spec.out_c as usize),
+        input_range: None,
+    };
     let mut want = sentinel((out_slice.0 * out.pixels()) as usize);
     let x_cpu = Tensor { data: &x, c_offset: in_slice.1 };
     conv2d::cpu(&spec, input, x_cpu, &params.weight, &params.bias, TensorMut { data: &mut want, c_offset: out_slice.1 });
@@ -167,7 +170,11 @@ fn linear_matches_cpu_twin() {
     for (n, out, relu) in [(1024, 1000, false), (37, 130, true), (5, 3, false)] {
         let spec = LinearSpec { out_features: out, relu };
         let x = random(&format!("linear x {n}"), n);
-        let params = LayerParams { weight: random(&format!("linear w {n}"), n * out as usize), bias: random("b", out as usize), input_range: None };
+        let params = LayerParams {
+            weight: random(&format!("linear w {n}"), n * out as usize),
+            bias: random("b", out as usize),
+            input_range: None,
+        };
         let mut want = vec![0.0; out as usize];
         linear::cpu(&spec, &x, &params.weight, &params.bias, &mut want);
         let mut got = sentinel(out as usize);

@@ -14,11 +14,8 @@ use inception::ops::conv2d;
 use inception::weights::LayerParams;
 
 fn run(layer: &dyn CpuLayer, input_shape: Shape, input: &[f32], output: &mut [f32]) {
-    let call = CpuCall {
-        input_shape,
-        input: Tensor { data: input, c_offset: 0 },
-        output: TensorMut { data: output, c_offset: 0 },
-    };
+    let call =
+        CpuCall { input_shape, input: Tensor { data: input, c_offset: 0 }, output: TensorMut { data: output, c_offset: 0 } };
     layer.run(call);
 }
 
@@ -54,10 +51,14 @@ fn int8_case(input: Shape, spec: Conv2dSpec, non_negative: bool) {
         input_range: Some((min, max)),
     };
     let mut want = vec![0.0; out.elements()];
-    conv2d::cpu(&spec, input, Tensor { data: &x, c_offset: 0 }, &params.weight, &params.bias, TensorMut {
-        data: &mut want,
-        c_offset: 0,
-    });
+    conv2d::cpu(
+        &spec,
+        input,
+        Tensor { data: &x, c_offset: 0 },
+        &params.weight,
+        &params.bias,
+        TensorMut { data: &mut want, c_offset: 0 },
+    );
     let q = Quantizer::of_range(min, max);
     let bound = bound(&spec, input, &x, &params, q);
     // The same convolution in float32 on the values int8 represents: the int8 layer must
@@ -72,10 +73,14 @@ fn int8_case(input: Shape, spec: Conv2dSpec, non_negative: bool) {
         })
         .collect();
     let mut represented = vec![0.0; out.elements()];
-    conv2d::cpu(&spec, input, Tensor { data: &x_q, c_offset: 0 }, &w_q, &params.bias, TensorMut {
-        data: &mut represented,
-        c_offset: 0,
-    });
+    conv2d::cpu(
+        &spec,
+        input,
+        Tensor { data: &x_q, c_offset: 0 },
+        &w_q,
+        &params.bias,
+        TensorMut { data: &mut represented, c_offset: 0 },
+    );
     let largest = represented.iter().fold(1f32, |m, v| m.max(v.abs()));
     let mut first: Option<(String, Vec<f32>)> = None;
     for kernel in dot::available() {
@@ -100,11 +105,11 @@ fn int8_case(input: Shape, spec: Conv2dSpec, non_negative: bool) {
 fn int8_convolutions_match_the_float_twin_within_their_quantization() {
     let mut cases = common::cases::conv_cases();
     cases.extend([
-        (Shape::new(300, 5, 5), conv(7, (1, 1), 1, (0, 0), true)), // K past 256
+        (Shape::new(300, 5, 5), conv(7, (1, 1), 1, (0, 0), true)),   // K past 256
         (Shape::new(40, 20, 20), conv(70, (1, 1), 1, (0, 0), true)), // several pixel blocks
         (Shape::new(7, 38, 21), conv(9, (3, 3), 1, (1, 1), false)),
         (Shape::new(3, 23, 19), conv(10, (7, 7), 2, (3, 3), true)), // conv1's shape, K = 147
-        (Shape::new(6, 17, 17), conv(5, (1, 7), 1, (0, 3), true)), // Inception v3's 1x7
+        (Shape::new(6, 17, 17), conv(5, (1, 7), 1, (0, 3), true)),  // Inception v3's 1x7
     ]);
     for (input, spec) in cases {
         int8_case(input, spec, true);

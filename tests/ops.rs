@@ -225,7 +225,9 @@ fn linear_matches_cpu() {
         let mut want = vec![0.0; spec.out_features as usize];
         linear::cpu(&spec, &x, &w, &b, &mut want);
         let (xb, yb) = (storage(&x), storage(&sentinel(want.len())));
-        let weights = linear::Weights::upload(ctx(), &name, &inception::weights::LayerParams { weight: w, bias: b, input_range: None }).unwrap();
+        let weights =
+            linear::Weights::upload(ctx(), &name, &inception::weights::LayerParams { weight: w, bias: b, input_range: None })
+                .unwrap();
         let io = call(&name, &spec, Shape::new(n_in as u32, 1, 1), view(&xb, 0), view(&yb, 0));
         run(&linear::dispatch(ctx(), &io, &weights));
         assert_all_close(&name, &read(&yb), &want, 1e-5, 1e-4);

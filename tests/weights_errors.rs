@@ -228,3 +228,30 @@ fn int8_tensor_without_usable_scales_is_named() {
     let e = error(Model::from_safetensors(Variant::Bvlc, &scalar));
     assert!(matches!(&e, WeightsError::Int8 { tensor: t, detail } if t == tensor && detail.contains("scalar")), "{e:?}");
 }
+
+/// A calibrated input range (`convert --calibrate`) is read where it belongs; one of the
+/// wrong shape or type, or one that is no range, is named.
+#[test]
+fn input_ranges_are_read_and_bad_ones_named() {
+    let weight = torchvision_tensors()[0].0.clone();
+    let range = format!("{weight}.input_range");
+    let with = |shape: Vec<usize>, dtype: &str| {
+        let mut tensors = torchvision_tensors();
+        tensors.push((range.clone(), shape, dtype.to_owned()));
+        load(&tensors)
+    };
+    // synthetic values are uniform in -1..1: a [2] holds some pair, a range or not
+    let pair = inception::synthetic::tensor(&range, &[2]);
+    match with(vec![2], "float32") {
+        Ok(model) if pair[0] <= pair[1] => {
+            let params = model.params.iter().flatten().next().unwrap();
+            assert_eq!(params.input_range, Some((pair[0], pair[1])));
+        }
+        Ok(_) => panic!("{pair:?} is not a range, and loaded"),
+        Err(e) => assert!(pair[0] > pair[1] && e.to_string().contains("min <= max"), "{e}"),
+    }
+    for (shape, dtype) in [(vec![3], "float32"), (vec![2], "int64")] {
+        let e = error(with(shape.clone(), dtype)).to_string();
+        assert!(e.contains(&range) && e.contains("expected a float [min, max]"), "{shape:?} {dtype}: {e}");
+    }
+}

@@ -5,7 +5,7 @@ use super::images::{image_files, read_image};
 use super::load::{read_file, read_labels};
 use super::{Args, USAGE};
 use inception::calibrate::{calibrate, Photo};
-use inception::convert::{Extras, Storage};
+use inception::convert::{Calibration, Extras, Storage};
 use inception::{Error, Model};
 
 pub(super) fn run(args: &Args) -> Result<(), Error> {
@@ -32,7 +32,8 @@ pub(super) fn run(args: &Args) -> Result<(), Error> {
             Some((calibrate(&model, &photos)?, photos.len()))
         }
     };
-    let extras = Extras { labels: labels.as_deref(), input_ranges: ranges.as_ref().map(|(r, n)| (r, *n)) };
+    let input_ranges = ranges.as_ref().map(|(ranges, photos)| Calibration { ranges, photos: *photos });
+    let extras = Extras { labels: labels.as_deref(), input_ranges };
     let out = inception::convert::convert(&bytes, args.model, storage, extras).map_err(in_file)?;
     std::fs::write(output, &out.bytes).map_err(|e| Error::Usage(format!("cannot write {}: {e}", output.display())))?;
     println!(

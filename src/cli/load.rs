@@ -63,8 +63,14 @@ pub(super) async fn load(args: &Args) -> Result<Loaded, Error> {
         (Some(backend), _) => (Engine::new(backend, gpu.as_ref(), &model, gpu_options, cpu_options)?, Choice::forced(backend)),
         (None, None) => (Engine::new(Backend::Cpu, None, &model, gpu_options, cpu_options)?, Choice::no_adapter("none found")),
         (None, Some(gpu)) => {
-            let key =
-                format!("{} | {} | {:?} | {:?} threads | {}", gpu.describe(), model.variant, gpu_options.precision, args.threads, compute.name());
+            let key = format!(
+                "{} | {} | {:?} | {:?} threads | {}",
+                gpu.describe(),
+                model.variant,
+                gpu_options.precision,
+                args.threads,
+                compute.name()
+            );
             match saved_choice(&key) {
                 Some(choice) => (Engine::new(choice.backend, Some(gpu), &model, gpu_options, cpu_options)?, choice),
                 None => {

@@ -45,6 +45,7 @@ impl Quantizer {
         // max and min (not clamp) return the number where x is NaN; the value is then in
         // 0..128, where the unchecked conversion is exact and vectorises (`as` did not:
         // quantizing took as long as the GEMM).
+        #[allow(clippy::manual_clamp, reason = "clamp keeps NaN, which the conversion must not see")]
         let v = (x * self.inverse + (self.zero as f32 + 0.5)).max(0.0).min(QMAX);
         // SAFETY: v is finite and in 0..=127.
         unsafe { v.to_int_unchecked::<i32>() as u8 }

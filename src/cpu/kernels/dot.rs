@@ -142,7 +142,8 @@ pub(crate) mod tests {
         }
         let (mr, nr) = (kernel.mr, kernel.nr);
         let mixed = |i: usize, salt: usize| (i * 7919 + salt * 104729) % 255;
-        let patterns: [(&str, &dyn Fn(usize) -> i8, &dyn Fn(usize) -> u8); 3] = [
+        type Pattern<'a> = (&'a str, &'a dyn Fn(usize) -> i8, &'a dyn Fn(usize) -> u8);
+        let patterns: [Pattern; 3] = [
             ("mixed", &|i| (mixed(i, 1) as i32 - 127) as i8, &|i| (mixed(i, 2) % 128) as u8),
             ("most negative", &|_| -127, &|_| 127),
             ("most positive", &|_| 127, &|_| 127),

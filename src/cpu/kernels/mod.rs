@@ -249,6 +249,8 @@ fn runnable<T>(kernels: Vec<Kernel<T>>) -> Vec<Kernel<T>> {
 /// The tier `variable` names (natively, where it is set), else the fastest of `kernels`
 /// that runs here (the portable tier always does).
 fn choose<T>(kernels: Vec<Kernel<T>>, variable: &str) -> Result<Kernel<T>, Error> {
+    #[cfg(target_arch = "wasm32")]
+    let _ = variable; // (a page has no environment)
     #[cfg(not(target_arch = "wasm32"))]
     if let Ok(name) = std::env::var(variable) {
         return find(kernels, &name, variable);
