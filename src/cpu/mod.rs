@@ -240,7 +240,8 @@ impl CpuNetwork {
             let ms = crate::clock::now_ms() - start;
             let step = &self.steps[i];
             let (label, nodes, multiply_adds) = (step.label.clone(), step.nodes.clone(), step.multiply_adds);
-            times.push(LayerTime { label, nodes, ms, multiply_adds, kernel: None });
+            let kernel = step.op.is_int8().then(|| "int8".to_string());
+            times.push(LayerTime { label, nodes, ms, multiply_adds, kernel });
         }
         if self.cams {
             let start = crate::clock::now_ms();
