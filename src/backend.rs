@@ -2,6 +2,7 @@
 //! ([`CpuNetwork`]), built from the same model, and the choice between them by measuring
 //! both on the device.
 
+use crate::cpu::kernels::DotKernel;
 use crate::cpu::{Compute, CpuNetwork, CpuOptions};
 use crate::error::Error;
 use crate::gpu::Gpu;
@@ -61,9 +62,12 @@ impl std::str::FromStr for ComputeChoice {
 }
 
 impl ComputeChoice {
-    /// What the CPU computes `model` in, and why: int8 needs the calibrated input ranges
-    /// a file has from `convert --calibrate`; a file without them runs float32, and says so.
-    pub fn resolve(self, model: &Model) -> (Compute, String) {
+    /// What the CPU computes `model` in, and why, where `int8` is the int8 tier it would
+    /// run: int8 needs the calibrated input ranges a file has from `convert --calibrate`
+    /// (a file without them runs float32, and says so); `auto` also needs a SIMD int8 tier,
+    /// since the portable one is slower than float32 (BVLC: 346-356 ms a pass against the
+    /// portable float32 tier's 80-82 ms; with AVX2, int8 21-31 ms against 28-46 ms).
+    pub fn resolve(self, model: &Model, int8: &DotKernel) -> (Compute, String) {
         let calibrated = model.params.iter().flatten().filter(|p| p.input_range.is_some()).count();
         match self {
             ComputeChoice::F32 => (Compute::F32, "f32 asked".into()),
@@ -72,6 +76,9 @@ impl ComputeChoice {
                 "the weights file has no int8 calibration (make one with `inception convert --calibrate PHOTOS`)".into(),
             ),
             ComputeChoice::Int8 => (Compute::Int8, "int8 asked".into()),
+            ComputeChoice::Auto if int8.name == "portable" => {
+                (Compute::F32, "this CPU has no SIMD int8 tier, and the portable one is slower than float32".into())
+            }
             ComputeChoice::Auto => (Compute::Int8, "the weights file is calibrated for int8".into()),
         }
     }

@@ -402,6 +402,18 @@ fn compute_int8_needs_a_calibrated_file_and_says_what_runs() {
     };
     assert_eq!(top("int8"), top("f32"));
 
+    // auto does not take the portable int8 tier, slower than float32; int8 asked does
+    let portable = |compute: &str| {
+        let out = Command::new(env!("CARGO_BIN_EXE_inception"))
+            .args(["classify", "--backend", "cpu", "--compute", compute, "--weights", &calibrated, &image])
+            .env("INCEPTION_CPU_INT8_KERNELS", "portable")
+            .output()
+            .unwrap();
+        String::from_utf8_lossy(&out.stderr).into_owned()
+    };
+    assert!(portable("auto").contains("compute: f32 (this CPU has no SIMD int8 tier"), "{}", portable("auto"));
+    assert!(portable("int8").contains("CPU: int8, portable"), "{}", portable("int8"));
+
     let (ok, _, stderr) = inception(&["classify", "--compute", "int4", "--weights", &calibrated, &image]);
     assert!(!ok && stderr.contains("unknown compute `int4` (auto, f32 or int8)"), "{stderr}");
     let (ok, _, stderr) = inception(&["convert", "--calibrate", "/nonexistent/photos", &w, &calibrated]);

@@ -49,7 +49,7 @@ pub(super) async fn load(args: &Args) -> Result<Loaded, Error> {
     let names = labels::choose(read_labels(args)?, inception::convert::embedded_labels(&bytes), model.graph.num_classes())
         .map_err(in_file)?;
     let gpu_options = Options { precision: if args.half { Precision::F16 } else { Precision::F32 }, ..Options::default() };
-    let (compute, why) = args.compute.resolve(&model);
+    let (compute, why) = args.compute.resolve(&model, &inception::cpu::kernels::dot::chosen()?);
     if args.backend != Some(Backend::Gpu) {
         eprintln!("compute: {} ({why})", compute.name());
     }

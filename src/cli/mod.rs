@@ -18,7 +18,8 @@ use std::path::PathBuf;
 const USAGE: &str = "\
 usage:
   inception classify [--model M] [--weights FILE] [--labels FILE] [--json] [--f16]
-                     [--cam] [--cam-out DIR] [--backend gpu|cpu] [--threads N]
+                     [--cam] [--cam-out DIR] [--backend gpu|cpu] [--compute auto|f32|int8]
+                     [--threads N]
                      IMAGE|FOLDER|PATTERN...
       top-5 classes of each image (a folder: its images; a pattern such as
       photos/*.jpg: the matching files), then a throughput line on stderr; one loaded
@@ -30,7 +31,8 @@ usage:
       the input crop, row-major, 0..1; else its peak), --cam-out DIR writes each as an
       overlay on the part of the image the network sees (IMAGE.camRANK.LABEL.png)
   inception bench [--model M] [--weights FILE] [--runs N] [--warmup N] [--per-layer]
-                  [--backend gpu|cpu] [--threads N] [--autotune | --conv KERNEL] [--f16] [IMAGE]
+                  [--backend gpu|cpu] [--compute auto|f32|int8] [--threads N]
+                  [--autotune | --conv KERNEL] [--f16] [IMAGE]
       milliseconds per image over N runs after warm-up (default 20 and 3), on IMAGE or a
       synthetic image of the network's input size; --per-layer adds each layer's time
       (median over the runs), share of the total and achieved GFLOP/s; --autotune measures the convolution
@@ -67,7 +69,7 @@ usage:
   the weights file holds their calibrated input ranges (convert --calibrate), on the
   fastest int8 tier here (avx512-vnni, avx-vnni, avx2, portable;
   INCEPTION_CPU_INT8_KERNELS=NAME forces one); --compute f32 never does; auto (the
-  default) takes int8 where the file allows it. What runs goes to stderr.
+  default) takes int8 where the file allows it and a SIMD int8 tier runs here. What runs goes to stderr.
 
   Weights files may be safetensors or PyTorch checkpoints (torch.save of a state_dict,
   plain or wrapped in {state_dict: ...} or {model: ...}). --model is one of the models
