@@ -27,16 +27,14 @@ impl Conv2d {
 
 impl CpuLayer for Conv2d {
     fn run(&self, call: CpuCall) {
-        let out = self.spec.output_shape(call.input_shape);
-        let plane = call.input_shape.pixels() as usize;
-        let input = &call.input.data[call.input.c_offset as usize * plane..][..call.input_shape.elements()];
+        let (input_shape, out) = (call.input_shape, self.spec.output_shape(call.input_shape));
         let n = out.pixels() as usize;
-        let output = &mut call.output.data[call.output.c_offset as usize * n..][..out.elements()];
+        let (input, output) = call.tensors(out);
         let relu = self.spec.relu;
         if self.spec.window.is_pointwise() {
             gemm::gemm(&self.kernel, &self.weights, &Rows { data: input, pixels: n }, n, relu, output, n);
         } else {
-            let b = Gather::new(self.spec.window, call.input_shape, out, input);
+            let b = Gather { window: self.spec.window, input: input_shape, output: out, data: input };
             gemm::gemm(&self.kernel, &self.weights, &b, n, relu, output, n);
         }
     }
@@ -47,18 +45,13 @@ impl CpuLayer for Conv2d {
 }
 
 /// B gathered from the input: row (ci, ky, kx), column (oy, ox) is the input at
-/// (ci, oy * sy - py + ky, ox * sx - px + kx), zero outside.
-struct Gather<'a> {
-    window: Window,
-    input: Shape,
-    output: Shape,
-    data: &'a [f32],
-}
-
-impl<'a> Gather<'a> {
-    fn new(window: Window, input: Shape, output: Shape, data: &'a [f32]) -> Gather<'a> {
-        Gather { window, input, output, data }
-    }
+/// (ci, oy * sy - py + ky, ox * sx - px + kx), zero outside. Packed in float32 panels here
+/// (`PackB`), quantized in `int8`.
+pub(super) struct Gather<'a> {
+    pub(super) window: Window,
+    pub(super) input: Shape,
+    pub(super) output: Shape,
+    pub(super) data: &'a [f32],
 }
 
 /// A run of a block's pixels within one output row: they read one input row, every

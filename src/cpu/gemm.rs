@@ -142,15 +142,22 @@ pub fn gemm_batch<B: PackB>(
     });
 }
 
-/// A pointer to C that tasks share; each writes only its own tiles.
-struct SharedOut(*mut f32);
-unsafe impl Sync for SharedOut {}
+/// A pointer to an output that parallel tasks share (C here and in `int8`, int8's B);
+/// each task writes only its own tiles.
+pub(super) struct SharedOut<T>(pub(super) *mut T);
+unsafe impl<T> Sync for SharedOut<T> {}
 
-impl SharedOut {
+impl<T> SharedOut<T> {
     /// # Safety
-    /// `offset` must stay inside C.
-    unsafe fn offset(&self, offset: usize) -> SharedOut {
+    /// `offset` must stay inside the output.
+    unsafe fn offset(&self, offset: usize) -> SharedOut<T> {
         SharedOut(self.0.add(offset))
+    }
+
+    /// # Safety
+    /// `offset` must lie inside the output, and no two tasks may write one element.
+    pub(super) unsafe fn at(&self, offset: usize) -> *mut T {
+        self.0.add(offset)
     }
 }
 
@@ -165,7 +172,7 @@ unsafe fn run_task(
     a: &PackedA,
     b: &impl PackB,
     relu: bool,
-    c: &SharedOut,
+    c: &SharedOut<f32>,
     ldc: usize,
     n: usize,
     pixels: Range<usize>,
@@ -200,7 +207,7 @@ unsafe fn run_task(
                             _ => packed.as_ptr().add(s * kc * nr),
                         },
                         ldb: if s < whole { stored_stride } else { nr },
-                        c: c.0.add(row0 * ldc + col0),
+                        c: c.at(row0 * ldc + col0),
                         ldc,
                         bias: a.bias.as_ptr().add(row0),
                         accumulate: k0 > 0,

@@ -9,7 +9,8 @@
 //! im2col's bytes), in panels of NR pixels with four consecutive k of a pixel side by
 //! side, as the dot products read them.
 
-use super::conv2d::tap_run;
+use super::conv2d::{tap_run, Gather};
+use super::gemm::SharedOut;
 use super::kernels::{DotKernel, DotTile};
 use super::{CpuCall, CpuLayer};
 use crate::graph::{Conv2dSpec, Shape, Window};
@@ -147,18 +148,6 @@ pub fn gemm(kernel: &DotKernel, a: &PackedInt8, b: &[u32], n: usize, relu: bool,
     });
 }
 
-/// A pointer to C (or B) that tasks share; each writes only its own tiles.
-struct SharedOut<T>(*mut T);
-unsafe impl<T> Sync for SharedOut<T> {}
-
-impl<T> SharedOut<T> {
-    /// # Safety
-    /// `offset` must lie inside the buffer, and no two tasks may write one element.
-    unsafe fn at(&self, offset: usize) -> *mut T {
-        self.0.add(offset)
-    }
-}
-
 thread_local! {
     /// Each thread's four quantized rows of B.
     static ROWS: std::cell::RefCell<Vec<u8>> = const { std::cell::RefCell::new(Vec::new()) };
@@ -213,14 +202,12 @@ impl Int8Conv {
 
 impl CpuLayer for Int8Conv {
     fn run(&self, call: CpuCall) {
-        let out = self.spec.output_shape(call.input_shape);
-        let plane = call.input_shape.pixels() as usize;
-        let input = &call.input.data[call.input.c_offset as usize * plane..][..call.input_shape.elements()];
+        let (input_shape, out) = (call.input_shape, self.spec.output_shape(call.input_shape));
         let n = out.pixels() as usize;
-        let output = &mut call.output.data[call.output.c_offset as usize * n..][..out.elements()];
+        let (input, output) = call.tensors(out);
         let mut scratch = self.scratch.lock().unwrap_or_else(|e| e.into_inner());
         let (plane, b) = &mut *scratch;
-        let gather = Gather { window: self.spec.window, input: call.input_shape, output: out, data: input };
+        let gather = Gather { window: self.spec.window, input: input_shape, output: out, data: input };
         gather.quantize(self.input, self.kernel.nr, plane, b);
         gemm(&self.kernel, &self.weights, b, n, self.spec.relu, output, n);
     }
@@ -232,15 +219,6 @@ impl CpuLayer for Int8Conv {
     fn is_int8(&self) -> bool {
         true
     }
-}
-
-/// The convolution's B: row (ci, ky, kx), column (oy, ox) is the input at
-/// (ci, oy * sy - py + ky, ox * sx - px + kx), zero outside; read as is for 1x1 stride 1.
-struct Gather<'a> {
-    window: Window,
-    input: Shape,
-    output: Shape,
-    data: &'a [f32],
 }
 
 impl Gather<'_> {

@@ -31,6 +31,16 @@ pub struct CpuCall<'a> {
     pub output: TensorMut<'a>,
 }
 
+impl<'a> CpuCall<'a> {
+    /// The input's values (its channel slice) and the part of the output buffer a result
+    /// of shape `out` is written to.
+    pub fn tensors(self, out: Shape) -> (&'a [f32], &'a mut [f32]) {
+        let input = &self.input.data[self.input.c_offset as usize * self.input_shape.pixels() as usize..];
+        let output = &mut self.output.data[self.output.c_offset as usize * out.pixels() as usize..];
+        (&input[..self.input_shape.elements()], &mut output[..out.elements()])
+    }
+}
+
 /// A layer whose parameters the CPU backend holds (packed for its kernels).
 pub trait CpuLayer: Send + Sync {
     fn run(&self, call: CpuCall);

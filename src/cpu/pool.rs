@@ -35,8 +35,7 @@ impl Pool {
         let (py, px) = (spec.window.pad.0 as usize, spec.window.pad.1 as usize);
         let shape = call.input_shape;
         let (w, plane) = (shape.w as usize, shape.pixels() as usize);
-        let input = &call.input.data[call.input.c_offset as usize * plane..][..shape.elements()];
-        let output = &mut call.output.data[call.output.c_offset as usize * plane..][..shape.elements()];
+        let (input, output) = call.tensors(shape);
         let blocks = Disjoint::new(output, PLANES_PER_TASK * plane);
         let max = spec.mode == PoolMode::Max;
         let op = move |a: f32, b: f32| if max { a.max(b) } else { a + b };
@@ -79,8 +78,7 @@ impl Pool {
         let (shape, out) = (call.input_shape, spec.output_shape(call.input_shape));
         let (ih, iw) = (shape.h as i64, shape.w as i64);
         let (plane, out_plane) = (shape.pixels() as usize, out.pixels() as usize);
-        let input = &call.input.data[call.input.c_offset as usize * plane..][..shape.elements()];
-        let output = &mut call.output.data[call.output.c_offset as usize * out_plane..][..out.elements()];
+        let (input, output) = call.tensors(out);
         // Per output column: its window's width, padding included (average's divisor).
         let span = |o: i64, n: i64, k: u32, s: u32, p: u32| {
             let start = o * s as i64 - p as i64;
