@@ -233,8 +233,8 @@ fn smaller_weight_files_keep_the_top5_on_both_backends() {
 
 /// Int8 compute calibrated without the photo it is tried on (leave one out: each of the
 /// four photos against ranges from the other three and their mirror images): the same
-/// top-1 as float32, logits within 10% of their range (measured: 1.6% to 7.4%, tiger_cat
-/// the worst: 7-bit activations, ranges from three photos); and every int8 tier here the same
+/// top-1 as float32, logits within 5% of their range (measured: 1.2% to 2.5% with the
+/// ranges' headroom, 1.4% to 7.4% without); and every int8 tier here the same
 /// bits.
 #[test]
 fn int8_compute_keeps_the_top1_on_photos_it_was_not_calibrated_on() {
@@ -279,7 +279,7 @@ fn int8_compute_keeps_the_top1_on_photos_it_was_not_calibrated_on() {
             let range = want_logits.iter().fold(f32::MIN, |m, v| m.max(*v)) - want_logits.iter().fold(f32::MAX, |m, v| m.min(*v));
             let error = diff(&logits, &want_logits).max_abs;
             println!("{} (int8, {kernel:?}): logits within {:.4} of their range", names[held_out], error / range);
-            assert!(error <= 0.1 * range, "{}: int8 logits off by {error} (range {range})", names[held_out]);
+            assert!(error <= 0.05 * range, "{}: int8 logits off by {error} (range {range})", names[held_out]);
             match &first {
                 None => first = Some(logits),
                 Some(bits) => assert!(bits == &logits, "{}: {kernel:?} gives other bits", names[held_out]),
