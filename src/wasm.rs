@@ -9,7 +9,7 @@
 // makes a second exclusive call while one is in flight fail as "busy" instead of racing.
 #![allow(clippy::await_holding_refcell_ref, reason = "the borrow is the busy guard")]
 
-use crate::backend::Engine as Backends;
+use crate::backend::{ComputeChoice, Engine as Backends};
 use crate::network::{KernelChoice, Network, Options, Tuning};
 use crate::{labels, Classification, CpuNetwork, CpuOptions, Error, Gpu, Model, Variant};
 use std::cell::RefCell;
@@ -154,8 +154,19 @@ impl Engine {
     /// "torchvision", "seed", "inception_v3") is checked against the file; without it the
     /// network is recognised from the tensor names. `labels` (one class per line) is
     /// optional: otherwise those stored in the file, or ImageNet's for 1000 classes.
-    pub fn load(&self, model: Option<String>, weights: &[u8], labels: Option<String>) -> Result<Classifier, JsValue> {
+    /// `compute` ("auto", "f32", "int8"; default auto) is what the CPU computes in, as
+    /// `inception classify --compute`: int8 needs a file calibrated for it; the GPU computes
+    /// in float either way (`stats()` says what runs and why).
+    pub fn load(
+        &self,
+        model: Option<String>,
+        weights: &[u8],
+        labels: Option<String>,
+        compute: Option<String>,
+    ) -> Result<Classifier, JsValue> {
         let variant = model.filter(|m| !m.is_empty()).map(|m| Variant::from_name(&m)).transpose().map_err(js_error)?;
+        let compute: ComputeChoice =
+            compute.filter(|c| !c.is_empty()).map(|c| c.parse()).transpose().map_err(js_error)?.unwrap_or_default();
         let model = Model::load(weights, variant).map_err(|e| js_error(e.into()))?;
         let labels = labels::choose(
             labels.as_deref().map(labels::parse),
@@ -163,16 +174,29 @@ impl Engine {
             model.graph.num_classes(),
         )
         .map_err(|e| js_error(e.into()))?;
-        let network = match &self.gpu {
+        let (network, compute_reason) = match &self.gpu {
             // float16 weights where the adapter has shader-f16 (same top-5, smaller and faster)
-            Some(gpu) => Backends::Gpu(Network::with_options(gpu, &model, Options::fastest(gpu)).map_err(js_error)?),
-            None => Backends::Cpu(CpuNetwork::new(&model, CpuOptions::default()).map_err(js_error)?),
+            Some(gpu) => {
+                let network = Network::with_options(gpu, &model, Options::fastest(gpu)).map_err(js_error)?;
+                let why = match compute {
+                    ComputeChoice::Int8 => "int8 compute runs on the CPU backend; the GPU computes in float",
+                    _ => "the GPU computes in float",
+                };
+                (Backends::Gpu(network), why.to_string())
+            }
+            None => {
+                let int8 = crate::cpu::kernels::dot::chosen().map_err(js_error)?;
+                let (compute, why) = compute.resolve(&model, &int8);
+                let options = CpuOptions { compute, int8_kernel: Some(int8), ..CpuOptions::default() };
+                (Backends::Cpu(CpuNetwork::new(&model, options).map_err(js_error)?), why)
+            }
         };
         Ok(Classifier {
             network: Rc::new(RefCell::new(network)),
             labels: Rc::new(labels),
             variant: model.variant,
             tuning: Rc::new(RefCell::new(None)),
+            compute_reason,
         })
     }
 }
@@ -185,6 +209,8 @@ pub struct Classifier {
     variant: Variant,
     /// An autotune under way a step at a time (`autotuneStep`).
     tuning: Rc<RefCell<Option<Tuning>>>,
+    /// Why it computes in what it does ("int8 asked", "the weights file has no int8 calibration ...").
+    compute_reason: String,
 }
 
 fn gpu_only() -> JsValue {
@@ -354,13 +380,22 @@ impl Classifier {
     }
 
     /// What was loaded, as JSON: model, classes, input crop and resize, weight and
-    /// activation bytes, dispatches, multiply-adds per image, weight precision.
+    /// activation bytes, dispatches, multiply-adds per image, weight precision, and what
+    /// it computes in: `compute` ("int8", "f32" on the CPU; the weight precision on the
+    /// GPU), `computeReason`, `runs` (the CPU's kernels and threads in words, as the
+    /// CLI's stderr says them; the adapter on the GPU).
     pub fn stats(&self) -> String {
         let network = self.network.borrow();
         let s = network.stats();
-        let precision = match &*network {
-            Backends::Gpu(n) => format!("{:?}", n.precision()).to_lowercase(),
-            Backends::Cpu(_) => "f32".into(),
+        let (precision, compute, runs) = match &*network {
+            Backends::Gpu(n) => {
+                let precision = format!("{:?}", n.precision()).to_lowercase();
+                (precision.clone(), precision, network.describe(None))
+            }
+            Backends::Cpu(n) => {
+                let compute = if n.int8_kernel().is_some() { "int8" } else { "f32" };
+                ("f32".into(), compute.into(), describe_cpu_network(&network))
+            }
         };
         serde_json::json!({
             "backend": network.backend().name(),
@@ -374,9 +409,18 @@ impl Classifier {
             "dispatches": s.dispatches,
             "weightPrecision": precision,
             "multiplyAdds": s.multiply_adds,
+            "compute": compute,
+            "computeReason": self.compute_reason,
+            "runs": runs,
         })
         .to_string()
     }
+}
+
+/// "WebAssembly int8, simd128+relaxed 4x8 (48 steps in int8; float32 ... for the rest), 2 threads".
+fn describe_cpu_network(network: &Backends) -> String {
+    let words = network.describe(None);
+    format!("WebAssembly {}", words.strip_prefix("CPU: ").unwrap_or(&words))
 }
 
 fn busy() -> JsValue {

@@ -18,6 +18,11 @@ export interface LoadOptions {
    *  "fast": load() resolves as soon as a backend is ready (the remembered one, else the CPU),
    *  and `improve()` measures and tunes afterwards, between the caller's frames. */
   start?: 'measured' | 'fast';
+  /** What the CPU computes in: "auto" (default) int8 where the weights file is calibrated for it
+   *  (`inception convert --calibrate`, as the site's int8 file is) and this build has a SIMD
+   *  int8 kernel, else float32; "int8" also with the portable kernel; "f32" never int8. A file
+   *  without calibration runs float32 and `computeReason` says why. The GPU computes in float. */
+  compute?: 'auto' | 'f32' | 'int8';
   /** Tune the GPU's convolution kernels for this adapter (default true; kept in localStorage). */
   autotune?: boolean;
   /** CPU threads (default: every core; 1 where the page is not cross-origin isolated). The
@@ -74,6 +79,11 @@ export interface Classifier extends EventTarget {
   readonly backendReason: string;
   /** The backend choice with its measured milliseconds per image, where measured. */
   readonly choice: { name: 'gpu' | 'cpu'; reason: string; gpuMs?: number; cpuMs?: number };
+  /** What it computes in: "int8" or "f32" on the CPU, the weights' precision ("f32", "f16") on the GPU. */
+  readonly compute: string;
+  /** Why, in words: "int8 asked", "the weights file is calibrated for int8", "the weights file
+   *  has no int8 calibration (...)", "the GPU computes in float". */
+  readonly computeReason: string;
   /** What runs it, in words: the GPU adapter, or the CPU build and its threads. */
   readonly device: string;
   /** The engine's figures of the network: multiply-adds, tensors, input size, memory. */

@@ -65,14 +65,16 @@ export async function ready({ backend = 'auto', threads, relaxed, onProgress = (
 
 /** Loads a classifier; see api.d.ts for the options. */
 export async function load(options = {}) {
-  const { model, weights, labels, start = 'measured', onProgress = () => {} } = options;
+  const { model, weights, labels, start = 'measured', compute = 'auto', onProgress = () => {} } = options;
   if (!['measured', 'fast'].includes(start)) throw new TypeError(`start is 'measured' or 'fast', not ${start}`);
+  if (!['auto', 'f32', 'int8'].includes(compute)) throw new TypeError(`compute is 'auto', 'f32' or 'int8', not ${compute}`);
   const engines = ready({ ...options, onProgress: () => {} }); // compiles and opens while the weights download
   engines.catch(() => {});
   const source = await weightsOf(model, weights, onProgress);
   await engines;
   onProgress({ phase: 'build' });
   source.labels = Array.isArray(labels) ? labels.join('\n') : labels ?? null;
+  source.compute = compute;
   let chosen;
   try {
     chosen = await choose(source, options);
@@ -167,6 +169,10 @@ class Classifier extends EventTarget {
   get backend() { return this.#stats.backend; }
   /** Why this backend, in words: "asked for", "no WebGPU adapter: ...", or both measured figures. */
   get backendReason() { return this.#choice.reason; }
+  /** What the network computes in: 'int8' or 'f32' on the CPU, the weight precision on the GPU. */
+  get compute() { return this.#stats.compute; }
+  /** Why, in words: "int8 asked", "the weights file has no int8 calibration (...)"... */
+  get computeReason() { return this.#stats.computeReason; }
   /** { name, reason, gpuMs, cpuMs }: the backend choice with its figures where measured. */
   get choice() { return { ...this.#choice }; }
   get model() { return this.#stats.model; }

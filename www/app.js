@@ -38,6 +38,7 @@ const ENGINE = {
   threads: Number(params.get('threads')) || undefined,
   relaxed: params.get('relaxed') !== '0',
   autotune: params.get('autotune') !== '0',
+  compute: ['auto', 'f32', 'int8'].includes(params.get('compute')) ? params.get('compute') : 'auto',
   // the benchmark reports the chosen backend's tuned speed, so measures before its first
   // run; elsewhere the first frames run at once and the measuring and tuning go on between
   // frames (afterFirstPrediction)
@@ -159,7 +160,11 @@ function describeBackend() {
   const gpu = clf.backend === 'gpu';
   $('model-title').textContent = `${clf.title} on ${gpu ? 'WebGPU' : 'the CPU'}`;
   const weights = clf.precision ? `; ${clf.precision} weights` : '';
-  $('adapter').textContent = `${gpu ? 'GPU' : 'CPU'}: ${clf.device} (${clf.backendReason})${weights}`;
+  // on the CPU what it computes in comes first, as the CLI says it ("CPU: int8, ..."), and why
+  const compute = gpu ? '' : `${clf.compute}, `;
+  const why = gpu ? '' : `; ${clf.compute}: ${clf.computeReason}`;
+  $('adapter').textContent = `${gpu ? 'GPU' : 'CPU'}: ${compute}${clf.device} (${clf.backendReason}${why})${weights}`;
+  document.body.dataset.compute = clf.compute;
   document.body.dataset.precision = clf.precision ?? 'file';
   document.body.dataset.backend = clf.backend;
   // the GPU devices this page has run on, for the browser test of a lost device

@@ -19,8 +19,8 @@ const TUNING_COULD_WIN = 2;
  * by a first pass) unless `warm` is false, with the kernels chosen on an earlier visit, or
  * tuned now where `tune` is 'now'. Returns { engine, net, kernels } (kernels: null untuned).
  */
-export async function buildOn(engine, { bytes, name, labels }, { warm = true, tune = 'later', onProgress = () => {} } = {}) {
-  const net = await oneAtATime(engine, () => engine.load(name, bytes, labels));
+export async function buildOn(engine, { bytes, name, labels, compute }, { warm = true, tune = 'later', onProgress = () => {} } = {}) {
+  const net = await oneAtATime(engine, () => engine.load(name, bytes, labels, compute));
   if (net.backend() !== 'gpu') return { engine, net, kernels: null };
   if (warm) {
     onProgress({ phase: 'compile' });
@@ -45,7 +45,8 @@ function oneAtATime(engine, work) {
   return run;
 }
 
-const choiceKey = (gpu, model) => `inception.backend.${adapterName(gpu)}.${model}`;
+// (per compute asked: int8 and float32 on the CPU are different speeds to measure against)
+const choiceKey = (gpu, { name, compute }) => `inception.backend.${adapterName(gpu)}.${name}.${compute ?? 'auto'}`;
 
 /**
  * Times `onGpu` against `onCpu` (buildOn's objects) and returns the choice, remembered under
@@ -101,7 +102,7 @@ export async function choose(source, { backend = 'auto', start = 'measured', aut
     const reason = backend !== 'auto' ? 'asked for' : `no WebGPU adapter: ${why}`;
     return { ...built, choice: { name: built.net.backend(), reason }, later: untuned(built) };
   }
-  const key = source.name && choiceKey(gpu, source.name);
+  const key = source.name && choiceKey(gpu, source);
   const saved = key && JSON.parse(localStorage.getItem(key) ?? 'null');
   if (saved?.name === 'gpu' || saved?.name === 'cpu') {
     const built = await build(saved.name === 'gpu' ? gpu : cpu);

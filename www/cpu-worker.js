@@ -6,7 +6,7 @@
 //
 // Messages in: {id, op, args}; out: {id, result} or {id, error: {name, message}}.
 //   start {threads, dir}            -> the engine in words (dir: the threads build to run)
-//   load {model, bytes, labels}     -> {handle, stats}
+//   load {model, bytes, labels, compute} -> {handle, stats}
 //   run {handle, rgba, width, height} -> the classification JSON
 //   setCams {handle, on}            (activation maps in each run's result)
 //   profile {handle}                -> the per-layer JSON
@@ -33,8 +33,8 @@ const ops = {
     memoryReport = pkg.memoryReport;
     return engine.describe();
   },
-  load({ model, bytes, labels }) {
-    const classifier = engine.load(model, bytes, labels);
+  load({ model, bytes, labels, compute }) {
+    const classifier = engine.load(model, bytes, labels, compute);
     const handle = next++;
     classifiers.set(handle, classifier);
     return { handle, stats: classifier.stats() };

@@ -81,8 +81,8 @@ export async function startThreadedCpu(threads, dir) {
     describe: () => description,
     close: () => worker.terminate(),
     memoryReport: () => call('memory'), // the worker's module (its wasm memory is the pool's)
-    async load(model, bytes, labels) {
-      const { handle, stats } = await call('load', { model, bytes, labels });
+    async load(model, bytes, labels, compute) {
+      const { handle, stats } = await call('load', { model, bytes, labels, compute });
       return new Classifier(handle, stats);
     },
   };

@@ -43,11 +43,13 @@ impl Quantizer {
     /// `x` rounded to the nearest step (halves up), clamped to 0..=127 (NaN gives 0).
     #[inline(always)]
     pub fn quantize(&self, x: f32) -> u8 {
-        // max and min (not clamp) return the number where x is NaN; the value is then in
-        // 0..128, where the unchecked conversion is exact and vectorises (`as` did not:
-        // quantizing took as long as the GEMM).
-        #[allow(clippy::manual_clamp, reason = "clamp keeps NaN, which the conversion must not see")]
-        let v = (x * self.inverse + (self.zero as f32 + 0.5)).max(0.0).min(QMAX);
+        // Two comparisons and selects rather than `max`/`min`: NaN fails the first and
+        // becomes 0, and the value is then in 0..=127, where the unchecked conversion is
+        // exact; both vectorise natively and in wasm, where `f32::max` (NaN-ignoring, which
+        // wasm's own max is not) did not, and quantizing took as long as the GEMM.
+        let v = x * self.inverse + (self.zero as f32 + 0.5);
+        let v = if v >= 0.0 { v } else { 0.0 };
+        let v = if v <= QMAX { v } else { QMAX };
         // SAFETY: v is finite and in 0..=127.
         unsafe { v.to_int_unchecked::<i32>() as u8 }
     }
@@ -174,7 +176,7 @@ unsafe fn epilogue(
         let out = std::slice::from_raw_parts_mut(c.at(row * ldc + col0), cols);
         for (o, &sum) in out.iter_mut().zip(&sums[(row - first) * nr..]) {
             let y = (sum - offset) as f32 * scale + bias;
-            *o = if relu { y.max(0.0) } else { y };
+            *o = if relu { super::relu(y) } else { y };
         }
     }
 }

@@ -33,7 +33,7 @@ impl CpuLayer for Linear {
             for (i, y) in out.iter_mut().enumerate() {
                 let j = block * OUTPUTS_PER_TASK + i;
                 let v = self.bias[j] + dot(&self.weights[j * n..(j + 1) * n], x);
-                *y = if self.spec.relu { v.max(0.0) } else { v };
+                *y = if self.spec.relu { super::relu(v) } else { v };
             }
         });
     }

@@ -38,7 +38,18 @@ impl Pool {
         let (input, output) = call.tensors(shape);
         let blocks = Disjoint::new(output, PLANES_PER_TASK * plane);
         let max = spec.mode == PoolMode::Max;
-        let op = move |a: f32, b: f32| if max { a.max(b) } else { a + b };
+        // a compare and select, not `f32::max` (see `super::relu`)
+        let op = move |a: f32, b: f32| {
+            if max {
+                if b > a {
+                    b
+                } else {
+                    a
+                }
+            } else {
+                a + b
+            }
+        };
         parallel::for_each((shape.c as usize).div_ceil(PLANES_PER_TASK), |block| {
             // SAFETY: each task writes its own planes.
             let out = unsafe { blocks.get(block) };

@@ -194,7 +194,7 @@ fn transform_output(products: &[f32], bias: &[f32], relu: bool, out: Shape, (row
                             let xx = (tx0 + l) * OUT + j;
                             if xx < w {
                                 let value = value + bias[o];
-                                plane[yy * w + xx] = if relu { value.max(0.0) } else { value };
+                                plane[yy * w + xx] = if relu { super::relu(value) } else { value };
                             }
                         }
                     }

@@ -14,7 +14,8 @@ import { deprecations, launch, parseArgs, watchConsole, WEBGPU } from './common.
 
 const a = parseArgs(process.argv.slice(2), {
   base: '', site: '', readme: '', y4m: '', expected: '', pug: '', weights: '', artifacts: '',
-  png: '', 'v3-expected': '', tutorial: '', 'tutorial-labels': '', 'tutorial-expected': '', 'png-expected': '',
+  png: '', 'v3-expected': '',
+  'int8-weights': '', 'int8-expected': '', // an int8 file calibrated without tiger cat, and native int8's answer on the PNG tutorial: '', 'tutorial-labels': '', 'tutorial-expected': '', 'png-expected': '',
   'cam-native': '', // the native program's classify --cam --json of the fake camera's frame
   odd: '', 'odd-native': '', // the odd-image corpus (cargo xtask odd-images) and the native program's answers
   'threads-built': '1', // 0: the site has no wasm threads build (no nightly Rust): threaded checks skipped
@@ -335,14 +336,14 @@ async function classifyImage(page, image) {
   return top5(page);
 }
 
-function sameTop(got, want, what) {
+function sameTop(got, want, what, tolerance = 1e-4) {
   console.log(`  ${what}: page ${got.map((t) => `${t.index}:${t.p.toFixed(3)}`).join(' ')}; native ${want.map((t) => `${t.index}:${t.probability.toFixed(3)}`).join(' ')}`);
   check(got[0].index === want[0].index, `${what}: top class ${got[0].index}, native ${want[0].index}`);
   check(got[0].label === want[0].label, `${what}: top label "${got[0].label}", native "${want[0].label}"`);
   // the same pixels (a PNG) through the same shaders: probabilities agree closely
   const worst = Math.max(...want.map((w, i) => Math.abs(w.probability - got[i].p)));
   console.log(`  ${what}: max probability difference ${worst.toExponential(2)}`);
-  check(worst < 1e-4, `${what}: probabilities differ by ${worst}`);
+  check(worst < tolerance, `${what}: probabilities differ by ${worst}`);
 }
 
 // ---- Inception v3 (deterministic weights) from the site's model list, on a PNG ----
@@ -688,7 +689,7 @@ await inOwnBrowser('no_webgpu', ['--use-fake-ui-for-media-stream', ...CAMERA], a
   await waitTop(page, 'tiger cat');
   const says = await page.textContent('#adapter');
   console.log(`  page says: ${await page.textContent('#model-title')}; ${says}`);
-  check(/^CPU: WebAssembly simd128.*no WebGPU adapter/.test(says), `the page does not say it runs on the CPU and why: ${says}`);
+  check(/^CPU: f32, WebAssembly simd128.*no WebGPU adapter/.test(says), `the page does not say it runs on the CPU and why: ${says}`);
   const native = JSON.parse(fs.readFileSync(a.expected, 'utf8'))[0];
   const p = softmax(native.logits);
   const got = await top5(page);
@@ -950,6 +951,74 @@ await inOwnBrowser('api_cams', [WEBGPU], async (page) => {
   const want = [58 * 640 / 341, 16 * 480 / 256, 224 * 640 / 341, 224 * 480 / 256];
   check(r.wide.every((v, i) => Math.abs(v - want[i]) < 1e-3), `the 640x480 picture's crop is ${r.wide}, not ${want}`);
   check(r.heat[0] === 56 && r.heat[1] === 56 && r.heat[2] > 0, `heatmap ${r.heat}`);
+});
+
+// ---- int8 compute on the page's CPU: each wasm int8 kernel (relaxed SIMD's dot product on
+// threads, plain simd128 on threads and on one thread) against the native program's int8 on
+// the same calibrated file and picture; auto and f32 asked; a file without calibration runs
+// float32 and says why, through the API and on the page (?compute=int8) ----
+await inOwnBrowser('int8_compute', [WEBGPU], async (page) => {
+  const base = new URL('../int8/', a.base).href;
+  const html = `<!doctype html><script type="module">
+    import { load } from '../${path.basename(a.site)}/api.js';
+    const q = new URLSearchParams(location.search);
+    const engine = { backend: 'cpu', threads: Number(q.get('threads')) || undefined, relaxed: q.get('relaxed') !== '0' };
+    const png = await (await fetch('tiger_cat.224.png')).blob();
+    const run = async (weights, compute) => {
+      const c = await load({ ...engine, model: 'bvlc', weights, compute });
+      const top = await c.classify(png);
+      const result = { compute: c.compute, reason: c.computeReason, runs: c.stats.runs, top };
+      c.close();
+      return result;
+    };
+    try {
+      const int8 = await run('int8.safetensors', 'int8');
+      const auto = await run('int8.safetensors', 'auto');
+      const f32 = await run('int8.safetensors', 'f32');
+      const uncalibrated = await run(undefined, 'int8'); // the site's file
+      window.__result = { int8, auto, f32, uncalibrated };
+    } catch (e) {
+      window.__result = { error: String(e.message ?? e) };
+    }
+  </script>`;
+  const isolated = { 'Cross-Origin-Opener-Policy': 'same-origin', 'Cross-Origin-Embedder-Policy': 'require-corp' };
+  await page.route((url) => url.href.startsWith(base), (route) => {
+    const file = new URL(route.request().url()).pathname.split('/').pop();
+    const body = { '': html, 'tiger_cat.224.png': fs.readFileSync(a.png), 'int8.safetensors': fs.readFileSync(a['int8-weights']) }[file];
+    route.fulfill({ status: body ? 200 : 404, headers: isolated, contentType: file ? 'application/octet-stream' : 'text/html', body });
+  });
+  const native = nativeTop(a['int8-expected']);
+  const configs = a['threads-built'] === '1' ? ['', 'relaxed=0', 'threads=1'] : ['threads=1'];
+  const seen = {};
+  for (const query of configs) {
+    await page.goto(`${base}?${query}`);
+    await page.waitForFunction(() => window.__result, null, { timeout: LONG, polling: 250 });
+    const r = await page.evaluate(() => window.__result);
+    check(!r.error, `${query || 'threads'}: ${r.error}`);
+    console.log(`  ${query || 'threads, relaxed'}: ${r.int8.runs}`);
+    check(r.int8.compute === 'int8' && r.int8.reason === 'int8 asked', `int8 asked: ${r.int8.compute} (${r.int8.reason})`);
+    check(/^WebAssembly int8, simd128/.test(r.int8.runs), `int8 runs on ${r.int8.runs}`);
+    const kernel = { '': /simd128\+relaxed 4x8 \(/, 'relaxed=0': /simd128 4x8 \(/, 'threads=1': /simd128 4x8 .*, 1 thread$/ }[query];
+    check(kernel.test(r.int8.runs), `${query}: not the int8 kernel expected: ${r.int8.runs}`);
+    sameTop(r.int8.top.map((t) => ({ ...t, p: t.probability })), native, `int8 (${query || 'threads, relaxed'}) vs native int8`, 1e-3);
+    check(r.auto.compute === 'int8' && JSON.stringify(r.auto.top) === JSON.stringify(r.int8.top), `auto: ${r.auto.compute}, not int8's answer`);
+    check(r.f32.compute === 'f32' && r.f32.reason === 'f32 asked', `f32 asked: ${r.f32.compute} (${r.f32.reason})`);
+    check(r.f32.top[0].index === r.int8.top[0].index, 'int8 and f32 differ in the top class');
+    check(r.uncalibrated.compute === 'f32' && /no int8 calibration/.test(r.uncalibrated.reason),
+      `an uncalibrated file with int8 asked: ${r.uncalibrated.compute} (${r.uncalibrated.reason})`);
+    seen[query] = r.int8.top;
+  }
+  // the kernels' integer sums are exact: the same build flags on one thread are bit-identical
+  if (seen['relaxed=0']) {
+    const p = (top) => JSON.stringify(top.map((t) => [t.index, t.probability]));
+    check(p(seen['relaxed=0']) === p(seen['threads=1']), `int8 simd128 threaded ${p(seen['relaxed=0'])} vs one thread ${p(seen['threads=1'])}`);
+  }
+  // the page: ?compute=int8 on the site's (uncalibrated) file says what runs and why
+  await page.goto(`${a.base}?backend=cpu&compute=int8`);
+  await classifyImage(page, a.png);
+  const says = await page.textContent('#adapter');
+  console.log(`  page: ${says}`);
+  check(/^CPU: f32, WebAssembly .*f32: the weights file has no int8 calibration/.test(says), `the page does not say why not int8: ${says}`);
 });
 
 // wasm-bindgen-rayon's workers once logged "using deprecated parameters for the

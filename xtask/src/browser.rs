@@ -9,7 +9,7 @@ use std::process::Command;
 
 const CHROMIUM: &str = "/usr/bin/chromium";
 /// The scenarios of tests/browser/e2e.mjs, named for the skip report.
-const SCENARIOS: [&str; 27] = [
+const SCENARIOS: [&str; 28] = [
     "steady_labels",
     "camera_tiger_cat",
     "no_requests_after_load",
@@ -31,6 +31,7 @@ const SCENARIOS: [&str; 27] = [
     "inception_v3",
     "explorer",
     "api_cams",
+    "int8_compute",
     "custom_checkpoint",
     "custom_file_that_fits_nothing",
     "huge_images",
@@ -111,6 +112,19 @@ pub fn test() -> Result<Vec<String>, String> {
     let v3_expected = native_json(&inception, &["--weights".as_ref(), v3.as_os_str()], &png, &work.join("v3.native.json"))?;
     let png_expected =
         native_json(&inception, &["--weights".as_ref(), weights_file.as_os_str()], &png, &work.join("bvlc_png.native.json"))?;
+    // An int8 file calibrated for int8 compute on the photos other than tiger cat (the
+    // picture the page classifies is then one the calibration has not seen), and what the
+    // native program computes in int8 on it.
+    let int8 = work.join("bvlc_googlenet.int8.calibrated.safetensors");
+    let mut convert = Command::new(&inception);
+    convert.args(["convert", "--model", "bvlc", "--int8"]);
+    for photo in ["pug.jpg", "tusker.jpg", "volcano.jpg"] {
+        convert.arg("--calibrate").arg(root().join("../shared/images").join(photo));
+    }
+    run(convert.arg(&weights_file).arg(&int8))?;
+    let int8_args = ["--backend", "cpu", "--compute", "int8", "--weights"].map(std::ffi::OsStr::new);
+    let int8_expected =
+        native_json(&inception, &[&int8_args[..], &[int8.as_os_str()]].concat(), &png, &work.join("int8.native.json"))?;
     let tutorial_expected = native_json(
         &inception,
         &["--weights".as_ref(), tutorial.as_os_str(), "--labels".as_ref(), labels.as_os_str()],
@@ -160,6 +174,10 @@ pub fn test() -> Result<Vec<String>, String> {
         .arg(&tutorial_expected)
         .arg("--png-expected")
         .arg(&png_expected)
+        .arg("--int8-weights")
+        .arg(&int8)
+        .arg("--int8-expected")
+        .arg(&int8_expected)
         .arg("--artifacts")
         .arg(&artifacts)
         .arg("--cam-native")
@@ -247,6 +265,9 @@ pub fn bench_web(options: &Options) -> Result<(), String> {
     if let Some(threads) = options.threads {
         query += &format!("&threads={threads}");
     }
+    if let Some(compute) = &options.compute {
+        query += &format!("&compute={compute}");
+    }
     let mut node = Command::new("node");
     node.arg(scripts.join("bench.mjs")).arg("--url").arg(server.url(&query)).arg("--out").arg(&out);
     if options.soak.is_some() {
@@ -263,8 +284,11 @@ pub fn bench_web(options: &Options) -> Result<(), String> {
             None | Some("bvlc") => "bvlc_googlenet",
             Some(other) => other,
         };
+        // ORT's own int8 model where ours computes in int8 (models/<name>_int8.onnx)
+        let peer_model =
+            if options.compute.as_deref() == Some("int8") { format!("{peer_model}_int8") } else { peer_model.to_string() };
         let peer = Command::new(&options.peer_run)
-            .args(["--model", peer_model, "--ep", &options.peer_ep, "--runs", &options.runs.to_string()])
+            .args(["--model", &peer_model, "--ep", &options.peer_ep, "--runs", &options.runs.to_string()])
             .args(["--threads", &options.peer_threads.to_string()])
             .output()
             .map_err(|e| format!("cannot run {}: {e}", options.peer_run.display()))?;
@@ -273,9 +297,10 @@ pub fn bench_web(options: &Options) -> Result<(), String> {
         let ours_ms = median_of(&ours).ok_or("no median in our result")?;
         let peer_ms = median_of(&peer_json).ok_or("no median in the peer's result")?;
         let backend = string_of(&ours, "\"stats\"", "\"backend\"").unwrap_or_default();
+        let compute = string_of(&ours, "\"stats\"", "\"compute\"").unwrap_or_default();
         let ep = &options.peer_ep;
         println!(
-            "{{\"inception_median_ms\": {ours_ms:.1}, \"inception_backend\": \"{backend}\", \"onnxruntime_web_{ep}_median_ms\": {peer_ms:.1}, \"ours_over_peer\": {:.2}, \"speedup\": {:.2}}}",
+            "{{\"inception_median_ms\": {ours_ms:.1}, \"inception_backend\": \"{backend}\", \"inception_compute\": \"{compute}\", \"onnxruntime_web_{ep}_model\": \"{peer_model}\", \"onnxruntime_web_{ep}_median_ms\": {peer_ms:.1}, \"ours_over_peer\": {:.2}, \"speedup\": {:.2}}}",
             ours_ms / peer_ms,
             peer_ms / ours_ms
         );

@@ -7,10 +7,14 @@
 //!                                       float32 on the check photos (auto), or the one named
 //!   test                                every test: native (llvmpipe) and in headless Chromium
 //!   bench-web [--runs N] [--per-layer] [--model M] [--backend gpu|cpu] [--threads N]
+//!             [--compute auto|f32|int8]
 //!             [--peer [--peer-ep webgpu|wasm] [--peer-threads N] [--peer-run SCRIPT]]
 //!                                       the page's benchmark mode in headless Chromium, as JSON;
 //!                                       --per-layer adds per-layer times, --backend forces one,
-//!                                       --threads sets the CPU backend's (1: no wasm threads)
+//!                                       --threads sets the CPU backend's (1: no wasm threads),
+//!                                       --compute what it computes in (?compute=; int8 needs the
+//!                                       site's calibrated int8 file, as auto precision writes; the
+//!                                       peer then runs ORT's own int8 model)
 //!                                       (default: the page's measured choice), --peer also runs
 //!                                       ONNX Runtime Web on the same network right after, on its
 //!                                       WebGPU or wasm provider (../shared/peers/run, or SCRIPT: a
@@ -124,6 +128,8 @@ pub struct Options {
     pub threads: Option<u32>,
     /// bench-web: the page's backend (gpu or cpu; default: the page's own choice)
     pub backend: Option<String>,
+    /// bench-web: what the page's CPU computes in (?compute=: auto, f32 or int8)
+    pub compute: Option<String>,
     /// dist, serve: the weights' precision (auto: the smallest that holds on the check photos)
     pub precision: precision::Precision,
     /// dist, serve: the photos precisions are checked on
@@ -153,6 +159,7 @@ impl Options {
             peer_threads: 2,
             threads: None,
             backend: None,
+            compute: None,
             precision: precision::Precision::Auto,
             check_photos: None,
             first_visit: false,
@@ -176,6 +183,7 @@ impl Options {
                 "--peer-threads" => o.peer_threads = value().parse().unwrap_or_else(|_| fail("--peer-threads takes a number")),
                 "--backend" => o.backend = Some(value()),
                 "--precision" => o.precision = precision::Precision::parse(&value()).unwrap_or_else(|e| fail(&e)),
+                "--compute" => o.compute = Some(value()),
                 "--check-photos" => o.check_photos = Some(value().into()),
                 "--first-visit" => o.first_visit = true,
                 "--soak" => o.soak = Some(value().parse().unwrap_or_else(|_| fail("--soak takes a number of frames"))),
