@@ -14,8 +14,8 @@ import { deprecations, launch, parseArgs, watchConsole, WEBGPU } from './common.
 
 const a = parseArgs(process.argv.slice(2), {
   base: '', site: '', readme: '', y4m: '', expected: '', pug: '', weights: '', artifacts: '',
-  png: '', 'v3-expected': '',
-  'int8-weights': '', 'int8-expected': '', // an int8 file calibrated without tiger cat, and native int8's answer on the PNG tutorial: '', 'tutorial-labels': '', 'tutorial-expected': '', 'png-expected': '',
+  png: '', 'v3-expected': '', tutorial: '', 'tutorial-labels': '', 'tutorial-expected': '', 'png-expected': '',
+  'int8-weights': '', 'int8-expected': '', // an int8 file calibrated without tiger cat, and native int8's answer on the PNG
   'cam-native': '', // the native program's classify --cam --json of the fake camera's frame
   odd: '', 'odd-native': '', // the odd-image corpus (cargo xtask odd-images) and the native program's answers
   'threads-built': '1', // 0: the site has no wasm threads build (no nightly Rust): threaded checks skipped
@@ -1000,7 +1000,7 @@ await inOwnBrowser('int8_compute', [WEBGPU], async (page) => {
     check(/^WebAssembly int8, simd128/.test(r.int8.runs), `int8 runs on ${r.int8.runs}`);
     const kernel = { '': /simd128\+relaxed 4x8 \(/, 'relaxed=0': /simd128 4x8 \(/, 'threads=1': /simd128 4x8 .*, 1 thread$/ }[query];
     check(kernel.test(r.int8.runs), `${query}: not the int8 kernel expected: ${r.int8.runs}`);
-    sameTop(r.int8.top.map((t) => ({ ...t, p: t.probability })), native, `int8 (${query || 'threads, relaxed'}) vs native int8`, 1e-3);
+    sameTop(r.int8.top.map((t) => ({ ...t, p: t.probability })), native, `int8 (${query || "threads, relaxed"}) vs native int8`);
     check(r.auto.compute === 'int8' && JSON.stringify(r.auto.top) === JSON.stringify(r.int8.top), `auto: ${r.auto.compute}, not int8's answer`);
     check(r.f32.compute === 'f32' && r.f32.reason === 'f32 asked', `f32 asked: ${r.f32.compute} (${r.f32.reason})`);
     check(r.f32.top[0].index === r.int8.top[0].index, 'int8 and f32 differ in the top class');
