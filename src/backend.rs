@@ -120,20 +120,7 @@ impl Engine {
     pub fn describe(&self, gpu: Option<&Gpu>) -> String {
         match self {
             Engine::Gpu(_) => gpu.map_or_else(|| "GPU".into(), Gpu::describe),
-            Engine::Cpu(n) => {
-                let threads = match n.threads() {
-                    1 => "1 thread".to_string(),
-                    count => format!("{count} threads"),
-                };
-                match n.int8_kernel() {
-                    Some(int8) => format!(
-                        "CPU: int8, {int8:?} ({} steps in int8; float32 {:?} for the rest), {threads}",
-                        n.int8_steps(),
-                        n.kernel(),
-                    ),
-                    None => format!("CPU: f32, {:?} GEMM, {threads}", n.kernel()),
-                }
-            }
+            Engine::Cpu(n) => format!("CPU: {}", n.describe()),
         }
     }
 

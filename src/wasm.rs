@@ -383,18 +383,18 @@ impl Classifier {
     /// activation bytes, dispatches, multiply-adds per image, weight precision, and what
     /// it computes in: `compute` ("int8", "f32" on the CPU; the weight precision on the
     /// GPU), `computeReason`, `runs` (the CPU's kernels and threads in words, as the
-    /// CLI's stderr says them; the adapter on the GPU).
+    /// CLI's stderr says them; null on the GPU, whose adapter the page has from its device).
     pub fn stats(&self) -> String {
         let network = self.network.borrow();
         let s = network.stats();
         let (precision, compute, runs) = match &*network {
             Backends::Gpu(n) => {
                 let precision = format!("{:?}", n.precision()).to_lowercase();
-                (precision.clone(), precision, network.describe(None))
+                (precision.clone(), precision, None)
             }
             Backends::Cpu(n) => {
                 let compute = if n.int8_kernel().is_some() { "int8" } else { "f32" };
-                ("f32".into(), compute.into(), describe_cpu_network(&network))
+                ("f32".into(), compute.into(), Some(format!("WebAssembly {}", n.describe())))
             }
         };
         serde_json::json!({
@@ -415,12 +415,6 @@ impl Classifier {
         })
         .to_string()
     }
-}
-
-/// "WebAssembly int8, simd128+relaxed 4x8 (48 steps in int8; float32 ... for the rest), 2 threads".
-fn describe_cpu_network(network: &Backends) -> String {
-    let words = network.describe(None);
-    format!("WebAssembly {}", words.strip_prefix("CPU: ").unwrap_or(&words))
 }
 
 fn busy() -> JsValue {

@@ -185,6 +185,22 @@ impl CpuNetwork {
         self.steps.iter().filter(|s| s.op.is_int8()).count()
     }
 
+    /// What computes the pass, in words: "int8, avx2 4x16 (48 steps in int8; float32
+    /// avx2+fma 6x16 for the rest), 2 threads" or "f32, avx2+fma 6x16 GEMM, 1 thread".
+    pub fn describe(&self) -> String {
+        let threads = match self.threads() {
+            1 => "1 thread".to_string(),
+            count => format!("{count} threads"),
+        };
+        match self.int8_kernel {
+            Some(int8) => {
+                let steps = self.int8_steps();
+                format!("int8, {int8:?} ({steps} steps in int8; float32 {:?} for the rest), {threads}", self.kernel)
+            }
+            None => format!("f32, {:?} GEMM, {threads}", self.kernel),
+        }
+    }
+
     pub fn threads(&self) -> usize {
         self.install(parallel::count)
     }
