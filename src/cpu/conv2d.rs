@@ -114,6 +114,10 @@ impl PackB for Gather<'_> {
 /// for a run of output pixels along a row (here in float32, in `int8` quantized).
 pub(super) fn tap_run<T: Copy>(row: &[T], x: isize, sx: isize, zero: T, out: &mut [T]) {
     let (len, iw) = (out.len(), row.len() as isize);
+    if x >= 0 && x + (len as isize - 1) * sx < iw {
+        // all inside (most runs): no division for the edges
+        return copy_taps(&row[x as usize..], sx as usize, out);
+    }
     // pixels whose tap falls inside the row: x + i * sx in 0..iw
     let first = if x >= 0 { 0 } else { ((-x + sx - 1) / sx) as usize }.min(len);
     let last = if x > iw - 1 { 0 } else { (((iw - 1 - x) / sx) as usize + 1).min(len) }.max(first);
@@ -122,13 +126,20 @@ pub(super) fn tap_run<T: Copy>(row: &[T], x: isize, sx: isize, zero: T, out: &mu
     if last == first {
         return;
     }
-    let start = (x + first as isize * sx) as usize;
-    if sx == 1 {
-        out[first..last].copy_from_slice(&row[start..start + (last - first)]);
+    copy_taps(&row[(x + first as isize * sx) as usize..], sx as usize, &mut out[first..last]);
+}
+
+/// `out[i] = row[i * step]`.
+#[inline(always)]
+fn copy_taps<T: Copy>(row: &[T], step: usize, out: &mut [T]) {
+    if out.is_empty() {
+        return;
+    }
+    let taps = &row[..(out.len() - 1) * step + 1];
+    if step == 1 {
+        out.copy_from_slice(taps);
     } else {
-        let step = sx as usize;
-        let taps = &row[start..start + (last - first - 1) * step + 1];
-        for (i, o) in out[first..last].iter_mut().enumerate() {
+        for (i, o) in out.iter_mut().enumerate() {
             *o = taps[i * step];
         }
     }

@@ -5,16 +5,19 @@
 //! float32 in the plan's buffers, so pools, LRN, concatenations and the classifier are
 //! unchanged; each int8 layer quantizes what it reads, once per pass.
 //!
-//! B, the quantized input, is written whole before the GEMM (a quarter of the float32
-//! im2col's bytes), in panels of NR pixels with four consecutive k of a pixel side by
-//! side, as the dot products read them.
+//! The input is quantized into channel quads: four channels' bytes of a pixel in one u32,
+//! the unit the dot products take. K runs tap by tap, four channels per quad (the weights
+//! are reordered to match), so a pointwise convolution reads its quantized input in place
+//! and a window's B is gathered a u32 per pixel and quad (a quarter of the float32
+//! im2col's bytes), in panels of NR pixels. Gathering bytes a row of k at a time and
+//! interleaving four rows took 20% of a BVLC pass (`perf`, AVX2 host).
 
-use super::conv2d::{tap_run, Gather};
+use super::conv2d::tap_run;
 use super::gemm::SharedOut;
 use super::kernels::{DotKernel, DotTile};
 use super::{CpuCall, CpuLayer};
 use crate::graph::{Conv2dSpec, Shape, Window};
-use crate::parallel;
+use crate::parallel::{self, Disjoint};
 use crate::weights::LayerParams;
 use std::sync::Mutex;
 
@@ -52,13 +55,6 @@ impl Quantizer {
         let v = if v <= QMAX { v } else { QMAX };
         // SAFETY: v is finite and in 0..=127.
         unsafe { v.to_int_unchecked::<i32>() as u8 }
-    }
-
-    /// `quantize` over a row.
-    fn quantize_row(&self, row: &[f32], out: &mut [u8]) {
-        for (o, &x) in out.iter_mut().zip(row) {
-            *o = self.quantize(x);
-        }
     }
 }
 
@@ -108,13 +104,23 @@ impl PackedInt8 {
 /// Pixels per task: 8 tiles.
 const TILES_PER_BLOCK: usize = 8;
 
-/// `c` (M rows `ldc` apart) = the epilogue of A x B over `n` pixels. B is quantized in
-/// panels of NR pixels, `[pixels / NR][k / 4][NR]`, each u32 four consecutive k of a
-/// pixel: a tile reads its panel front to back.
-pub fn gemm(kernel: &DotKernel, a: &PackedInt8, b: &[u32], n: usize, relu: bool, c: &mut [f32], ldc: usize) {
+/// Where B's tiles and quads lie, in u32 (a pixel's four activations) from B's start:
+/// tile t, quad q starts at `t * tile + q * quad` and holds NR pixels side by side.
+#[derive(Clone, Copy, Debug)]
+pub struct BLayout {
+    pub tile: usize,
+    pub quad: usize,
+}
+
+/// `c` (M rows `ldc` apart) = the epilogue of A x B over `n` pixels; B's quads of four
+/// consecutive k per pixel lie as `layout` says (a gathered B in panels of NR pixels, or a
+/// pointwise convolution's input read in place).
+#[allow(clippy::too_many_arguments, reason = "the GEMM's operands and C's place")]
+pub fn gemm(kernel: &DotKernel, a: &PackedInt8, b: &[u32], layout: BLayout, n: usize, relu: bool, c: &mut [f32], ldc: usize) {
     let (mr, nr) = (kernel.mr, kernel.nr);
     let tiles = n.div_ceil(nr);
-    assert!(a.mr == mr && b.len() >= tiles * a.quads * nr, "operands packed for another kernel");
+    let last = (tiles - 1) * layout.tile + (a.quads - 1) * layout.quad + nr;
+    assert!(a.mr == mr && b.len() >= last, "operands packed for another kernel");
     assert!(mr * nr <= 256 && c.len() >= (a.m - 1) * ldc + n, "C is too small");
     // As the float32 GEMM: blocks of pixels, and the output channels split too where
     // there are few blocks (the 7x7 and 14x14 layers), for two tasks per thread.
@@ -134,12 +140,12 @@ pub fn gemm(kernel: &DotKernel, a: &PackedInt8, b: &[u32], n: usize, relu: bool,
                 let dot = DotTile {
                     quads: a.quads,
                     a: a.data[panel * mr * a.quads * 4..].as_ptr(),
-                    b: b[tile * a.quads * nr..].as_ptr() as *const u8,
-                    ldb: nr * 4,
+                    b: b[tile * layout.tile..].as_ptr() as *const u8,
+                    ldb: layout.quad * 4,
                     out: sums.as_mut_ptr(),
                 };
                 // SAFETY: A holds `quads` steps of the panel, B `quads` runs of NR pixels
-                // in the tile's panel, `sums` MR x NR.
+                // from the tile's start (checked against `last` above), `sums` MR x NR.
                 unsafe { kernel.run(&dot) };
                 let rows = panel * mr..(panel * mr + mr).min(a.m);
                 let cols = nr.min(n.saturating_sub(col0));
@@ -148,11 +154,6 @@ pub fn gemm(kernel: &DotKernel, a: &PackedInt8, b: &[u32], n: usize, relu: bool,
             }
         }
     });
-}
-
-thread_local! {
-    /// Each thread's four quantized rows of B.
-    static ROWS: std::cell::RefCell<Vec<u8>> = const { std::cell::RefCell::new(Vec::new()) };
 }
 
 /// One tile's sums to float32: `(sum - offset) * scale + bias`, ReLU; the same plain
@@ -187,8 +188,8 @@ pub struct Int8Conv {
     kernel: DotKernel,
     input: Quantizer,
     weights: PackedInt8,
-    /// The quantized input and B, kept from pass to pass.
-    scratch: Mutex<(Vec<u8>, Vec<u32>)>,
+    /// The quantized input in channel quads and the gathered B, kept from pass to pass.
+    scratch: Mutex<(Vec<u32>, Vec<u32>)>,
 }
 
 impl Int8Conv {
@@ -196,22 +197,49 @@ impl Int8Conv {
     pub fn new(spec: Conv2dSpec, input: Shape, params: &LayerParams, kernel: DotKernel) -> Option<Int8Conv> {
         let (min, max) = params.input_range?;
         let quantizer = Quantizer::of_range(min, max);
-        let k = (input.c * spec.window.positions()) as usize;
-        let weights = PackedInt8::pack(&params.weight, &params.bias, spec.out_c as usize, k, quantizer, &kernel);
+        let (channels, positions) = (input.c as usize, spec.window.positions() as usize);
+        let weight = tap_major(&params.weight, channels, positions);
+        let k = channels.next_multiple_of(4) * positions;
+        let weights = PackedInt8::pack(&weight, &params.bias, spec.out_c as usize, k, quantizer, &kernel);
         Some(Int8Conv { spec, kernel, input: quantizer, weights, scratch: Mutex::new((Vec::new(), Vec::new())) })
     }
+}
+
+/// The weights (row-major, k = (channel, tap) as the graph holds them) in the order B's
+/// quads hold the input: tap by tap, the channels padded to quads (their weights zero).
+/// The sums are exact integers, so the order changes no bit of the result.
+fn tap_major(weight: &[f32], channels: usize, positions: usize) -> Vec<f32> {
+    let padded = channels.next_multiple_of(4);
+    let mut out = vec![0.0; weight.len() / channels * padded];
+    for (w, o) in weight.chunks_exact(channels * positions).zip(out.chunks_exact_mut(padded * positions)) {
+        for (c, taps) in w.chunks_exact(positions).enumerate() {
+            for (t, &v) in taps.iter().enumerate() {
+                o[t * padded + c] = v;
+            }
+        }
+    }
+    out
 }
 
 impl CpuLayer for Int8Conv {
     fn run(&self, call: CpuCall) {
         let (input_shape, out) = (call.input_shape, self.spec.output_shape(call.input_shape));
-        let n = out.pixels() as usize;
+        let (nr, n) = (self.kernel.nr, out.pixels() as usize);
         let (input, output) = call.tensors(out);
         let mut scratch = self.scratch.lock().unwrap_or_else(|e| e.into_inner());
-        let (plane, b) = &mut *scratch;
-        let gather = Gather { window: self.spec.window, input: input_shape, output: out, data: input };
-        gather.quantize(self.input, self.kernel.nr, plane, b);
-        gemm(&self.kernel, &self.weights, b, n, self.spec.relu, output, n);
+        let (quads, b) = &mut *scratch;
+        let stride = (input_shape.pixels() as usize).next_multiple_of(nr);
+        quantize_quads(self.input, input, input_shape, stride, quads);
+        if self.spec.window.is_pointwise() {
+            // B is the input itself: quad q of pixel p at q * stride + p.
+            let layout = BLayout { tile: nr, quad: stride };
+            gemm(&self.kernel, &self.weights, quads, layout, n, self.spec.relu, output, n);
+        } else {
+            let taps = TapGather { window: self.spec.window, input: input_shape, output: out, stride, nr };
+            taps.gather(quads, self.input.zero, b);
+            let layout = BLayout { tile: self.weights.quads * nr, quad: nr };
+            gemm(&self.kernel, &self.weights, b, layout, n, self.spec.relu, output, n);
+        }
     }
 
     fn weight_bytes(&self) -> u64 {
@@ -223,70 +251,86 @@ impl CpuLayer for Int8Conv {
     }
 }
 
-impl Gather<'_> {
-    /// B quantized into `b` (see [`gemm`] for its layout): rows past K and pixels past N
-    /// zero. A pointwise convolution's rows are its input's channels, quantized as read;
-    /// others quantize the input once (`plane`, a ninth of B's values for a 3x3) and
-    /// gather bytes. One task per quad of rows, which writes each pixel's four values as
-    /// one u32 (byte j is row 4q + j, little endian as every target here).
-    fn quantize(&self, q: Quantizer, nr: usize, plane: &mut Vec<u8>, b: &mut Vec<u32>) {
-        let k = self.input.c as usize * self.window.positions() as usize;
-        let (quads, n) = (k.div_ceil(4), self.output.pixels() as usize);
-        let npad = n.next_multiple_of(nr);
-        let pointwise = self.window.is_pointwise();
-        if !pointwise {
-            let side = self.input.pixels() as usize;
-            plane.resize(self.data.len(), 0);
-            let channels = SharedOut(plane.as_mut_ptr());
-            parallel::for_each(self.input.c as usize, |c| {
-                // SAFETY: one task per channel, each its own plane.
-                let out = unsafe { std::slice::from_raw_parts_mut(channels.at(c * side), side) };
-                q.quantize_row(&self.data[c * side..][..side], out);
-            });
-        }
-        let plane = &plane[..];
-        b.clear();
-        b.resize(quads * npad, 0);
-        let out = SharedOut(b.as_mut_ptr());
-        parallel::for_each(quads, |quad| {
-            ROWS.with_borrow_mut(|rows| {
-                rows.resize(4 * n, 0);
-                for (j, row) in rows.chunks_exact_mut(n).enumerate() {
-                    match quad * 4 + j {
-                        kk if kk >= k => row.fill(0), // (past K: its weights are zero)
-                        kk if pointwise => q.quantize_row(&self.data[kk * n..][..n], row),
-                        kk => self.gather_row(plane, q.zero, kk, row),
-                    }
-                }
-                let (r0, r1, r2, r3) = (&rows[..n], &rows[n..2 * n], &rows[2 * n..3 * n], &rows[3 * n..]);
-                for tile in 0..npad / nr {
-                    // SAFETY: this quad's run of this tile, written by this task alone.
-                    let dst = unsafe { std::slice::from_raw_parts_mut(out.at((tile * quads + quad) * nr), nr) };
-                    let pixels = tile * nr..((tile + 1) * nr).min(n);
-                    let rows = (&r0[pixels.clone()], &r1[pixels.clone()], &r2[pixels.clone()], &r3[pixels]);
-                    for (i, d) in dst[..rows.0.len()].iter_mut().enumerate() {
-                        let [a, b, c, e] = [rows.0[i], rows.1[i], rows.2[i], rows.3[i]].map(u32::from);
-                        *d = a | b << 8 | c << 16 | e << 24;
-                    }
-                }
-            });
-        });
-    }
+/// Values (u32) a quantizing or gathering task writes at least: tasks of a few hundred
+/// values (a 7x7 layer's quad) cost more to hand out than to run, on wasm threads most.
+const TASK_VALUES: usize = 8192;
 
-    /// Row `k` of B (all output pixels) from the quantized input, `zero` outside it.
-    fn gather_row(&self, plane: &[u8], zero: u8, k: usize, out: &mut [u8]) {
-        let Window { kernel: (kh, kw), stride: (sy, sx), pad: (py, px) } = self.window;
-        let positions = (kh * kw) as usize;
-        let (ci, ky, kx) = (k / positions, (k % positions) / kw as usize, (k % kw as usize) as isize);
-        let (ih, iw, ow) = (self.input.h as isize, self.input.w as usize, self.output.w as usize);
-        let channel = &plane[ci * ih as usize * iw..][..ih as usize * iw];
-        for (oy, run) in out.chunks_exact_mut(ow).enumerate() {
-            let y = (oy * sy as usize) as isize - py as isize + ky as isize;
-            if (0..ih).contains(&y) {
-                tap_run(&channel[y as usize * iw..][..iw], kx - px as isize, sx as isize, zero, run);
-            } else {
-                run.fill(zero);
+/// The input quantized into channel quads, `[channels / 4][stride]` u32, byte j of
+/// pixel p in quad g channel 4g + j (little endian, as every target here); a last,
+/// partial quad repeats its last channel (whose padded weights are zero).
+fn quantize_quads(q: Quantizer, x: &[f32], shape: Shape, stride: usize, out: &mut Vec<u32>) {
+    let (channels, pixels) = (shape.c as usize, shape.pixels() as usize);
+    let groups = channels.div_ceil(4);
+    out.resize(groups * stride, 0);
+    let per_task = (TASK_VALUES / pixels).clamp(1, groups);
+    let tasks = Disjoint::new(out, per_task * stride);
+    parallel::for_each(groups.div_ceil(per_task), |task| {
+        // SAFETY: each task writes its own quads.
+        let quads = unsafe { tasks.get(task) };
+        for (i, quad) in quads.chunks_exact_mut(stride).enumerate() {
+            let g = task * per_task + i;
+            let channel = |j: usize| &x[(4 * g + j).min(channels - 1) * pixels..][..pixels];
+            let [a, b, c, d] = [channel(0), channel(1), channel(2), channel(3)];
+            // one plain loop over equal-length slices: it vectorises (natively and in
+            // wasm) into four conversions, shifts and ors per vector of pixels
+            for (i, o) in quad[..pixels].iter_mut().enumerate() {
+                let [a, b, c, d] = [a[i], b[i], c[i], d[i]].map(|v| q.quantize(v) as u32);
+                *o = a | b << 8 | c << 16 | d << 24;
             }
         }
+    });
+}
+
+/// B of a convolution with a window, gathered from the channel quads: quad (tap, g) of
+/// pixel (oy, ox) is quad g at (oy * sy - py + ky, ox * sx - px + kx), the zero point
+/// outside; in panels of NR pixels, `[pixels / NR][quads][NR]` (see [`gemm`]).
+struct TapGather {
+    window: Window,
+    input: Shape,
+    output: Shape,
+    /// u32 between the input's channel quads.
+    stride: usize,
+    nr: usize,
+}
+
+impl TapGather {
+    fn gather(&self, input: &[u32], zero: u8, b: &mut Vec<u32>) {
+        let Window { kernel: (kh, kw), stride: (sy, sx), pad: (py, px) } = self.window;
+        let (ih, iw) = (self.input.h as isize, self.input.w as usize);
+        let (oh, ow, nr) = (self.output.h as usize, self.output.w as usize, self.nr);
+        let groups = (self.input.c as usize).div_ceil(4);
+        let quads = groups * (kh * kw) as usize;
+        let n = oh * ow;
+        b.resize(n.div_ceil(nr) * quads * nr, 0);
+        let zero = u32::from_le_bytes([zero; 4]);
+        let out = SharedOut(b.as_mut_ptr());
+        let per_task = (TASK_VALUES / n).clamp(1, quads);
+        parallel::for_each(quads.div_ceil(per_task), |task| {
+            for quad in task * per_task..((task + 1) * per_task).min(quads) {
+                let (tap, g) = (quad / groups, quad % groups);
+                let (ky, kx) = ((tap / kw as usize) as isize, (tap % kw as usize) as isize);
+                let channel = &input[g * self.stride..][..ih as usize * iw];
+                for oy in 0..oh {
+                    let y = (oy * sy as usize) as isize - py as isize + ky;
+                    let row = (0..ih).contains(&y).then(|| &channel[y as usize * iw..][..iw]);
+                    // the row's pixels, cut where they cross from one panel to the next
+                    let (mut p, end) = (oy * ow, (oy + 1) * ow);
+                    while p < end {
+                        let (tile, lane) = (p / nr, p % nr);
+                        let len = (nr - lane).min(end - p);
+                        // SAFETY: this quad's lanes of this tile, written by this task alone.
+                        let dst = unsafe { std::slice::from_raw_parts_mut(out.at((tile * quads + quad) * nr + lane), len) };
+                        match row {
+                            Some(row) => {
+                                let x = ((p - oy * ow) * sx as usize) as isize - px as isize + kx;
+                                tap_run(row, x, sx as isize, zero, dst);
+                            }
+                            None => dst.fill(zero),
+                        }
+                        p += len;
+                    }
+                }
+            }
+        });
     }
 }
