@@ -23,6 +23,26 @@ pub fn for_each(tasks: usize, task: impl Fn(usize) + Sync + Send) {
     (0..tasks).for_each(task);
 }
 
+/// Runs `f` compiled for AVX2 where this CPU has it (x86-64; elsewhere as built), for a
+/// plain loop that vectorises twice as wide as with the default x86-64 target's SSE2
+/// (BVLC's LRN layers: 0.20 and 0.63 -> 0.13 and 0.39 ms). Mark the closure
+/// `#[inline(always)]`, else its body stays SSE2; keep it to loops that measured faster,
+/// as code around it can lose inlining (the pools ran 2-3x slower wrapped whole). IEEE
+/// arithmetic, never fused without FMA enabled, so the bits are the same.
+#[inline(always)]
+pub fn wide<R>(f: impl FnOnce() -> R) -> R {
+    #[cfg(target_arch = "x86_64")]
+    if std::is_x86_feature_detected!("avx2") {
+        #[target_feature(enable = "avx2")]
+        unsafe fn avx2<R>(f: impl FnOnce() -> R) -> R {
+            f()
+        }
+        // SAFETY: the CPU has AVX2.
+        return unsafe { avx2(f) };
+    }
+    f()
+}
+
 /// A mutable slice that parallel tasks write in disjoint chunks of `chunk` values.
 pub struct Disjoint<'a, T = f32> {
     data: *mut T,

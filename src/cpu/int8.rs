@@ -273,10 +273,15 @@ fn quantize_quads(q: Quantizer, x: &[f32], shape: Shape, stride: usize, out: &mu
             let [a, b, c, d] = [channel(0), channel(1), channel(2), channel(3)];
             // one plain loop over equal-length slices: it vectorises (natively and in
             // wasm) into four conversions, shifts and ors per vector of pixels
-            for (i, o) in quad[..pixels].iter_mut().enumerate() {
-                let [a, b, c, d] = [a[i], b[i], c[i], d[i]].map(|v| q.quantize(v) as u32);
-                *o = a | b << 8 | c << 16 | d << 24;
-            }
+            parallel::wide(
+                #[inline(always)]
+                || {
+                    for (i, o) in quad[..pixels].iter_mut().enumerate() {
+                        let [a, b, c, d] = [a[i], b[i], c[i], d[i]].map(|v| q.quantize(v) as u32);
+                        *o = a | b << 8 | c << 16 | d << 24;
+                    }
+                },
+            );
         }
     });
 }

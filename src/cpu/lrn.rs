@@ -17,28 +17,33 @@ impl CpuLayer for Lrn {
         let (lo, hi) = ((spec.size as usize - 1) / 2, spec.size as usize / 2);
         let scale = spec.alpha / spec.size as f32;
         parallel::for_each(shape.c as usize, |c| {
-            // SAFETY: each task writes its own channel.
-            let out = unsafe { channels.get(c) };
-            let window = c.saturating_sub(lo)..(c + hi + 1).min(shape.c as usize);
-            out.fill(0.0);
-            for j in window {
-                for (sum, &a) in out.iter_mut().zip(&input[j * pixels..(j + 1) * pixels]) {
-                    *sum += a * a;
-                }
-            }
-            let x = &input[c * pixels..(c + 1) * pixels];
-            // GoogLeNet's beta of 0.75 as square roots, several times faster than `powf`
-            // (and vectorised: the choice is made outside the loop)
-            if spec.beta == 0.75 {
-                for (y, &x) in out.iter_mut().zip(x) {
-                    let root = (spec.k + scale * *y).sqrt();
-                    *y = x / (root * root.sqrt());
-                }
-            } else {
-                for (y, &x) in out.iter_mut().zip(x) {
-                    *y = x * (spec.k + scale * *y).powf(-spec.beta);
-                }
-            }
+            parallel::wide(
+                #[inline(always)]
+                || {
+                    // SAFETY: each task writes its own channel.
+                    let out = unsafe { channels.get(c) };
+                    let window = c.saturating_sub(lo)..(c + hi + 1).min(shape.c as usize);
+                    out.fill(0.0);
+                    for j in window {
+                        for (sum, &a) in out.iter_mut().zip(&input[j * pixels..(j + 1) * pixels]) {
+                            *sum += a * a;
+                        }
+                    }
+                    let x = &input[c * pixels..(c + 1) * pixels];
+                    // GoogLeNet's beta of 0.75 as square roots, several times faster than `powf`
+                    // (and vectorised: the choice is made outside the loop)
+                    if spec.beta == 0.75 {
+                        for (y, &x) in out.iter_mut().zip(x) {
+                            let root = (spec.k + scale * *y).sqrt();
+                            *y = x / (root * root.sqrt());
+                        }
+                    } else {
+                        for (y, &x) in out.iter_mut().zip(x) {
+                            *y = x * (spec.k + scale * *y).powf(-spec.beta);
+                        }
+                    }
+                },
+            )
         });
     }
 }
