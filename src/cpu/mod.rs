@@ -117,7 +117,7 @@ pub struct CpuNetwork {
     /// The int8 micro-kernel, where any layer computes in int8.
     int8_kernel: Option<DotKernel>,
     #[cfg(not(target_arch = "wasm32"))]
-    pool: rayon::ThreadPool,
+    pool: std::sync::Arc<rayon::ThreadPool>,
     /// The preprocessed image, kept apart: its slot is reused by later tensors during a
     /// pass, and a pass may be run again on the same image.
     input: Option<Vec<f32>>,
@@ -155,7 +155,7 @@ impl CpuNetwork {
             kernel,
             int8_kernel: int8.filter(|_| int8_layers > 0),
             #[cfg(not(target_arch = "wasm32"))]
-            pool: thread_pool(options.threads)?,
+            pool: std::sync::Arc::new(thread_pool(options.threads)?),
             input: None,
             cams: false,
             stats,
@@ -210,7 +210,7 @@ impl CpuNetwork {
         #[cfg(not(target_arch = "wasm32"))]
         return self.pool.install(f);
         #[cfg(target_arch = "wasm32")]
-        f()
+        in_pool(f)
     }
 
     /// Resizes, crops and normalises tightly packed RGBA8 pixels into the input tensor.
@@ -229,9 +229,15 @@ impl CpuNetwork {
     /// Runs the forward pass on the current image.
     pub fn run(&mut self, with_logits: bool) -> Result<Output, Error> {
         self.place_input()?;
-        for i in 0..self.steps.len() {
-            self.run_step(i);
-        }
+        // The whole pass inside the pool, so that each step's parallel loops are handed out
+        // by a thread of it, not sent from outside and waited for: one hop per pass, not
+        // one per loop (three per int8 convolution; the wasm workers' hops cost the most).
+        #[cfg(not(target_arch = "wasm32"))]
+        let pool = std::sync::Arc::clone(&self.pool);
+        #[cfg(not(target_arch = "wasm32"))]
+        pool.install(|| (0..self.steps.len()).for_each(|i| self.run_step(i)));
+        #[cfg(target_arch = "wasm32")]
+        in_pool(|| (0..self.steps.len()).for_each(|i| self.run_step(i)));
         let logits = self.tensor(self.graph.output);
         let top = top_k(logits, TOP_K as usize);
         let logits = with_logits.then(|| logits.to_vec());
@@ -349,6 +355,16 @@ impl CpuNetwork {
         let (place, shape) = (self.places[id], self.graph.shapes[id]);
         &self.slots[place.slot][place.channel_offset as usize * shape.pixels() as usize..][..shape.elements()]
     }
+}
+
+/// Runs `f` on a thread of the wasm build's pool (with threads; else here): called from
+/// the CPU worker, which is not one of the pool's threads.
+#[cfg(target_arch = "wasm32")]
+fn in_pool<R: Send>(f: impl FnOnce() -> R + Send) -> R {
+    #[cfg(target_feature = "atomics")]
+    return rayon::scope(|_| f());
+    #[cfg(not(target_feature = "atomics"))]
+    f()
 }
 
 #[cfg(not(target_arch = "wasm32"))]
