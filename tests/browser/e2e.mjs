@@ -707,16 +707,18 @@ await inOwnBrowser('cam_cost', [WEBGPU], async (page) => {
   // A second measurement only where the first is over the limit: on this shared 2-core
   // machine the CPU backend's ratio measured 0.99-1.04 in six runs (mean 1.02). On a host
   // twice as slow, 8 GPU pairs gave 1.032, 1.120 and 1.071 (SwiftShader passes of 1.5 to
-  // 2.4 s): 16 halve the variance of the median.
+  // 2.4 s): 16 halve the variance of the median. A third only where both are over: on
+  // 2026-12-07 a slow host gave the GPU 1.086 then 1.052 (passes of 1.8 s), with nothing
+  // on the GPU path changed.
   for (const [backend, runs] of [['gpu', 16], ['cpu', 24]]) {
     let r;
-    for (let attempt = 1; attempt <= 2; attempt++) {
+    for (let attempt = 1; attempt <= 3; attempt++) {
       r = await benchReport(page, `bench=${runs}&warmup=2&autotune=0&cam=1&backend=${backend}`);
       console.log(`  ${backend}: ${r.timing_ms.median.toFixed(1)} ms without maps, ${r.cam_ms.median.toFixed(1)} ms with (ratio ${r.cam_ratio.toFixed(3)})`);
       check(r.stats.backend === backend, `ran on ${r.stats.backend}`);
       if (r.cam_ratio <= CAM_COST_RATIO) break;
     }
-    check(r.cam_ratio <= CAM_COST_RATIO, `${backend}: a frame with maps takes ${r.cam_ratio.toFixed(3)} times one without, twice`);
+    check(r.cam_ratio <= CAM_COST_RATIO, `${backend}: a frame with maps takes ${r.cam_ratio.toFixed(3)} times one without, three times`);
   }
 });
 
