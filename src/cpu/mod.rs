@@ -28,10 +28,17 @@ use kernels::{DotKernel, MicroKernel};
 /// wasm (its NaN rule is not wasm's own max), which was 7-14% of a BVLC pass in Node.
 #[inline(always)]
 pub(crate) fn relu(x: f32) -> f32 {
-    if x > 0.0 {
-        x
+    max(0.0, x)
+}
+
+/// The larger of `a` and `b` (`a` where either is NaN) as a compare and select (see
+/// [`relu`] for why not `f32::max`).
+#[inline(always)]
+pub(crate) fn max(a: f32, b: f32) -> f32 {
+    if b > a {
+        b
     } else {
-        0.0
+        a
     }
 }
 
@@ -116,8 +123,7 @@ pub struct CpuNetwork {
     kernel: MicroKernel,
     /// The int8 micro-kernel, where any layer computes in int8.
     int8_kernel: Option<DotKernel>,
-    #[cfg(not(target_arch = "wasm32"))]
-    pool: std::sync::Arc<rayon::ThreadPool>,
+    threads: Threads,
     /// The preprocessed image, kept apart: its slot is reused by later tensors during a
     /// pass, and a pass may be run again on the same image.
     input: Option<Vec<f32>>,
@@ -154,8 +160,7 @@ impl CpuNetwork {
             steps,
             kernel,
             int8_kernel: int8.filter(|_| int8_layers > 0),
-            #[cfg(not(target_arch = "wasm32"))]
-            pool: std::sync::Arc::new(thread_pool(options.threads)?),
+            threads: Threads::new(options.threads)?,
             input: None,
             cams: false,
             stats,
@@ -207,10 +212,7 @@ impl CpuNetwork {
 
     /// Runs `f` on this network's threads.
     fn install<R: Send>(&self, f: impl FnOnce() -> R + Send) -> R {
-        #[cfg(not(target_arch = "wasm32"))]
-        return self.pool.install(f);
-        #[cfg(target_arch = "wasm32")]
-        in_pool(f)
+        self.threads.install(f)
     }
 
     /// Resizes, crops and normalises tightly packed RGBA8 pixels into the input tensor.
@@ -232,12 +234,8 @@ impl CpuNetwork {
         // The whole pass inside the pool, so that each step's parallel loops are handed out
         // by a thread of it, not sent from outside and waited for: one hop per pass, not
         // one per loop (three per int8 convolution; the wasm workers' hops cost the most).
-        #[cfg(not(target_arch = "wasm32"))]
-        let pool = std::sync::Arc::clone(&self.pool);
-        #[cfg(not(target_arch = "wasm32"))]
-        pool.install(|| (0..self.steps.len()).for_each(|i| self.run_step(i)));
-        #[cfg(target_arch = "wasm32")]
-        in_pool(|| (0..self.steps.len()).for_each(|i| self.run_step(i)));
+        // (each step's own install then runs inline)
+        self.threads.clone().install(|| (0..self.steps.len()).for_each(|i| self.run_step(i)));
         let logits = self.tensor(self.graph.output);
         let top = top_k(logits, TOP_K as usize);
         let logits = with_logits.then(|| logits.to_vec());
@@ -357,14 +355,34 @@ impl CpuNetwork {
     }
 }
 
-/// Runs `f` on a thread of the wasm build's pool (with threads; else here): called from
-/// the CPU worker, which is not one of the pool's threads.
-#[cfg(target_arch = "wasm32")]
-fn in_pool<R: Send>(f: impl FnOnce() -> R + Send) -> R {
-    #[cfg(target_feature = "atomics")]
-    return rayon::scope(|_| f());
-    #[cfg(not(target_feature = "atomics"))]
-    f()
+/// The threads a network runs on: natively a pool of its own; in wasm the pool of web
+/// workers the threaded build starts (none in the plain build).
+#[derive(Clone)]
+struct Threads {
+    #[cfg(not(target_arch = "wasm32"))]
+    pool: std::sync::Arc<rayon::ThreadPool>,
+}
+
+impl Threads {
+    fn new(threads: Option<usize>) -> Result<Threads, Error> {
+        #[cfg(target_arch = "wasm32")]
+        let _ = threads; // the page's pool is sized when it starts (`initThreadPool`)
+        Ok(Threads {
+            #[cfg(not(target_arch = "wasm32"))]
+            pool: std::sync::Arc::new(thread_pool(threads)?),
+        })
+    }
+
+    /// Runs `f` on a thread of the pool: natively `install`; in wasm with threads
+    /// `rayon::scope`, as the CPU worker calling it is not one of the pool's threads.
+    fn install<R: Send>(&self, f: impl FnOnce() -> R + Send) -> R {
+        #[cfg(not(target_arch = "wasm32"))]
+        return self.pool.install(f);
+        #[cfg(all(target_arch = "wasm32", target_feature = "atomics"))]
+        return rayon::scope(|_| f());
+        #[cfg(all(target_arch = "wasm32", not(target_feature = "atomics")))]
+        f()
+    }
 }
 
 #[cfg(not(target_arch = "wasm32"))]
